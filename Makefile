@@ -1,0 +1,51 @@
+# The two commands of the README: `make up` runs the embedded stack, `make test` runs every check.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: up test lint fmt typecheck pytest bench histories mail clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## Run the whole embedded stack (Temporal dev server + Web UI, SMTP mailbox, worker). Ctrl-C stops it.
+up: $(STAMP)
+	mkdir -p data
+	$(BIN)/honcho start -f Procfile
+
+## Every check CI runs: format, lint, types, then the test suite.
+test: $(STAMP) lint typecheck pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/pytest
+
+fmt: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+## Benchmark of whole cases against a fresh dev server (CASES=200 by default).
+bench: $(STAMP)
+	$(BIN)/python -m bench.case_lifecycle --cases $${CASES:-200}
+
+## Re-record the replay histories under tests/workflows/histories/ (after a deliberate change).
+histories: $(STAMP)
+	rm -f tests/workflows/histories/*.json
+	SECUPOL_RECORD_HISTORIES=1 $(BIN)/pytest -m record_history tests/workflows
+
+## Read the emails the embedded stack sent.
+mail: $(STAMP)
+	$(BIN)/python -m embedded.mailbox list
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

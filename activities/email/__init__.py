@@ -1,0 +1,21 @@
+"""Emails: French templates rendered with Jinja2 and sent through SMTP, once per idempotency key."""
+
+from activities.email.rendering import EmailRenderer, EmailTemplateError, RenderedEmail
+from activities.email.sender import (
+    EMAIL_NON_RETRYABLE_ERRORS,
+    EmailActivities,
+    EmailErrorType,
+    OutboxStatus,
+    message_id_for,
+)
+
+__all__ = [
+    "EMAIL_NON_RETRYABLE_ERRORS",
+    "EmailActivities",
+    "EmailErrorType",
+    "EmailRenderer",
+    "EmailTemplateError",
+    "OutboxStatus",
+    "RenderedEmail",
+    "message_id_for",
+]

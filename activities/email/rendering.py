@@ -1,0 +1,199 @@
+"""French rendering of secupol's emails from Jinja2 templates.
+
+Plain text only (UTF-8): the emails are short administrative notices, and plain text cannot hide a
+misleading link. Dates are written in French by hand rather than through the system locale, which
+is rarely installed in containers and is process-global.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+
+from domain.calendar import paris_time
+from domain.contracts import EmailFacts, EmailTemplate
+from domain.money import format_eur
+
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+"""Where the packaged templates live."""
+
+LAYOUT_TEMPLATE = "_layout.body.j2"
+SECURITY_PACK_TEMPLATE = "_security_pack.j2"
+
+_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+_T = TypeVar("_T")
+
+
+class EmailTemplateError(Exception):
+    """A template cannot be rendered with the facts given (missing file, fact or syntax error).
+
+    The message is for developers and operators: it names the template, never a fact's value.
+    """
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    """What the renderer produces: a one-line subject and a plain-text body ending in a newline."""
+
+    subject: str
+    body: str
+
+
+def date_fr(value: dt.date) -> str:
+    """A date in French, as in a letter: ``22 mai 2026``, ``1er juin 2026``.
+
+    Args:
+        value: A date, or an aware datetime (taken in Paris time).
+
+    Raises:
+        ValueError: a naive datetime (its day would depend on the machine's time zone).
+    """
+    if isinstance(value, dt.datetime):
+        value = _in_paris(value).date()
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {_MONTHS[value.month - 1]} {value.year}"
+
+
+def paris(value: dt.datetime) -> str:
+    """An instant in Paris time, in French: ``vendredi 22 mai 2026 à 18 h 00``.
+
+    Raises:
+        ValueError: a naive datetime.
+    """
+    local = _in_paris(value)
+    return (
+        f"{_WEEKDAYS[local.weekday()]} {date_fr(local.date())} à {local.hour} h {local.minute:02d}"
+    )
+
+
+def eur(cents: int) -> str:
+    """An amount in euro cents, in French: ``15 000,00 €``."""
+    return format_eur(cents)
+
+
+def required(value: _T | None) -> _T:
+    """Fail the rendering when a fact the template cannot do without is missing.
+
+    Raises:
+        ValueError: ``value`` is None.
+    """
+    if value is None:
+        raise ValueError("a fact this template requires is missing")
+    return value
+
+
+def _in_paris(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise ValueError("naive datetime: the time zone of the instant is unknown")
+    return paris_time(value)
+
+
+def _refuse_none(value: Any) -> Any:
+    # An optional fact printed without an {% if %} guard would read "None" in a French email:
+    # make it a rendering error instead.
+    if value is None:
+        raise ValueError("an optional fact is printed without being checked")
+    return value
+
+
+class EmailRenderer:
+    """Renders each ``EmailTemplate`` in French from the files of a templates directory.
+
+    Files, for each template ``<name>`` (the ``EmailTemplate`` value):
+
+    - ``<name>.subject.j2``: the subject. Whitespace is collapsed to one line; it must carry no
+      personal data (no candidate name), the case id is fine.
+    - ``<name>.body.j2``: the specific text of the body.
+
+    and shared by all:
+
+    - ``_layout.body.j2``: greeting, the specific text (included as ``content_template``),
+      signature and the note that the message is sent automatically;
+    - ``_security_pack.j2``: the security-pack contacts, appended by the layout when
+      ``security_pack`` is true.
+
+    Templates see ``facts`` (``EmailFacts``) and ``security_pack`` (bool), and these filters:
+    ``eur`` (cents to ``15 000,00 €``), ``paris`` (datetime to ``vendredi 22 mai 2026 à 18 h 00``),
+    ``date_fr`` (date to ``22 mai 2026``) and ``required`` (fails the rendering when a fact is
+    None). Undefined names are errors (``StrictUndefined``), and so is printing ``None``: guard
+    optional facts with ``{% if %}``. Autoescape is off: this is plain text, not HTML.
+    """
+
+    def __init__(self, templates_dir: Path = TEMPLATES_DIR) -> None:
+        """Load the templates and check that every ``EmailTemplate`` has its two files.
+
+        Args:
+            templates_dir: Directory of the ``.j2`` files (the packaged ones by default).
+
+        Raises:
+            EmailTemplateError: a template file is missing (found at worker start, not at the
+                first email).
+        """
+        self._env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(templates_dir),
+            undefined=jinja2.StrictUndefined,
+            autoescape=False,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            keep_trailing_newline=True,
+            finalize=_refuse_none,
+        )
+        self._env.filters.update(eur=eur, paris=paris, date_fr=date_fr, required=required)
+        available = set(self._env.list_templates(extensions=["j2"]))
+        needed = {LAYOUT_TEMPLATE, SECURITY_PACK_TEMPLATE}
+        for template in EmailTemplate:
+            needed |= {f"{template.value}.subject.j2", f"{template.value}.body.j2"}
+        missing = sorted(needed - available)
+        if missing:
+            raise EmailTemplateError(f"missing email templates in {templates_dir}: {missing}")
+
+    def render(
+        self, template: EmailTemplate, facts: EmailFacts, *, security_pack: bool = False
+    ) -> RenderedEmail:
+        """Render the subject and the body of one email.
+
+        Args:
+            template: Which email.
+            facts: What it may say.
+            security_pack: Append the security-pack contacts to the body.
+
+        Raises:
+            EmailTemplateError: the template is broken or needs a fact that is missing.
+        """
+        name = template.value
+        try:
+            subject = self._env.get_template(f"{name}.subject.j2").render(facts=facts)
+            body = self._env.get_template(LAYOUT_TEMPLATE).render(
+                facts=facts,
+                security_pack=security_pack,
+                content_template=f"{name}.body.j2",
+            )
+        except (jinja2.TemplateError, ValueError, TypeError, LookupError) as error:
+            # The class is enough to diagnose; the message could quote a fact (personal data).
+            raise EmailTemplateError(
+                f"template {name!r} failed to render: {type(error).__name__}"
+            ) from error
+        subject = " ".join(subject.split())
+        if not subject:
+            raise EmailTemplateError(f"template {name!r} rendered an empty subject")
+        lines = [line.rstrip() for line in body.strip("\n").splitlines()]
+        return RenderedEmail(subject=subject, body="\n".join(lines) + "\n")

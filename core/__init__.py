@@ -1,0 +1,1 @@
+"""Shared plumbing: settings, the Temporal client factory, the database engine and tables."""

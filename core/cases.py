@@ -1,0 +1,179 @@
+"""Client side of a case: open it, act on it, read it. Used by the API, the bench and the tests.
+
+Actions travel as Temporal Updates named after ``domain.stages.Action``; a refusal comes back as
+``CaseActionRefused`` carrying the stable code and the French message the validator gave.
+
+Error tree::
+
+    CaseError
+      CaseActionRefused       the workflow refused the action (wrong stage, actor, input)
+      CaseNotFound            no case with that id
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from pydantic import BaseModel
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from domain.contracts import CaseState, OpenCaseInput, OperatorInput, RequestEvaluationInput
+from domain.errors import MESSAGES, ErrorCode
+from domain.ids import CASE_WORKFLOW_TYPE, case_workflow_id
+from domain.stages import Action
+
+
+class CaseError(Exception):
+    """Base of the errors of a case action."""
+
+
+class CaseActionRefused(CaseError):
+    """The workflow refused the action; nothing was changed."""
+
+    def __init__(self, code: str, message: str, field: str | None = None):
+        self.code = code
+        self.message = message
+        self.field = field
+        super().__init__(f"{code}: {message}")
+
+
+class CaseNotFound(CaseError):
+    """No running or closed case has this id."""
+
+
+class CaseClient:
+    """Acts on ``CandidateCaseWorkflow`` executions.
+
+    Args:
+        client: A client from ``core.temporal.connect``.
+        task_queue: The task queue the case workers poll.
+    """
+
+    def __init__(self, client: Client, task_queue: str):
+        self.client = client
+        self.task_queue = task_queue
+
+    def handle(self, case_id: str) -> WorkflowHandle[object, object]:
+        return self.client.get_workflow_handle(case_id)
+
+    async def open_case(
+        self,
+        input: OpenCaseInput,
+        request: RequestEvaluationInput,
+        *,
+        request_id: str | None = None,
+    ) -> CaseState:
+        """Start the case if it does not exist, and ask for the threat evaluation, in one call.
+
+        A retried call with the same ``request_id`` returns the first call's result: it neither
+        duplicates the case nor fails.
+        """
+        case_id = case_workflow_id(input.election.election_id, input.candidate_id)
+        start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+            CASE_WORKFLOW_TYPE,
+            input,
+            id=case_id,
+            task_queue=self.task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+        )
+        try:
+            state = await self.client.execute_update_with_start_workflow(
+                Action.REQUEST_EVALUATION.value,
+                request,
+                start_workflow_operation=start,
+                id=request_id or f"{case_id}:open",
+                result_type=CaseState,
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+        return _as_state(state)
+
+    async def act(
+        self, case_id: str, action: Action, input: BaseModel, *, request_id: str | None = None
+    ) -> CaseState:
+        """Send one human action; returns the new state or raises ``CaseActionRefused``.
+
+        Args:
+            case_id: The workflow id.
+            action: The action (its value names the update).
+            input: The action's typed input.
+            request_id: Idempotency key: a retry with the same id is not applied twice.
+        """
+        try:
+            state = await self.handle(case_id).execute_update(
+                action.value, input, id=request_id, result_type=CaseState
+            )
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # NOT_FOUND covers both a case that never existed and one that has ended.
+            if await self._exists(case_id):
+                raise CaseActionRefused(
+                    ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED]
+                ) from None
+            raise CaseNotFound(case_id) from None
+        return _as_state(state)
+
+    async def _exists(self, case_id: str) -> bool:
+        try:
+            await self.handle(case_id).describe()
+        except RPCError as error:
+            if error.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
+    async def signal(self, case_id: str, action: Action, input: OperatorInput) -> None:
+        """Send an operator correction (fire and forget)."""
+        try:
+            await self.handle(case_id).signal(action.value, input)
+        except RPCError as error:
+            raise _not_found_or(error) from None
+
+    async def state(self, case_id: str) -> CaseState:
+        """The case as the workflow holds it (works on closed cases too)."""
+        try:
+            state = await self.handle(case_id).query("state", result_type=CaseState)
+        except RPCError as error:
+            raise _not_found_or(error) from None
+        return _as_state(state)
+
+    async def wait_closed(self, case_id: str, timeout: timedelta | None = None) -> None:
+        """Wait until the case's workflow has completed."""
+        await self.handle(case_id).result(rpc_timeout=timeout)
+
+
+def _as_state(value: object) -> CaseState:
+    # The converter already built the model from ``result_type``; this narrows the type.
+    if not isinstance(value, CaseState):
+        raise TypeError(f"expected CaseState, got {type(value).__name__}")
+    return value
+
+
+def _refusal(error: WorkflowUpdateFailedError) -> CaseActionRefused:
+    cause = error.cause
+    if isinstance(cause, ApplicationError) and cause.type:
+        details = cause.details[0] if cause.details else None
+        field = details.get("field") if isinstance(details, dict) else None
+        known = {code.value for code in ErrorCode}
+        if cause.type in known:
+            return CaseActionRefused(cause.type, cause.message, field)
+    # Input the workflow could not even read (the payload failed its contract).
+    return CaseActionRefused(ErrorCode.INVALID_INPUT.value, MESSAGES[ErrorCode.INVALID_INPUT])
+
+
+def _not_found_or(error: RPCError) -> Exception:
+    if error.status == RPCStatusCode.NOT_FOUND:
+        return CaseNotFound(str(error.message))
+    return error

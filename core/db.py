@@ -1,0 +1,57 @@
+"""The app database: engine factory and tables.
+
+SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by setting ``SECUPOL_DATABASE_URL``. Tables
+are created at start until migrations (Alembic) arrive with the API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from core.settings import Settings
+
+metadata = MetaData()
+
+email_outbox = Table(
+    "email_outbox",
+    metadata,
+    Column("idempotency_key", String(200), primary_key=True),
+    Column("template", String(64), nullable=False),
+    Column("recipient", String(254), nullable=False),
+    Column("message_id", String(255), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("last_error", Text),
+)
+"""The idempotency record of every email: a key marked ``sent`` is never sent again."""
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """Build the async engine for the configured database."""
+    url = settings.resolved_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the worker's activities read while another writes; the busy timeout waits for a
+    # writer instead of failing at once.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+async def create_tables(engine: AsyncEngine) -> None:
+    """Create missing tables (idempotent)."""
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)

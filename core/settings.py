@@ -1,0 +1,93 @@
+"""The one ``Settings`` of secupol. Nothing else reads the environment.
+
+Every field has a default that runs the embedded stack on one machine; production overrides them
+with ``SECUPOL_*`` environment variables (or a ``.env`` file). Secrets are ``SecretStr`` and are
+never printed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.contracts import CasePolicy
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration of every secupol process (worker, embedded services, later the API)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SECUPOL_", env_file=".env", env_file_encoding="utf-8", extra="ignore"
+    )
+
+    environment: Environment = Environment.DEVELOPMENT
+    data_dir: Path = Path("data")
+    """Where the embedded stack keeps its files (Temporal SQLite, app database, mail, documents)."""
+
+    # Temporal
+    temporal_address: str = "127.0.0.1:7233"
+    temporal_namespace: str = "default"
+    temporal_ui_port: int = 8233
+    task_queue: str = "secupol-cases"
+    temporal_connect_timeout_s: float = 60.0
+    """How long a starting worker waits for the Temporal server to answer."""
+
+    # App database
+    database_url: str | None = None
+    """SQLAlchemy async URL; defaults to a SQLite file under ``data_dir``."""
+
+    # Email
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_use_tls: bool = False
+    """Implicit TLS (SMTPS, usually port 465)."""
+    smtp_starttls: bool = False
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = 20.0
+    mail_from: str = "Sécu'Pol <ne-pas-repondre@secupol.localhost>"
+    mail_reply_to: str | None = None
+
+    # Case timers (DOMAIN.md: defaults chosen where the law is silent)
+    deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
+    answer_delay_days: int = 15
+    payment_followup_days: int = 30
+    payment_followup_max: int = 3
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Settings:
+        if self.smtp_use_tls and self.smtp_starttls:
+            raise ValueError("smtp_use_tls and smtp_starttls are exclusive")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("smtp_username and smtp_password go together")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'secupol.sqlite3').resolve()}"
+
+    @property
+    def mail_dir(self) -> Path:
+        """Maildir of the embedded SMTP server."""
+        return self.data_dir / "mail"
+
+    def case_policy(self) -> CasePolicy:
+        """Timer settings given to each new case."""
+        return CasePolicy(
+            reminder_offsets=[dt.timedelta(days=days) for days in self.deposit_reminder_days],
+            answer_delay=dt.timedelta(days=self.answer_delay_days),
+            payment_followup_delay=dt.timedelta(days=self.payment_followup_days),
+            payment_followup_max=self.payment_followup_max,
+        )

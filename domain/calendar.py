@@ -1,0 +1,70 @@
+"""Legal dates of the procedure (code électoral L. 52-18-3, R. 39-13).
+
+Pure functions: the caller passes every date in (the workflow passes ``workflow.now()``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+PARIS = ZoneInfo("Europe/Paris")
+"""Legal time of the deposit deadline."""
+
+DEPOSIT_DEADLINE_TIME = dt.time(18, 0)
+FRIDAY = 4
+DEPOSIT_DEADLINE_FRIDAYS = 10
+ELIGIBLE_PERIOD_MONTHS = 6
+
+
+def deposit_deadline(first_round: dt.date) -> dt.datetime:
+    """Deadline to deposit the request: 18:00 Paris time, tenth Friday after the first round.
+
+    "Suivant" is strict: a Friday first round counts from the next Friday. A Saturday first round
+    (some overseas territories vote the day before) counts from that Saturday like any other day.
+
+    Args:
+        first_round: Date of the first round of the election.
+
+    Returns:
+        A timezone-aware datetime in Europe/Paris (64 to 70 days after the first round).
+    """
+    days_to_first_friday = (FRIDAY - first_round.weekday()) % 7 or 7
+    tenth_friday = first_round + dt.timedelta(
+        days=days_to_first_friday, weeks=DEPOSIT_DEADLINE_FRIDAYS - 1
+    )
+    return dt.datetime.combine(tenth_friday, DEPOSIT_DEADLINE_TIME, tzinfo=PARIS)
+
+
+def eligible_period_start(first_round: dt.date) -> dt.date:
+    """First day of the sixth month before the month of the first round.
+
+    Args:
+        first_round: Date of the first round (15 March 2026 gives 1 September 2025).
+    """
+    months = first_round.year * 12 + (first_round.month - 1) - ELIGIBLE_PERIOD_MONTHS
+    return dt.date(months // 12, months % 12 + 1, 1)
+
+
+def eligible_period(
+    first_round: dt.date,
+    candidacy_declared_on: dt.date,
+    last_round_attended: dt.date,
+) -> tuple[dt.date, dt.date]:
+    """Inclusive dates between which a security service is eligible for reimbursement.
+
+    From the later of the legal start and the public declaration of candidacy, up to the last
+    round the candidate took part in.
+
+    Args:
+        first_round: Date of the first round.
+        candidacy_declared_on: Date the candidacy was made public (or a mandataire declared).
+        last_round_attended: Date of the last round the candidate stood in.
+    """
+    start = max(eligible_period_start(first_round), candidacy_declared_on)
+    return start, last_round_attended
+
+
+def paris_time(moment: dt.datetime) -> dt.datetime:
+    """The same instant in Paris time (for messages read by people)."""
+    return moment.astimezone(PARIS)

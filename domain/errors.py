@@ -1,0 +1,207 @@
+"""Stable error codes and their French messages.
+
+Every refusal in secupol carries one of these codes. The code is a stable contract (the API
+returns it, tests assert it, clients may branch on it); the message is what a candidate or an
+agent reads, in French.
+
+Error tree::
+
+    DomainError                      a rule of the procedure refuses the action
+      code: ErrorCode                stable, machine-readable
+      message: str                   French, for the person who acted
+      field: str | None              the input field at fault, when there is one
+
+Structural problems of an input (a float amount, an unknown category, a malformed SIREN) are
+raised by the pydantic contracts as ``PydanticCustomError`` whose *type* is the same stable code,
+so that ``problems_from_validation_error`` can report them exactly like a ``DomainError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
+
+
+class ErrorCode(StrEnum):
+    """Stable codes of every refusal."""
+
+    # Stage machine and actors
+    WRONG_STAGE = "wrong_stage"
+    CASE_CLOSED = "case_closed"
+    FORBIDDEN_ROLE = "forbidden_role"
+    NOT_YOUR_CASE = "not_your_case"
+    OUT_OF_SCOPE = "out_of_scope"
+    # Input shape
+    INVALID_INPUT = "invalid_input"
+    EMPTY_FIELD = "empty_field"
+    INVALID_AMOUNT = "invalid_amount"
+    AMOUNT_NOT_INTEGER = "amount_not_integer"
+    UNKNOWN_CATEGORY = "unknown_category"
+    INVALID_SIREN = "invalid_siren"
+    INVALID_SIRET = "invalid_siret"
+    INVALID_CNAPS_AUTHORISATION = "invalid_cnaps_authorisation"
+    INVALID_DATE_RANGE = "invalid_date_range"
+    INVALID_IDENTIFIER = "invalid_identifier"
+    INVALID_EMAIL = "invalid_email"
+    INVALID_DEPARTEMENT = "invalid_departement"
+    INVALID_THREAT_LEVEL = "invalid_threat_level"
+    # Rules that need the case
+    DATE_OUTSIDE_ELIGIBLE_PERIOD = "date_outside_eligible_period"
+    DEPOSIT_DEADLINE_PASSED = "deposit_deadline_passed"
+    EMPTY_CLAIM = "empty_claim"
+    UNKNOWN_EXPENSE_LINE = "unknown_expense_line"
+    DUPLICATE_EXPENSE_LINE = "duplicate_expense_line"
+    TOO_MANY_EXPENSE_LINES = "too_many_expense_lines"
+    AMOUNT_ABOVE_CLAIM = "amount_above_claim"
+    AMOUNT_ABOVE_CEILING = "amount_above_ceiling"
+    REASONS_REQUIRED = "reasons_required"
+    PAYMENT_AMOUNT_MISMATCH = "payment_amount_mismatch"
+    PAYMENT_DATE_INVALID = "payment_date_invalid"
+    NO_MANDATED_THIRD_PARTY = "no_mandated_third_party"
+    INVALID_CORRECTION = "invalid_correction"
+
+
+MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.WRONG_STAGE: "Cette action n'est pas possible à l'étape actuelle du dossier.",
+    ErrorCode.CASE_CLOSED: "Ce dossier est clos : aucune action n'est plus possible.",
+    ErrorCode.FORBIDDEN_ROLE: "Votre rôle ne permet pas cette action.",
+    ErrorCode.NOT_YOUR_CASE: "Ce dossier ne vous est pas rattaché.",
+    ErrorCode.OUT_OF_SCOPE: "Ce dossier ne relève pas de votre département.",
+    ErrorCode.INVALID_INPUT: "Les informations transmises sont invalides.",
+    ErrorCode.EMPTY_FIELD: "Ce champ est obligatoire.",
+    ErrorCode.INVALID_AMOUNT: (
+        "Le montant doit être un nombre entier de centimes strictement positif."
+    ),
+    ErrorCode.AMOUNT_NOT_INTEGER: "Le montant doit être exprimé en centimes d'euro, sans décimale.",
+    ErrorCode.UNKNOWN_CATEGORY: (
+        "Catégorie de dépense inconnue : seules la surveillance ou le gardiennage des lieux de "
+        "campagne et la protection rapprochée du candidat sont remboursables."
+    ),
+    ErrorCode.INVALID_SIREN: "Le numéro SIREN doit comporter 9 chiffres et être valide.",
+    ErrorCode.INVALID_SIRET: "Le numéro SIRET doit comporter 14 chiffres et être valide.",
+    ErrorCode.INVALID_CNAPS_AUTHORISATION: (
+        "Le numéro d'autorisation CNAPS doit avoir la forme AUT-075-2124-07-01-20250906336 "
+        "(une carte professionnelle CAR-… n'est pas une autorisation d'entreprise)."
+    ),
+    ErrorCode.INVALID_DATE_RANGE: "La date de fin ne peut pas précéder la date de début.",
+    ErrorCode.INVALID_IDENTIFIER: (
+        "Identifiant invalide : lettres minuscules, chiffres et tirets uniquement "
+        "(64 caractères au plus)."
+    ),
+    ErrorCode.INVALID_EMAIL: "L'adresse électronique est invalide.",
+    ErrorCode.INVALID_DEPARTEMENT: (
+        "Le numéro de département est invalide (exemples : 01, 2A, 75, 974)."
+    ),
+    ErrorCode.INVALID_THREAT_LEVEL: (
+        "Une menace avérée doit avoir un niveau (1 ou 2) ; une menace non avérée n'en a pas."
+    ),
+    ErrorCode.DATE_OUTSIDE_ELIGIBLE_PERIOD: (
+        "La prestation doit se situer dans la période éligible : pas avant le premier jour du "
+        "sixième mois précédant l'élection ni avant la déclaration de candidature, et pas après "
+        "le dernier tour auquel le candidat a participé."
+    ),
+    ErrorCode.DEPOSIT_DEADLINE_PASSED: (
+        "Le délai de dépôt est expiré (18 heures le dixième vendredi suivant le premier tour)."
+    ),
+    ErrorCode.EMPTY_CLAIM: "La demande ne comporte aucune ligne de dépense.",
+    ErrorCode.UNKNOWN_EXPENSE_LINE: "Cette ligne de dépense n'existe pas dans le dossier.",
+    ErrorCode.DUPLICATE_EXPENSE_LINE: (
+        "Une ligne de dépense porte déjà cette facture de cette entreprise."
+    ),
+    ErrorCode.TOO_MANY_EXPENSE_LINES: "Le nombre maximal de lignes de dépense est atteint.",
+    ErrorCode.AMOUNT_ABOVE_CLAIM: (
+        "Le montant arrêté ne peut pas dépasser le montant éligible demandé."
+    ),
+    ErrorCode.AMOUNT_ABOVE_CEILING: (
+        "Le montant arrêté ne peut pas dépasser le plafond du niveau de menace "
+        "(15 000 € au niveau 1, 75 000 € au niveau 2)."
+    ),
+    ErrorCode.REASONS_REQUIRED: (
+        "Une décision qui réduit ou rejette la demande doit être motivée."
+    ),
+    ErrorCode.PAYMENT_AMOUNT_MISMATCH: (
+        "Le montant payé doit être égal au montant arrêté par la Commission."
+    ),
+    ErrorCode.PAYMENT_DATE_INVALID: (
+        "La date de paiement ne peut pas précéder la décision ni être dans le futur."
+    ),
+    ErrorCode.NO_MANDATED_THIRD_PARTY: "Aucun tiers mandaté n'est désigné sur ce dossier.",
+    ErrorCode.INVALID_CORRECTION: "Cette correction est invalide.",
+}
+
+
+class DomainError(Exception):
+    """A rule of the procedure refuses an action.
+
+    Args:
+        code: The stable code of the refusal.
+        field: The input field at fault, if any.
+        message: A more precise French message; defaults to the code's message.
+    """
+
+    def __init__(self, code: ErrorCode, *, field: str | None = None, message: str | None = None):
+        self.code = code
+        self.field = field
+        self.message = message or MESSAGES[code]
+        super().__init__(f"{code}: {self.message}")
+
+
+def custom_error(code: ErrorCode, message: str | None = None) -> PydanticCustomError:
+    """Build the pydantic error that carries a stable code as its type.
+
+    Args:
+        code: The stable code.
+        message: A more precise French message; defaults to the code's message.
+    """
+    # Braces would be read as template placeholders by pydantic.
+    text = (message or MESSAGES[code]).replace("{", "(").replace("}", ")")
+    return PydanticCustomError(code.value, text)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason an input was refused, ready to be shown to a user."""
+
+    code: str
+    message: str
+    field: str | None = None
+
+
+# pydantic's built-in error types that we report under one of our codes.
+_BUILTIN_ERROR_CODES: dict[str, ErrorCode] = {
+    "missing": ErrorCode.EMPTY_FIELD,
+    "string_too_short": ErrorCode.EMPTY_FIELD,
+    "too_short": ErrorCode.EMPTY_FIELD,
+    "int_type": ErrorCode.AMOUNT_NOT_INTEGER,
+    "int_from_float": ErrorCode.AMOUNT_NOT_INTEGER,
+    "int_parsing": ErrorCode.AMOUNT_NOT_INTEGER,
+    "greater_than": ErrorCode.INVALID_AMOUNT,
+    "greater_than_equal": ErrorCode.INVALID_AMOUNT,
+    "less_than_equal": ErrorCode.INVALID_AMOUNT,
+    "enum": ErrorCode.INVALID_INPUT,
+    "literal_error": ErrorCode.INVALID_INPUT,
+}
+
+
+def problems_from_validation_error(error: ValidationError) -> list[Problem]:
+    """Translate a pydantic validation error into stable codes and French messages.
+
+    Our own checks already raise errors typed with a stable code; pydantic's built-in ones are
+    mapped through a fixed table, and anything else is reported as ``invalid_input``.
+    """
+    known = {code.value for code in ErrorCode}
+    problems: list[Problem] = []
+    for item in error.errors(include_url=False):
+        location = ".".join(str(part) for part in item["loc"]) or None
+        kind = item["type"]
+        if kind in known:
+            problems.append(Problem(kind, item["msg"], location))
+            continue
+        code = _BUILTIN_ERROR_CODES.get(kind, ErrorCode.INVALID_INPUT)
+        if location and location.endswith("category") and kind == "enum":
+            code = ErrorCode.UNKNOWN_CATEGORY
+        problems.append(Problem(code.value, MESSAGES[code], location))
+    return problems

@@ -1,0 +1,148 @@
+"""The expense claim: eligible categories, one expense line, and the rules a line must meet.
+
+A line's shape (positive whole cents, valid SIREN and CNAPS number, dates in order, a document)
+is checked by the model; the rules that need the case (eligible period, duplicates) by
+``check_line_for_case``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+
+from domain.errors import DomainError, ErrorCode, custom_error
+from domain.identifiers import (
+    compact,
+    is_valid_cnaps_authorisation,
+    is_valid_siren,
+    normalise_cnaps_authorisation,
+)
+
+MAX_LINE_CENTS = 100_000_000
+"""One million euros: far above any ceiling, only there to refuse typing accidents."""
+MAX_LINES = 200
+
+
+class ExpenseCategory(StrEnum):
+    """The two categories of eligible security expenses (L. 52-18-2, R. 39-13)."""
+
+    PREMISES_SECURITY = "premises_security"
+    """Human or electronic surveillance, or guarding, of the campaign office or meeting venues,
+    including the candidate's security inside them or in public passenger transport."""
+    CLOSE_PROTECTION = "close_protection"
+    """Protection of the candidate's physical integrity."""
+
+    @property
+    def label(self) -> str:
+        return CATEGORY_LABELS[self]
+
+
+CATEGORY_LABELS = {
+    ExpenseCategory.PREMISES_SECURITY: "Surveillance ou gardiennage des lieux de campagne",
+    ExpenseCategory.CLOSE_PROTECTION: "Protection rapprochée du candidat",
+}
+
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=200)]
+DocumentRef = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class ExpenseLineDraft(BaseModel):
+    """An expense line as the candidate enters it (the workflow assigns its id)."""
+
+    model_config = ConfigDict(frozen=True, str_strip_whitespace=True)
+
+    category: ExpenseCategory
+    company_name: NonEmptyText
+    siren: str
+    cnaps_authorisation: str
+    invoice_reference: NonEmptyText
+    service_start: dt.date
+    service_end: dt.date
+    amount_cents: StrictInt
+    document_refs: list[DocumentRef] = Field(min_length=1, max_length=50)
+    """References of the invoice and proofs of payment in document storage."""
+
+    @field_validator("amount_cents", mode="before")
+    @classmethod
+    def _whole_cents(cls, value: object) -> object:
+        if isinstance(value, float | bool):
+            raise custom_error(ErrorCode.AMOUNT_NOT_INTEGER)
+        return value
+
+    @field_validator("amount_cents")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if not 0 < value <= MAX_LINE_CENTS:
+            raise custom_error(ErrorCode.INVALID_AMOUNT)
+        return value
+
+    @field_validator("siren", mode="before")
+    @classmethod
+    def _siren(cls, value: object) -> object:
+        if not isinstance(value, str) or not is_valid_siren(value):
+            raise custom_error(ErrorCode.INVALID_SIREN)
+        return compact(value)
+
+    @field_validator("cnaps_authorisation", mode="before")
+    @classmethod
+    def _cnaps(cls, value: object) -> object:
+        if not isinstance(value, str) or not is_valid_cnaps_authorisation(value):
+            raise custom_error(ErrorCode.INVALID_CNAPS_AUTHORISATION)
+        return normalise_cnaps_authorisation(value)
+
+    @field_validator("category", mode="before")
+    @classmethod
+    def _category(cls, value: object) -> object:
+        if not isinstance(value, str) or value not in {
+            category.value for category in ExpenseCategory
+        }:
+            raise custom_error(ErrorCode.UNKNOWN_CATEGORY)
+        return value
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> ExpenseLineDraft:
+        if self.service_end < self.service_start:
+            raise custom_error(ErrorCode.INVALID_DATE_RANGE)
+        return self
+
+
+class ExpenseLine(ExpenseLineDraft):
+    """An expense line recorded on a case."""
+
+    line_id: str
+    added_at: dt.datetime
+
+
+def claimed_total_cents(lines: Sequence[ExpenseLineDraft]) -> int:
+    """The total claimed, in euro cents."""
+    return sum(line.amount_cents for line in lines)
+
+
+def check_line_for_case(
+    line: ExpenseLineDraft,
+    existing: Sequence[ExpenseLine],
+    period: tuple[dt.date, dt.date],
+) -> None:
+    """Refuse a line outside the eligible period, a duplicate invoice, or one line too many.
+
+    Args:
+        line: The line to add.
+        existing: The lines already on the case.
+        period: The inclusive eligible period (``domain.calendar.eligible_period``).
+
+    Raises:
+        DomainError: ``date_outside_eligible_period``, ``duplicate_expense_line`` or
+            ``too_many_expense_lines``.
+    """
+    start, end = period
+    if line.service_start < start or line.service_end > end:
+        raise DomainError(ErrorCode.DATE_OUTSIDE_ELIGIBLE_PERIOD, field="service_start")
+    key = (line.siren, line.invoice_reference.casefold())
+    if any((other.siren, other.invoice_reference.casefold()) == key for other in existing):
+        raise DomainError(ErrorCode.DUPLICATE_EXPENSE_LINE, field="invoice_reference")
+    if len(existing) >= MAX_LINES:
+        raise DomainError(ErrorCode.TOO_MANY_EXPENSE_LINES)

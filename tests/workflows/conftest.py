@@ -1,0 +1,35 @@
+"""Recording of replay histories: ``make histories`` runs the marked scenarios with
+``SECUPOL_RECORD_HISTORIES=1`` and writes each of their workflow histories as JSON under
+``tests/workflows/histories/``, which ``test_replay.py`` replays on every run."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from temporalio.client import Client
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+@pytest.fixture(autouse=True)
+async def record_history(
+    request: pytest.FixtureRequest, task_queue: str, client: Client
+) -> AsyncIterator[None]:
+    yield
+    if not os.environ.get("SECUPOL_RECORD_HISTORIES"):
+        return
+    marker = request.node.get_closest_marker("record_history")
+    if marker is None:
+        return
+    name = marker.args[0]
+    HISTORIES.mkdir(exist_ok=True)
+    index = 0
+    async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'"):
+        history = await client.get_workflow_handle(
+            execution.id, run_id=execution.run_id
+        ).fetch_history()
+        (HISTORIES / f"{name}-{index}.json").write_text(history.to_json())
+        index += 1

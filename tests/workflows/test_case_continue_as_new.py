@@ -1,0 +1,125 @@
+"""Continue-as-new on a dev server that suggests it after a few dozen events.
+
+A case continues as new when the server suggests it (never with an email unsent or a handler
+running) and carries its whole state to the next run: nothing is lost, the case goes on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from activities import build_activities
+from core.cases import CaseClient
+from core.settings import Settings
+from core.temporal import connect_when_ready
+from domain.contracts import (
+    AddExpenseLineInput,
+    ContactPrefectureInput,
+    DecideInput,
+    OpenSpaceInput,
+    RecordEvaluationInput,
+    RecordPaymentInput,
+    RequestSpaceInput,
+    SubmitInput,
+)
+from domain.ids import case_workflow_id
+from domain.money import ThreatLevel
+from domain.stages import Action, Stage
+from embedded.mailbox import MailServer
+from embedded.temporal_server import running_dev_server
+from tests.helpers import (
+    CNCCFP,
+    PREFECTURE_60,
+    assert_eventually,
+    candidate,
+    evaluation_request,
+    new_case_input,
+    paris_today,
+)
+from tests.workflows.test_case_lifecycle import line
+from worker.run import build_worker
+
+SUGGEST_AT = 40
+
+
+@pytest.fixture(scope="module")
+def low_limit_server(workdir: Path) -> Iterator[str]:
+    extra = ["--dynamic-config-value", f"limit.historyCount.suggestContinueAsNew={SUGGEST_AT}"]
+    with running_dev_server(workdir, extra_args=extra) as address:
+        yield address
+
+
+@pytest.fixture
+async def short_history_cases(
+    low_limit_server: str, settings: Settings, db_engine: AsyncEngine, task_queue: str
+) -> AsyncIterator[tuple[CaseClient, Client]]:
+    local = settings.model_copy(
+        update={"temporal_address": low_limit_server, "task_queue": task_queue}
+    )
+    client = await connect_when_ready(local)
+    async with build_worker(client, local, list(build_activities(local, db_engine))):
+        yield CaseClient(client, task_queue), client
+
+
+async def test_case_continues_as_new_and_loses_nothing(
+    short_history_cases: tuple[CaseClient, Client], mail_server: MailServer
+) -> None:
+    cases, client = short_history_cases
+    case = new_case_input()
+    me = candidate(case)
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
+    await cases.open_case(case, evaluation_request(case))
+    await cases.act(
+        case_id,
+        Action.RECORD_EVALUATION,
+        RecordEvaluationInput(
+            actor=PREFECTURE_60,
+            recognised=True,
+            level=ThreatLevel.TWO,
+            decided_on=dt.date(2026, 3, 1),
+            decision_document="doc",
+        ),
+    )
+    await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=me))
+    await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
+    lines = 25
+    for index in range(lines):
+        await cases.act(
+            case_id,
+            Action.ADD_EXPENSE_LINE,
+            AddExpenseLineInput(actor=me, line=line(10_000, f"F-{index}")),
+        )
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=lines * 10_000))
+    await cases.act(case_id, Action.CONTACT_PREFECTURE, ContactPrefectureInput(actor=me))
+    state = await cases.act(
+        case_id,
+        Action.RECORD_PAYMENT,
+        RecordPaymentInput(
+            actor=PREFECTURE_60,
+            amount_cents=lines * 10_000,
+            paid_on=paris_today(),
+            reference="VIR-CAN",
+        ),
+    )
+    assert state.stage == Stage.PAID
+    await cases.wait_closed(case_id)
+
+    runs = [run async for run in client.list_workflows(f"WorkflowId = '{case_id}'")]
+    assert len(runs) >= 2, "the case never continued as new"
+    final = await cases.state(case_id)
+    assert len(final.expense_lines) == lines
+    assert [change.to_stage for change in final.history][-1] == Stage.PAID
+    assert all(record.status == "sent" for record in final.notifications)
+
+    async def every_email_once() -> None:
+        sent = [str(m["Subject"]) for m in mail_server.store.for_recipient(case.candidate.email)]
+        assert len(sent) == len(final.notifications) - 2  # two went to the prefecture
+
+    await assert_eventually(every_email_once)

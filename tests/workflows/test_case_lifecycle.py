@@ -1,0 +1,377 @@
+"""One case through every stage on the real dev server, with the emails read back from SMTP."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from core.cases import CaseClient
+from domain.contracts import (
+    AddExpenseLineInput,
+    AnswerObservationsInput,
+    CasePolicy,
+    ContactPrefectureInput,
+    DecideInput,
+    MandateThirdPartyInput,
+    OpenSpaceInput,
+    RecordEvaluationInput,
+    RecordPaymentInput,
+    RequestEvaluationInput,
+    RequestSpaceInput,
+    SendObservationsInput,
+    SubmitInput,
+    WithdrawInput,
+)
+from domain.expenses import ExpenseCategory, ExpenseLineDraft
+from domain.ids import case_workflow_id
+from domain.money import DecisionOutcome, ThreatLevel
+from domain.stages import Action, Role, Stage
+from embedded.mailbox import MailServer
+from tests.helpers import (
+    CNCCFP,
+    PREFECTURE_60,
+    assert_eventually,
+    candidate,
+    evaluation_request,
+    new_case_input,
+    paris_today,
+    templates_of,
+)
+
+SECURITY_PACK_PHONE = "01 80 52 33 84"
+
+
+def line(amount_cents: int, invoice: str, **overrides: object) -> ExpenseLineDraft:
+    values: dict[str, object] = {
+        "category": ExpenseCategory.PREMISES_SECURITY,
+        "company_name": "Gardiennage Picard SARL",
+        "siren": "732829320",
+        "cnaps_authorisation": "AUT-060-2124-07-01-20250906336",
+        "invoice_reference": invoice,
+        "service_start": dt.date(2026, 2, 1),
+        "service_end": dt.date(2026, 3, 15),
+        "amount_cents": amount_cents,
+        "document_refs": [f"doc-{invoice}"],
+    }
+    values.update(overrides)
+    return ExpenseLineDraft.model_validate(values)
+
+
+async def recognised_open_space(cases: CaseClient, level: ThreatLevel = ThreatLevel.TWO, **kw):  # type: ignore[no-untyped-def]
+    """Open a case and bring it to an open deposit space."""
+    case = new_case_input(**kw)
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
+    await cases.open_case(case, evaluation_request(case))
+    await cases.act(
+        case_id,
+        Action.RECORD_EVALUATION,
+        RecordEvaluationInput(
+            actor=PREFECTURE_60,
+            recognised=True,
+            level=level,
+            decided_on=dt.date(2026, 3, 1),
+            decision_document="doc-decision-prefet",
+        ),
+    )
+    await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=candidate(case)))
+    await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
+    return case, case_id
+
+
+@pytest.mark.record_history("full_case")
+async def test_full_case_from_evaluation_to_payment(
+    cases: CaseClient, mail_server: MailServer
+) -> None:
+    case = new_case_input()
+    me = candidate(case)
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
+
+    state = await cases.open_case(case, evaluation_request(case))
+    assert state.stage == Stage.EVALUATION_REQUESTED
+    assert case_id == f"case-municipales-2026-{case.candidate_id}"
+
+    state = await cases.act(
+        case_id,
+        Action.RECORD_EVALUATION,
+        RecordEvaluationInput(
+            actor=PREFECTURE_60,
+            recognised=True,
+            level=ThreatLevel.TWO,
+            decided_on=dt.date(2026, 3, 1),
+            decision_document="doc-decision-prefet",
+        ),
+    )
+    assert state.stage == Stage.THREAT_RECOGNISED
+    assert state.threat_level == ThreatLevel.TWO
+
+    state = await cases.act(
+        case_id,
+        Action.MANDATE_THIRD_PARTY,
+        MandateThirdPartyInput(
+            actor=me,
+            third_party_id="tiers-1",
+            name="Dominique Leroy",
+            mandate_document="doc-mandat",
+        ),
+    )
+    third_party = state.third_party
+    assert third_party is not None
+    from domain.contracts import Actor
+
+    mandated = Actor(role=Role.THIRD_PARTY, id="tiers-1")
+    state = await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=mandated))
+    assert state.stage == Stage.SPACE_REQUESTED
+    state = await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
+    assert state.stage == Stage.SPACE_OPEN
+
+    state = await cases.act(
+        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(1_200_000, "F-1"))
+    )
+    state = await cases.act(
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(
+            actor=mandated,
+            line=line(
+                800_000,
+                "F-2",
+                category=ExpenseCategory.CLOSE_PROTECTION,
+                siren="552 100 554",
+                cnaps_authorisation="aut-075-2124-07-01-20250906336",
+            ),
+        ),
+    )
+    assert state.claimed_cents == 2_000_000
+    assert state.expense_lines[1].siren == "552100554"
+    assert state.expense_lines[1].cnaps_authorisation == "AUT-075-2124-07-01-20250906336"
+
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    assert state.stage == Stage.SUBMITTED
+
+    contested = state.expense_lines[1].line_id
+    state = await cases.act(
+        case_id,
+        Action.SEND_OBSERVATIONS,
+        SendObservationsInput(
+            actor=CNCCFP,
+            observations="Merci de produire la preuve de paiement de la facture F-2.",
+            contested_line_ids=[contested],
+        ),
+    )
+    assert state.stage == Stage.OBSERVATIONS_PENDING
+    assert state.rounds[0].answer_due - state.rounds[0].sent_at == dt.timedelta(days=15)
+
+    state = await cases.act(
+        case_id,
+        Action.ANSWER_OBSERVATIONS,
+        AnswerObservationsInput(actor=me, answer="Voici le relevé.", document_refs=["doc-releve"]),
+    )
+    assert state.stage == Stage.UNDER_REVIEW
+
+    state = await cases.act(
+        case_id,
+        Action.DECIDE,
+        DecideInput(
+            actor=CNCCFP, amount_cents=1_900_000, reasons="Facture F-2 partiellement justifiée."
+        ),
+    )
+    assert state.stage == Stage.DECIDED
+    assert state.decision is not None
+    assert state.decision.outcome == DecisionOutcome.AMENDED
+
+    state = await cases.act(case_id, Action.CONTACT_PREFECTURE, ContactPrefectureInput(actor=me))
+    assert state.stage == Stage.PAYMENT_PENDING
+
+    paid_on = paris_today()
+    state = await cases.act(
+        case_id,
+        Action.RECORD_PAYMENT,
+        RecordPaymentInput(
+            actor=PREFECTURE_60, amount_cents=1_900_000, paid_on=paid_on, reference="VIR-2026-0042"
+        ),
+    )
+    assert state.stage == Stage.PAID
+    await cases.wait_closed(case_id)
+
+    final = await cases.state(case_id)
+    assert final.stage == Stage.PAID
+    assert final.payment is not None and final.payment.reference == "VIR-2026-0042"
+    assert [change.to_stage for change in final.history] == [
+        Stage.EVALUATION_REQUESTED,
+        Stage.THREAT_RECOGNISED,
+        Stage.SPACE_REQUESTED,
+        Stage.SPACE_OPEN,
+        Stage.SUBMITTED,
+        Stage.OBSERVATIONS_PENDING,
+        Stage.UNDER_REVIEW,
+        Stage.DECIDED,
+        Stage.PAYMENT_PENDING,
+        Stage.PAID,
+    ]
+    assert all(record.status == "sent" for record in final.notifications)
+
+    to_candidate = mail_server.store.for_recipient(case.candidate.email)
+    assert templates_of(to_candidate) == [
+        "evaluation_recorded",
+        "space_opened",
+        "deposit_acknowledged",
+        "observations_received",
+        "decision",
+        "payment_recorded",
+    ]
+    for message in to_candidate:
+        body = message.get_body(("plain",))
+        assert body is not None
+        assert SECURITY_PACK_PHONE in body.get_content()
+        assert "Camille" not in str(message["Subject"])
+    to_prefecture = mail_server.store.for_recipient(case.prefecture_email)
+    assert templates_of(to_prefecture) == ["evaluation_requested", "payment_requested"]
+
+
+async def test_open_case_is_idempotent(cases: CaseClient, mail_server: MailServer) -> None:
+    case = new_case_input()
+    first = await cases.open_case(case, evaluation_request(case))
+    again = await cases.open_case(case, evaluation_request(case))
+    assert again == first
+    assert len(again.evaluation_requests) == 1
+
+    async def one_request_email() -> None:
+        assert len(mail_server.store.for_recipient(case.prefecture_email)) == 1
+
+    await assert_eventually(one_request_email)
+
+
+@pytest.mark.record_history("reexamination")
+async def test_refused_threat_can_be_reexamined(cases: CaseClient, mail_server: MailServer) -> None:
+    case = new_case_input()
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
+    await cases.open_case(case, evaluation_request(case))
+    state = await cases.act(
+        case_id,
+        Action.RECORD_EVALUATION,
+        RecordEvaluationInput(
+            actor=PREFECTURE_60,
+            recognised=False,
+            decided_on=dt.date(2026, 3, 1),
+            decision_document="doc-refus",
+        ),
+    )
+    assert state.stage == Stage.THREAT_NOT_RECOGNISED
+    state = await cases.act(
+        case_id,
+        Action.REQUEST_EVALUATION,
+        RequestEvaluationInput(
+            actor=candidate(case),
+            complaint_document_refs=["doc-plainte-2"],
+            new_facts="Nouvelles menaces reçues le 5 mars.",
+        ),
+    )
+    assert state.stage == Stage.EVALUATION_REQUESTED
+    assert len(state.evaluation_requests) == 2
+    state = await cases.act(
+        case_id,
+        Action.RECORD_EVALUATION,
+        RecordEvaluationInput(
+            actor=PREFECTURE_60,
+            recognised=True,
+            level=ThreatLevel.ONE,
+            decided_on=dt.date(2026, 3, 8),
+            decision_document="doc-decision-2",
+        ),
+    )
+    assert state.stage == Stage.THREAT_RECOGNISED
+    assert state.threat_level == ThreatLevel.ONE
+
+    async def emails() -> None:
+        to_candidate = mail_server.store.for_recipient(case.candidate.email)
+        assert templates_of(to_candidate) == ["evaluation_recorded", "evaluation_recorded"]
+        refused, recognised = (m.get_body(("plain",)).get_content() for m in to_candidate)  # type: ignore[union-attr]
+        # The security pack goes to candidates whose threat is recognised.
+        assert SECURITY_PACK_PHONE not in refused
+        assert SECURITY_PACK_PHONE in recognised
+        assert len(mail_server.store.for_recipient(case.prefecture_email)) == 2
+
+    await assert_eventually(emails)
+
+
+@pytest.mark.record_history("withdrawal")
+async def test_withdrawal_closes_the_case(cases: CaseClient, mail_server: MailServer) -> None:
+    case, case_id = await recognised_open_space(cases)
+    state = await cases.act(
+        case_id, Action.WITHDRAW, WithdrawInput(actor=candidate(case), reason="Je renonce.")
+    )
+    assert state.stage == Stage.WITHDRAWN
+    await cases.wait_closed(case_id)
+    final = await cases.state(case_id)
+    assert final.closed_at is not None
+
+    async def confirmed() -> None:
+        assert "withdrawal_confirmed" in templates_of(
+            mail_server.store.for_recipient(case.candidate.email)
+        )
+
+    await assert_eventually(confirmed)
+
+
+async def test_decided_amount_within_claim_and_ceiling(cases: CaseClient) -> None:
+    from core.cases import CaseActionRefused
+
+    case, case_id = await recognised_open_space(cases, level=ThreatLevel.ONE)
+    me = candidate(case)
+    await cases.act(
+        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(2_000_000, "F-9"))
+    )
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+
+    for amount, code in ((2_000_001, "amount_above_claim"), (1_500_001, "amount_above_ceiling")):
+        try:
+            await cases.act(
+                case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=amount, reasons="x")
+            )
+        except CaseActionRefused as refusal:
+            assert refusal.code == code
+        else:
+            raise AssertionError(f"{amount} should have been refused")
+    try:
+        await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=1_000_000))
+    except CaseActionRefused as refusal:
+        assert refusal.code == "reasons_required"
+    else:
+        raise AssertionError("a reduced amount needs reasons")
+
+    # The ceiling of level 1 is what the claim is capped at: deciding it is a full approval.
+    state = await cases.act(
+        case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=1_500_000)
+    )
+    assert state.decision is not None
+    assert state.decision.outcome == DecisionOutcome.APPROVED
+    assert state.decision.ceiling_cents == 1_500_000
+
+
+@pytest.mark.record_history("rejection")
+async def test_rejection_closes_the_case(cases: CaseClient, mail_server: MailServer) -> None:
+    case, case_id = await recognised_open_space(cases)
+    me = candidate(case)
+    await cases.act(
+        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(50_000, "F-3"))
+    )
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(
+        case_id,
+        Action.DECIDE,
+        DecideInput(
+            actor=CNCCFP, amount_cents=0, reasons="Prestation assurée par un service public."
+        ),
+    )
+    assert state.stage == Stage.REJECTED
+    await cases.wait_closed(case_id)
+    body = mail_server.store.for_recipient(case.candidate.email)[-1].get_body(("plain",))
+    assert body is not None and "service public" in body.get_content()
+
+
+async def test_policy_defaults_come_from_settings() -> None:
+    from core.settings import Settings
+
+    policy = Settings(_env_file=None).case_policy()  # type: ignore[call-arg]
+    assert policy == CasePolicy()

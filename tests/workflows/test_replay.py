@@ -1,0 +1,33 @@
+"""Replay of committed histories: a change that would break running cases fails here.
+
+If this fails after a deliberate change of workflow logic, guard the change with
+``workflow.patched("…")`` so that running cases keep their old path; re-record (``make
+histories``) only when the recorded histories themselves must change, and say why in the commit.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from core.temporal import DATA_CONVERTER
+from workflows import WORKFLOWS
+
+HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
+
+
+def test_histories_are_committed() -> None:
+    # Scenarios recorded: the whole case, time bar with reminders, contradictory rounds,
+    # payment follow-up, withdrawal, re-examination, operator corrections.
+    assert len(HISTORIES) >= 7, "run `make histories` and commit tests/workflows/histories/"
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
+async def test_replay(path: Path) -> None:
+    history = WorkflowHistory.from_json(path.stem, path.read_text())
+    replayer = Replayer(workflows=WORKFLOWS, data_converter=DATA_CONVERTER)
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    assert result.replay_failure is None

@@ -1,0 +1,3 @@
+from worker.run import main
+
+main()

@@ -1,0 +1,64 @@
+"""Build and run the case worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Sequence
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from core.db import create_engine, create_tables
+from core.settings import Settings
+from core.temporal import connect_when_ready
+from workflows import WORKFLOWS
+
+log = logging.getLogger("secupol.worker")
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    activities: list[object],
+    *,
+    workflows: Sequence[type] = WORKFLOWS,
+) -> Worker:
+    """A worker for every workflow and the given activities on the settings' task queue."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=workflows,
+        activities=activities,  # type: ignore[arg-type]
+    )
+
+
+async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until ``stop`` is set, then finish the tasks under way and return."""
+    engine = create_engine(settings)
+    await create_tables(engine)
+    client = await connect_when_ready(settings)
+    worker = build_worker(client, settings, list(build_activities(settings, engine)))
+    log.info("worker polling task queue %s at %s", settings.task_queue, settings.temporal_address)
+    try:
+        async with worker:
+            await stop.wait()
+            log.info("stopping: finishing the tasks under way")
+    finally:
+        await engine.dispose()
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+
+    async def _main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        await run_worker(settings, stop)
+
+    asyncio.run(_main())

@@ -1,0 +1,798 @@
+"""``CandidateCaseWorkflow``: one candidate's case in one election, from evaluation to payment.
+
+Every human action is an Update whose validator refuses a wrong actor, a wrong stage or bad input
+before anything reaches the history; handlers change the state and queue emails, and return the
+new ``CaseState`` at once. Emails go out from a mailer coroutine so that a slow or unreachable
+SMTP server never holds a person's action nor a deadline. Deadlines are timers raced against
+those actions in ``run``: reminders and time bar before the deposit deadline, the answer delay of
+each round of observations, the payment follow-up after the decision.
+
+Deterministic: time comes from ``workflow.now()``, ids from ``workflow.uuid4()``, no I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import math
+from collections.abc import Callable
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
+from temporalio.exceptions import ActivityError, ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from domain import visibility
+    from domain.calendar import PARIS, deposit_deadline
+    from domain.contracts import (
+        EMAIL_PERMANENT_ERRORS,
+        Actor,
+        AddExpenseLineInput,
+        AddNoteInput,
+        AnswerObservationsInput,
+        CaseResult,
+        CaseState,
+        ContactPrefectureInput,
+        CorrectDepositDeadlineInput,
+        CorrectFirstRoundInput,
+        DecideInput,
+        Decision,
+        EmailFacts,
+        EmailTemplate,
+        Evaluation,
+        EvaluationRequest,
+        MandateThirdPartyInput,
+        NotificationRecord,
+        NotificationStatus,
+        ObservationRound,
+        OpenCaseInput,
+        OpenSpaceInput,
+        OperatorNote,
+        Payment,
+        RecipientKind,
+        RecordEvaluationInput,
+        RecordPaymentInput,
+        RemoveExpenseLineInput,
+        RequestEvaluationInput,
+        RequestSpaceInput,
+        SendEmailInput,
+        SendEmailResult,
+        SendObservationsInput,
+        StageChange,
+        SubmitInput,
+        ThirdParty,
+        WithdrawInput,
+    )
+    from domain.errors import DomainError, ErrorCode
+    from domain.expenses import ExpenseLine, check_line_for_case
+    from domain.ids import CASE_WORKFLOW_TYPE, case_workflow_id
+    from domain.money import (
+        ceiling_cents,
+        check_decided_amount,
+        decision_outcome,
+        reimbursable_cents,
+    )
+    from domain.stages import (
+        BEFORE_SUBMISSION,
+        Action,
+        Outcome,
+        Role,
+        Stage,
+        check_role,
+        check_stage,
+        next_stage,
+    )
+
+SYSTEM_ACTOR = "system"
+
+EMAIL_TIMEOUT = dt.timedelta(seconds=60)
+EMAIL_RETRY = RetryPolicy(
+    initial_interval=dt.timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=dt.timedelta(minutes=10),
+    # No maximum of attempts: an email the case owes is owed until the relay takes it; operators
+    # see the pending activity and its last failure in the Web UI.
+    non_retryable_error_types=EMAIL_PERMANENT_ERRORS,
+)
+
+_STAGE_KEY = SearchAttributeKey.for_keyword(visibility.STAGE)
+_DEPARTEMENT_KEY = SearchAttributeKey.for_keyword(visibility.DEPARTEMENT)
+_ELECTION_KEY = SearchAttributeKey.for_keyword(visibility.ELECTION)
+_DEPOSIT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.DEPOSIT_DEADLINE)
+_NEXT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.NEXT_DEADLINE)
+
+
+def _refusal(error: DomainError) -> ApplicationError:
+    """The failure a refused update carries: its type is the stable code, its message French."""
+    return ApplicationError(
+        error.message, {"field": error.field}, type=error.code.value, non_retryable=True
+    )
+
+
+@workflow.defn(name=CASE_WORKFLOW_TYPE)
+class CandidateCaseWorkflow:
+    """One candidate's case in one election (id: ``case-{election_id}-{candidate_id}``)."""
+
+    @workflow.init
+    def __init__(self, input: OpenCaseInput) -> None:
+        if input.carried_state is not None:
+            self._state = input.carried_state
+        else:
+            now = workflow.now()
+            self._state = CaseState(
+                case_id=case_workflow_id(input.election.election_id, input.candidate_id),
+                election=input.election,
+                candidate_id=input.candidate_id,
+                candidate=input.candidate,
+                departement=input.departement,
+                prefecture_email=input.prefecture_email,
+                candidacy_declared_on=input.candidacy_declared_on,
+                attended_second_round=input.attended_second_round,
+                policy=input.policy,
+                opened_at=now,
+                deposit_deadline=input.legal_deposit_deadline(),
+                deadline_set_at=now,
+            )
+        # Emails asked for and not yet sent. A run continues as new only with an empty outbox, so
+        # no email is ever left behind in a previous run.
+        self._outbox: list[SendEmailInput] = []
+        self._version = 0
+        self._published: tuple[object, ...] = ()
+
+    # --- Run: timers raced against people ------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: OpenCaseInput) -> CaseResult:
+        mailer = asyncio.create_task(self._mailer())
+        self._publish()
+        while not self._state.stage.is_terminal:
+            self._fire_due_timers()
+            self._publish()
+            if self._state.stage.is_terminal:
+                break
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                and workflow.all_handlers_finished()
+                and not self._outbox
+            ):
+                workflow.continue_as_new(input.model_copy(update={"carried_state": self._state}))
+            seen = self._version
+            wake_at = self._next_wakeup()
+            timeout = (
+                None
+                if wake_at is None
+                else max(wake_at - workflow.now(), dt.timedelta(milliseconds=1))
+            )
+            with contextlib.suppress(TimeoutError):
+                await workflow.wait_condition(
+                    lambda seen=seen: self._version != seen,  # type: ignore[misc]
+                    timeout=timeout,
+                    timeout_summary="prochaine échéance du dossier",
+                )
+        # Nothing is lost: every accepted action has finished and every email is out.
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._outbox)
+        mailer.cancel()
+        closed_at = self._state.closed_at or workflow.now()
+        paid = self._state.payment.amount_cents if self._state.payment else None
+        return CaseResult(stage=self._state.stage, closed_at=closed_at, paid_cents=paid)
+
+    def _due_reminders(self) -> list[tuple[str, dt.datetime]]:
+        """Reminders of the current deadline not yet sent, with the time each falls due."""
+        state = self._state
+        if state.stage not in BEFORE_SUBMISSION:
+            return []
+        due = []
+        for offset in state.policy.reminder_offsets:
+            at = state.deposit_deadline - offset
+            key = f"{int(offset.total_seconds())}s@{state.deposit_deadline.isoformat()}"
+            if at >= state.deadline_set_at and key not in state.reminders_sent:
+                due.append((key, at))
+        return due
+
+    def _followup_due(self) -> dt.datetime | None:
+        state = self._state
+        if state.stage != Stage.DECIDED or state.decision is None:
+            return None
+        if state.payment_followups_sent >= state.policy.payment_followup_max:
+            return None
+        return state.decision.decided_at + state.policy.payment_followup_delay * (
+            state.payment_followups_sent + 1
+        )
+
+    def _next_deadline(self) -> dt.datetime | None:
+        """The next legal or procedural deadline of the case (reminders excluded)."""
+        state = self._state
+        if state.stage in BEFORE_SUBMISSION:
+            return state.deposit_deadline
+        if state.open_round is not None:
+            return state.open_round.answer_due
+        return self._followup_due()
+
+    def _next_wakeup(self) -> dt.datetime | None:
+        times = [at for _, at in self._due_reminders()]
+        deadline = self._next_deadline()
+        if deadline is not None:
+            times.append(deadline)
+        return min(times, default=None)
+
+    def _fire_due_timers(self) -> None:
+        now = workflow.now()
+        state = self._state
+        if state.stage in BEFORE_SUBMISSION and now >= state.deposit_deadline:
+            self._transition(Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
+            self._notify(EmailTemplate.TIME_BARRED, RecipientKind.CANDIDATE, "1")
+            return
+        due = [(key, at) for key, at in self._due_reminders() if at <= now]
+        if due:
+            # After a long outage only the latest reminder is worth sending; the others are spent.
+            for key, _ in due:
+                state.reminders_sent.append(key)
+            days_left = math.ceil((state.deposit_deadline - now) / dt.timedelta(days=1))
+            self._notify(
+                EmailTemplate.DEPOSIT_REMINDER,
+                RecipientKind.CANDIDATE,
+                due[-1][0],
+                days_left=max(days_left, 1),
+                stage=state.stage,
+            )
+        open_round = state.open_round
+        if open_round is not None and now >= open_round.answer_due:
+            open_round.expired_unanswered = True
+            self._transition(Action.ANSWER_DELAY_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
+        followup = self._followup_due()
+        if followup is not None and now >= followup:
+            state.payment_followups_sent += 1
+            self._notify(
+                EmailTemplate.PAYMENT_FOLLOWUP,
+                RecipientKind.CANDIDATE,
+                str(state.payment_followups_sent),
+                followup_number=state.payment_followups_sent,
+            )
+
+    # --- Queries -------------------------------------------------------------------------------
+
+    @workflow.query
+    def state(self) -> CaseState:
+        """The whole case."""
+        return self._state
+
+    # --- Checks shared by every validator ------------------------------------------------------
+
+    def _authorise(self, action: Action, actor: Actor) -> None:
+        """Refuse a wrong role, an actor outside the case's scope, or a wrong stage.
+
+        Order matters: someone the case does not concern learns nothing about its stage.
+        """
+        state = self._state
+        try:
+            check_role(action, actor.role)
+            if actor.role == Role.CANDIDATE and actor.id != state.candidate_id:
+                raise DomainError(ErrorCode.NOT_YOUR_CASE)
+            if actor.role == Role.THIRD_PARTY and (
+                state.third_party is None or state.third_party.id != actor.id
+            ):
+                raise DomainError(ErrorCode.NOT_YOUR_CASE)
+            if actor.role == Role.PREFECTURE and state.departement not in actor.departements:
+                raise DomainError(ErrorCode.OUT_OF_SCOPE)
+            check_stage(state.stage, action)
+            if (
+                state.stage in BEFORE_SUBMISSION
+                and action != Action.WITHDRAW
+                and workflow.now() >= state.deposit_deadline
+            ):
+                raise DomainError(ErrorCode.DEPOSIT_DEADLINE_PASSED)
+        except DomainError as error:
+            raise _refusal(error) from None
+
+    def _check(self, check: Callable[[], None]) -> None:
+        try:
+            check()
+        except DomainError as error:
+            raise _refusal(error) from None
+
+    # --- Updates: one per human action ---------------------------------------------------------
+
+    @workflow.update(name=Action.REQUEST_EVALUATION.value)
+    async def request_evaluation(self, input: RequestEvaluationInput) -> CaseState:
+        state = self._state
+        number = len(state.evaluation_requests) + 1
+        state.evaluation_requests.append(
+            EvaluationRequest(
+                number=number,
+                requested_at=workflow.now(),
+                document_refs=input.complaint_document_refs
+                + ([input.candidacy_proof_ref] if input.candidacy_proof_ref else []),
+                new_facts=input.new_facts,
+            )
+        )
+        self._transition(Action.REQUEST_EVALUATION, input.actor.role, input.actor.id)
+        self._notify(
+            EmailTemplate.EVALUATION_REQUESTED,
+            RecipientKind.PREFECTURE,
+            str(number),
+            evaluation_number=number,
+        )
+        return state
+
+    @request_evaluation.validator
+    def _validate_request_evaluation(self, input: RequestEvaluationInput) -> None:
+        self._authorise(Action.REQUEST_EVALUATION, input.actor)
+
+    @workflow.update(name=Action.RECORD_EVALUATION.value)
+    async def record_evaluation(self, input: RecordEvaluationInput) -> CaseState:
+        state = self._state
+        number = len(state.evaluations) + 1
+        state.evaluations.append(
+            Evaluation(
+                number=number,
+                recognised=input.recognised,
+                level=input.level,
+                decided_on=input.decided_on,
+                decision_document=input.decision_document,
+                recorded_at=workflow.now(),
+                recorded_by=input.actor.id,
+            )
+        )
+        outcome = Outcome.RECOGNISED if input.recognised else Outcome.NOT_RECOGNISED
+        self._transition(Action.RECORD_EVALUATION, input.actor.role, input.actor.id, outcome)
+        self._notify(
+            EmailTemplate.EVALUATION_RECORDED,
+            RecipientKind.CANDIDATE,
+            str(number),
+            recognised=input.recognised,
+            evaluation_number=number,
+            ceiling_cents=ceiling_cents(input.level) if input.level else None,
+        )
+        return state
+
+    @record_evaluation.validator
+    def _validate_record_evaluation(self, input: RecordEvaluationInput) -> None:
+        self._authorise(Action.RECORD_EVALUATION, input.actor)
+        if input.decided_on > self._today():
+            raise _refusal(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    field="decided_on",
+                    message="La date de la décision ne peut pas être dans le futur.",
+                )
+            )
+
+    @workflow.update(name=Action.MANDATE_THIRD_PARTY.value)
+    async def mandate_third_party(self, input: MandateThirdPartyInput) -> CaseState:
+        self._state.third_party = ThirdParty(
+            id=input.third_party_id,
+            name=input.name,
+            email=input.email,
+            mandate_document=input.mandate_document,
+            mandated_at=workflow.now(),
+        )
+        self._changed()
+        return self._state
+
+    @mandate_third_party.validator
+    def _validate_mandate_third_party(self, input: MandateThirdPartyInput) -> None:
+        self._authorise(Action.MANDATE_THIRD_PARTY, input.actor)
+
+    @workflow.update(name=Action.REQUEST_SPACE.value)
+    async def request_space(self, input: RequestSpaceInput) -> CaseState:
+        self._transition(Action.REQUEST_SPACE, input.actor.role, input.actor.id)
+        return self._state
+
+    @request_space.validator
+    def _validate_request_space(self, input: RequestSpaceInput) -> None:
+        self._authorise(Action.REQUEST_SPACE, input.actor)
+
+    @workflow.update(name=Action.OPEN_SPACE.value)
+    async def open_space(self, input: OpenSpaceInput) -> CaseState:
+        self._state.space_opened_at = workflow.now()
+        self._transition(Action.OPEN_SPACE, input.actor.role, input.actor.id)
+        self._notify(EmailTemplate.SPACE_OPENED, RecipientKind.CANDIDATE, "1")
+        return self._state
+
+    @open_space.validator
+    def _validate_open_space(self, input: OpenSpaceInput) -> None:
+        self._authorise(Action.OPEN_SPACE, input.actor)
+
+    @workflow.update(name=Action.ADD_EXPENSE_LINE.value)
+    async def add_expense_line(self, input: AddExpenseLineInput) -> CaseState:
+        line = ExpenseLine(
+            **input.line.model_dump(), line_id=str(workflow.uuid4()), added_at=workflow.now()
+        )
+        self._state.expense_lines.append(line)
+        self._changed()
+        return self._state
+
+    @add_expense_line.validator
+    def _validate_add_expense_line(self, input: AddExpenseLineInput) -> None:
+        self._authorise(Action.ADD_EXPENSE_LINE, input.actor)
+        state = self._state
+        self._check(
+            lambda: check_line_for_case(input.line, state.expense_lines, state.eligible_period)
+        )
+
+    @workflow.update(name=Action.REMOVE_EXPENSE_LINE.value)
+    async def remove_expense_line(self, input: RemoveExpenseLineInput) -> CaseState:
+        state = self._state
+        state.expense_lines = [
+            line for line in state.expense_lines if line.line_id != input.line_id
+        ]
+        self._changed()
+        return state
+
+    @remove_expense_line.validator
+    def _validate_remove_expense_line(self, input: RemoveExpenseLineInput) -> None:
+        self._authorise(Action.REMOVE_EXPENSE_LINE, input.actor)
+        self._require_lines([input.line_id])
+
+    @workflow.update(name=Action.SUBMIT.value)
+    async def submit(self, input: SubmitInput) -> CaseState:
+        state = self._state
+        state.submitted_at = workflow.now()
+        self._transition(Action.SUBMIT, input.actor.role, input.actor.id)
+        self._notify(
+            EmailTemplate.DEPOSIT_ACKNOWLEDGED,
+            RecipientKind.CANDIDATE,
+            "1",
+            submitted_at=state.submitted_at,
+            line_count=len(state.expense_lines),
+            claimed_cents=state.claimed_cents,
+        )
+        return state
+
+    @submit.validator
+    def _validate_submit(self, input: SubmitInput) -> None:
+        self._authorise(Action.SUBMIT, input.actor)
+        if not self._state.expense_lines:
+            raise _refusal(DomainError(ErrorCode.EMPTY_CLAIM))
+
+    @workflow.update(name=Action.SEND_OBSERVATIONS.value)
+    async def send_observations(self, input: SendObservationsInput) -> CaseState:
+        state = self._state
+        now = workflow.now()
+        number = len(state.rounds) + 1
+        answer_due = now + (input.answer_delay or state.policy.answer_delay)
+        state.rounds.append(
+            ObservationRound(
+                number=number,
+                sent_at=now,
+                sent_by=input.actor.id,
+                observations=input.observations,
+                contested_line_ids=input.contested_line_ids,
+                answer_due=answer_due,
+            )
+        )
+        self._transition(Action.SEND_OBSERVATIONS, input.actor.role, input.actor.id)
+        self._notify(
+            EmailTemplate.OBSERVATIONS_RECEIVED,
+            RecipientKind.CANDIDATE,
+            str(number),
+            round_number=number,
+            observations=input.observations,
+            answer_due=answer_due,
+        )
+        return state
+
+    @send_observations.validator
+    def _validate_send_observations(self, input: SendObservationsInput) -> None:
+        self._authorise(Action.SEND_OBSERVATIONS, input.actor)
+        self._require_lines(input.contested_line_ids)
+
+    @workflow.update(name=Action.ANSWER_OBSERVATIONS.value)
+    async def answer_observations(self, input: AnswerObservationsInput) -> CaseState:
+        open_round = self._state.open_round
+        assert open_round is not None  # the stage guarantees it
+        open_round.answered_at = workflow.now()
+        open_round.answer = input.answer
+        open_round.answer_document_refs = input.document_refs
+        self._transition(Action.ANSWER_OBSERVATIONS, input.actor.role, input.actor.id)
+        return self._state
+
+    @answer_observations.validator
+    def _validate_answer_observations(self, input: AnswerObservationsInput) -> None:
+        self._authorise(Action.ANSWER_OBSERVATIONS, input.actor)
+        open_round = self._state.open_round
+        if open_round is not None and workflow.now() >= open_round.answer_due:
+            raise _refusal(
+                DomainError(
+                    ErrorCode.WRONG_STAGE,
+                    message="Le délai de réponse à ces observations est expiré.",
+                )
+            )
+
+    @workflow.update(name=Action.DECIDE.value)
+    async def decide(self, input: DecideInput) -> CaseState:
+        state = self._state
+        level = state.threat_level
+        assert level is not None  # a submitted case had a recognised threat
+        claimed = state.claimed_cents
+        state.decision = Decision(
+            amount_cents=input.amount_cents,
+            claimed_cents=claimed,
+            ceiling_cents=ceiling_cents(level),
+            outcome=decision_outcome(input.amount_cents, claimed, level),
+            reasons=input.reasons,
+            decided_at=workflow.now(),
+            decided_by=input.actor.id,
+        )
+        outcome = Outcome.AMOUNT_DECIDED if input.amount_cents > 0 else Outcome.NOTHING_DECIDED
+        self._transition(Action.DECIDE, input.actor.role, input.actor.id, outcome)
+        self._notify(
+            EmailTemplate.DECISION,
+            RecipientKind.CANDIDATE,
+            "1",
+            decided_cents=input.amount_cents,
+            claimed_cents=claimed,
+            ceiling_cents=state.decision.ceiling_cents,
+            outcome=state.decision.outcome,
+            reasons=input.reasons,
+        )
+        return state
+
+    @decide.validator
+    def _validate_decide(self, input: DecideInput) -> None:
+        self._authorise(Action.DECIDE, input.actor)
+        state = self._state
+        level = state.threat_level
+        if level is None:  # pragma: no cover - a case reaches review only with a recognised threat
+            raise _refusal(DomainError(ErrorCode.WRONG_STAGE))
+        claimed = state.claimed_cents
+        self._check(lambda: check_decided_amount(input.amount_cents, claimed, level))
+        if input.amount_cents < reimbursable_cents(claimed, level) and not input.reasons:
+            raise _refusal(DomainError(ErrorCode.REASONS_REQUIRED, field="reasons"))
+
+    @workflow.update(name=Action.CONTACT_PREFECTURE.value)
+    async def contact_prefecture(self, input: ContactPrefectureInput) -> CaseState:
+        state = self._state
+        state.prefecture_contacted_at = workflow.now()
+        self._transition(Action.CONTACT_PREFECTURE, input.actor.role, input.actor.id)
+        assert state.decision is not None
+        self._notify(
+            EmailTemplate.PAYMENT_REQUESTED,
+            RecipientKind.PREFECTURE,
+            "1",
+            decided_cents=state.decision.amount_cents,
+        )
+        return state
+
+    @contact_prefecture.validator
+    def _validate_contact_prefecture(self, input: ContactPrefectureInput) -> None:
+        self._authorise(Action.CONTACT_PREFECTURE, input.actor)
+
+    @workflow.update(name=Action.RECORD_PAYMENT.value)
+    async def record_payment(self, input: RecordPaymentInput) -> CaseState:
+        state = self._state
+        state.payment = Payment(
+            amount_cents=input.amount_cents,
+            paid_on=input.paid_on,
+            reference=input.reference,
+            recorded_at=workflow.now(),
+            recorded_by=input.actor.id,
+        )
+        self._transition(Action.RECORD_PAYMENT, input.actor.role, input.actor.id)
+        self._notify(
+            EmailTemplate.PAYMENT_RECORDED,
+            RecipientKind.CANDIDATE,
+            "1",
+            payment_cents=input.amount_cents,
+            paid_on=input.paid_on,
+            payment_reference=input.reference,
+        )
+        return state
+
+    @record_payment.validator
+    def _validate_record_payment(self, input: RecordPaymentInput) -> None:
+        self._authorise(Action.RECORD_PAYMENT, input.actor)
+        decision = self._state.decision
+        assert decision is not None  # the stage guarantees it
+        if input.amount_cents != decision.amount_cents:
+            raise _refusal(DomainError(ErrorCode.PAYMENT_AMOUNT_MISMATCH, field="amount_cents"))
+        decided_on = decision.decided_at.astimezone(PARIS).date()
+        if not decided_on <= input.paid_on <= self._today():
+            raise _refusal(DomainError(ErrorCode.PAYMENT_DATE_INVALID, field="paid_on"))
+
+    @workflow.update(name=Action.WITHDRAW.value)
+    async def withdraw(self, input: WithdrawInput) -> CaseState:
+        self._transition(Action.WITHDRAW, input.actor.role, input.actor.id)
+        self._notify(EmailTemplate.WITHDRAWAL_CONFIRMED, RecipientKind.CANDIDATE, "1")
+        return self._state
+
+    @withdraw.validator
+    def _validate_withdraw(self, input: WithdrawInput) -> None:
+        self._authorise(Action.WITHDRAW, input.actor)
+
+    # --- Operator signals: corrections, never decisions ----------------------------------------
+
+    @workflow.signal(name=Action.CORRECT_FIRST_ROUND.value)
+    def correct_first_round(self, input: CorrectFirstRoundInput) -> None:
+        """Correct the election's round dates; the deposit deadline and its timers follow."""
+        if not self._accept_operator_event(Action.CORRECT_FIRST_ROUND, input.operator_id):
+            return
+        if input.second_round is not None and input.second_round <= input.first_round:
+            workflow.logger.warning("correct_first_round refused: second round not after first")
+            return
+        state = self._state
+        state.election = state.election.model_copy(
+            update={"first_round": input.first_round, "second_round": input.second_round}
+        )
+        self._set_deposit_deadline(deposit_deadline(input.first_round), input)
+
+    @workflow.signal(name=Action.CORRECT_DEPOSIT_DEADLINE.value)
+    def correct_deposit_deadline(self, input: CorrectDepositDeadlineInput) -> None:
+        """Set the deposit deadline directly (a legal change, a court ruling, a drill)."""
+        if not self._accept_operator_event(Action.CORRECT_DEPOSIT_DEADLINE, input.operator_id):
+            return
+        if input.deposit_deadline.tzinfo is None:
+            workflow.logger.warning("correct_deposit_deadline refused: naive datetime")
+            return
+        self._set_deposit_deadline(input.deposit_deadline, input)
+
+    @workflow.signal(name=Action.ADD_NOTE.value)
+    def add_note(self, input: AddNoteInput) -> None:
+        """Leave a note on the case for the next operator (never personal data)."""
+        if self._accept_operator_event(Action.ADD_NOTE, input.operator_id):
+            self._add_note(input.operator_id, input.reason)
+            self._changed()
+
+    def _accept_operator_event(self, action: Action, operator_id: str) -> bool:
+        try:
+            check_stage(self._state.stage, action)
+        except DomainError as error:
+            workflow.logger.warning("%s ignored: %s", action.value, error.code.value)
+            return False
+        return True
+
+    def _set_deposit_deadline(
+        self, deadline: dt.datetime, input: CorrectFirstRoundInput | CorrectDepositDeadlineInput
+    ) -> None:
+        state = self._state
+        previous = state.deposit_deadline
+        state.deposit_deadline = deadline
+        state.deadline_set_at = workflow.now()
+        self._add_note(
+            input.operator_id,
+            f"Échéance de dépôt corrigée du {previous.isoformat()} au {deadline.isoformat()} : "
+            f"{input.reason}",
+        )
+        self._changed()
+
+    def _add_note(self, operator_id: str, text: str) -> None:
+        self._state.operator_notes.append(
+            OperatorNote(at=workflow.now(), operator_id=operator_id, text=text)
+        )
+
+    # --- State changes -------------------------------------------------------------------------
+
+    def _today(self) -> dt.date:
+        return workflow.now().astimezone(PARIS).date()
+
+    def _require_lines(self, line_ids: list[str]) -> None:
+        known = {line.line_id for line in self._state.expense_lines}
+        if any(line_id not in known for line_id in line_ids):
+            raise _refusal(DomainError(ErrorCode.UNKNOWN_EXPENSE_LINE, field="line_id"))
+
+    def _transition(
+        self, action: Action, role: Role, actor_id: str, outcome: Outcome = Outcome.DEFAULT
+    ) -> None:
+        state = self._state
+        before = state.stage
+        after = next_stage(before, action, outcome)
+        now = workflow.now()
+        state.history.append(
+            StageChange(
+                at=now,
+                action=action,
+                role=role,
+                actor_id=actor_id,
+                from_stage=before,
+                to_stage=after,
+            )
+        )
+        state.stage = after
+        if after.is_terminal:
+            state.closed_at = now
+        self._changed()
+
+    def _changed(self) -> None:
+        """Wake the timer loop (deadlines may have moved) and refresh visibility."""
+        self._version += 1
+        self._publish()
+
+    def _publish(self) -> None:
+        """Upsert the search attributes when what they show has changed."""
+        state = self._state
+        next_deadline = self._next_deadline()
+        shown = (state.stage, state.deposit_deadline, next_deadline)
+        if shown == self._published:
+            return
+        updates: list[SearchAttributeUpdate[Any]] = [
+            _STAGE_KEY.value_set(state.stage.value),
+            _DEPARTEMENT_KEY.value_set(state.departement),
+            _ELECTION_KEY.value_set(state.election.election_id),
+            _DEPOSIT_DEADLINE_KEY.value_set(state.deposit_deadline),
+            _NEXT_DEADLINE_KEY.value_set(next_deadline)
+            if next_deadline is not None
+            else _NEXT_DEADLINE_KEY.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+        self._published = shown
+
+    # --- Emails --------------------------------------------------------------------------------
+
+    def _facts(self, **specific: Any) -> EmailFacts:
+        """What the state knows that an email may say, overridden by the event's own facts."""
+        state = self._state
+        known: dict[str, Any] = {
+            "case_id": state.case_id,
+            "election_label": state.election.label,
+            "candidate_name": state.candidate.name,
+            "departement": state.departement,
+            "deposit_deadline": state.deposit_deadline,
+            "threat_level": state.threat_level,
+            "stage": state.stage,
+        }
+        if state.threat_level is not None:
+            known["ceiling_cents"] = ceiling_cents(state.threat_level)
+        if state.submitted_at is not None:
+            known["submitted_at"] = state.submitted_at
+            known["line_count"] = len(state.expense_lines)
+            known["claimed_cents"] = state.claimed_cents
+        if state.decision is not None:
+            known["decided_cents"] = state.decision.amount_cents
+            known["outcome"] = state.decision.outcome
+        return EmailFacts(**(known | specific))
+
+    def _notify(
+        self, template: EmailTemplate, recipient: RecipientKind, discriminator: str, **facts: Any
+    ) -> None:
+        """Queue an email; its key (case, event, round) makes sending it idempotent."""
+        state = self._state
+        key = f"{state.case_id}:{template.value}:{discriminator}"
+        if any(record.key == key for record in state.notifications):
+            return
+        recognised = any(evaluation.recognised for evaluation in state.evaluations)
+        request = SendEmailInput(
+            idempotency_key=key,
+            template=template,
+            to=state.candidate.email
+            if recipient == RecipientKind.CANDIDATE
+            else state.prefecture_email,
+            security_pack=recipient == RecipientKind.CANDIDATE and recognised,
+            facts=self._facts(**facts),
+        )
+        state.notifications.append(
+            NotificationRecord(
+                key=key, template=template, recipient=recipient, requested_at=workflow.now()
+            )
+        )
+        self._outbox.append(request)
+
+    async def _mailer(self) -> None:
+        while True:
+            await workflow.wait_condition(lambda: bool(self._outbox))
+            request = self._outbox[0]
+            record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
+            try:
+                await workflow.execute_activity(
+                    "send_email",
+                    request,
+                    result_type=SendEmailResult,
+                    start_to_close_timeout=EMAIL_TIMEOUT,
+                    retry_policy=EMAIL_RETRY,
+                    summary=request.template.value,
+                )
+                record.status = NotificationStatus.SENT
+            except ActivityError as error:
+                cause = error.cause
+                record.status = NotificationStatus.FAILED
+                record.error_code = (
+                    cause.type if isinstance(cause, ApplicationError) and cause.type else "unknown"
+                )
+                workflow.logger.error(
+                    "email %s failed for good: %s", request.idempotency_key, record.error_code
+                )
+            record.done_at = workflow.now()
+            self._outbox.pop(0)
+            # Wakes the timer loop, which may be waiting for an empty outbox to continue as new.
+            self._version += 1

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint fmt typecheck pytest bench histories mail clean
+.PHONY: up test lint fmt typecheck pytest bench histories mail demo clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,3 +49,7 @@ mail: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## Drive a fictitious case through every stage on the running stack (see it in the Web UI).
+demo: $(STAMP)
+	$(BIN)/python -m embedded.demo $(ARGS)

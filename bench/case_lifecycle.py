@@ -65,8 +65,8 @@ from embedded.temporal_server import running_dev_server
 from worker.run import build_worker
 from workflows import WORKFLOWS
 
-UPDATES_PER_CASE = 13
-"""Update-with-start plus the twelve actions of ``drive_case``."""
+UPDATES_PER_CASE = 12
+"""Update-with-start plus the eleven actions of ``case_steps``."""
 
 ELECTION = ElectionInfo(
     election_id="municipales-2026",
@@ -145,9 +145,10 @@ async def drive_case(cases: CaseClient, latencies: list[float]) -> str:
             ),
         ),
     ]
+    if len(steps) + 1 != UPDATES_PER_CASE:
+        raise RuntimeError("the baseline must receive as many updates as a case")
     for action, payload in steps:
         await timed(latencies, cases.act(case_id, action, payload))
-    assert len(steps) + 1 == UPDATES_PER_CASE
     await cases.wait_closed(case_id)
     return case_id
 

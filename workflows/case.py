@@ -13,7 +13,6 @@ Deterministic: time comes from ``workflow.now()``, ids from ``workflow.uuid4()``
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable
@@ -146,6 +145,8 @@ class CandidateCaseWorkflow:
     @workflow.run
     async def run(self, input: OpenCaseInput) -> CaseResult:
         mailer = asyncio.create_task(self._mailer())
+        timer: asyncio.Task[None] | None = None
+        timer_at: dt.datetime | None = None
         self._publish()
         while not self._state.stage.is_terminal:
             self._fire_due_timers()
@@ -158,25 +159,36 @@ class CandidateCaseWorkflow:
                 and not self._outbox
             ):
                 workflow.continue_as_new(input.model_copy(update={"carried_state": self._state}))
-            seen = self._version
             wake_at = self._next_wakeup()
-            timeout = (
-                None
-                if wake_at is None
-                else max(wake_at - workflow.now(), dt.timedelta(milliseconds=1))
-            )
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda seen=seen: self._version != seen,  # type: ignore[misc]
-                    timeout=timeout,
-                    timeout_summary="prochaine échéance du dossier",
+            if wake_at != timer_at:
+                # One timer at a time, replaced only when the next due time moves: most actions
+                # leave it where it is, and a timer restarted at each action would double the
+                # history of a case.
+                if timer is not None:
+                    timer.cancel()
+                timer = None if wake_at is None else self._start_timer(wake_at)
+                timer_at = wake_at
+            seen = self._version
+            await workflow.wait_condition(
+                lambda seen=seen, timer=timer: (
+                    self._version != seen  # type: ignore[misc]
+                    or (timer is not None and timer.done())
                 )
+            )
+            if timer is not None and timer.done():
+                timer, timer_at = None, None
         # Nothing is lost: every accepted action has finished and every email is out.
         await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._outbox)
         mailer.cancel()
+        if timer is not None:
+            timer.cancel()
         closed_at = self._state.closed_at or workflow.now()
         paid = self._state.payment.amount_cents if self._state.payment else None
         return CaseResult(stage=self._state.stage, closed_at=closed_at, paid_cents=paid)
+
+    def _start_timer(self, at: dt.datetime) -> asyncio.Task[None]:
+        delay = max(at - workflow.now(), dt.timedelta(milliseconds=1))
+        return asyncio.create_task(workflow.sleep(delay, summary="prochaine échéance du dossier"))
 
     def _due_reminders(self) -> list[tuple[str, dt.datetime]]:
         """Reminders of the current deadline not yet sent, with the time each falls due."""

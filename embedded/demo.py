@@ -1,0 +1,148 @@
+"""Drive a fictitious case through the stages against a running stack (``make up``).
+
+Until the HTTP API exists this is how an operator sees a case move in the Web UI:
+
+    python -m embedded.demo                    # evaluation to payment
+    python -m embedded.demo --until submitted  # stop at a stage and leave the case open
+
+Every actor and every amount is invented; the emails land in the local mailbox.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+import uuid
+from typing import Any
+
+from core.cases import CaseClient
+from core.settings import Settings
+from core.temporal import connect_when_ready
+from domain.calendar import PARIS
+from domain.contracts import (
+    Actor,
+    AddExpenseLineInput,
+    AnswerObservationsInput,
+    CandidateContact,
+    ContactPrefectureInput,
+    DecideInput,
+    ElectionInfo,
+    OpenCaseInput,
+    OpenSpaceInput,
+    RecordEvaluationInput,
+    RecordPaymentInput,
+    RequestEvaluationInput,
+    RequestSpaceInput,
+    SendObservationsInput,
+    SubmitInput,
+)
+from domain.expenses import ExpenseCategory, ExpenseLineDraft
+from domain.ids import case_workflow_id
+from domain.money import ThreatLevel
+from domain.stages import Action, Role, Stage
+
+DEMO_ELECTION = ElectionInfo(
+    election_id="municipales-2026",
+    label="Élections municipales 2026",
+    first_round=dt.date(2026, 3, 15),
+    second_round=dt.date(2026, 3, 22),
+)
+
+
+def _steps(me: Actor) -> list[tuple[Action, Any]]:
+    prefecture = Actor(role=Role.PREFECTURE, id="demo-prefecture-60", departements=["60"])
+    cnccfp = Actor(role=Role.CNCCFP, id="demo-rapporteur")
+    line = ExpenseLineDraft(
+        category=ExpenseCategory.PREMISES_SECURITY,
+        company_name="Gardiennage Picard SARL (fictif)",
+        siren="732829320",
+        cnaps_authorisation="AUT-060-2124-07-01-20250906336",
+        invoice_reference="F-2026-031",
+        service_start=dt.date(2026, 2, 2),
+        service_end=dt.date(2026, 3, 15),
+        amount_cents=840_000,
+        document_refs=["demo-facture-1"],
+    )
+    return [
+        (
+            Action.RECORD_EVALUATION,
+            RecordEvaluationInput(
+                actor=prefecture,
+                recognised=True,
+                level=ThreatLevel.ONE,
+                decided_on=dt.date(2026, 2, 20),
+                decision_document="demo-decision",
+            ),
+        ),
+        (Action.REQUEST_SPACE, RequestSpaceInput(actor=me)),
+        (Action.OPEN_SPACE, OpenSpaceInput(actor=cnccfp)),
+        (Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line)),
+        (Action.SUBMIT, SubmitInput(actor=me)),
+        (
+            Action.SEND_OBSERVATIONS,
+            SendObservationsInput(
+                actor=cnccfp, observations="Merci de joindre le bon de commande."
+            ),
+        ),
+        (
+            Action.ANSWER_OBSERVATIONS,
+            AnswerObservationsInput(
+                actor=me, answer="Bon de commande joint.", document_refs=["d2"]
+            ),
+        ),
+        (Action.DECIDE, DecideInput(actor=cnccfp, amount_cents=840_000)),
+        (Action.CONTACT_PREFECTURE, ContactPrefectureInput(actor=me)),
+        (
+            Action.RECORD_PAYMENT,
+            RecordPaymentInput(
+                actor=prefecture,
+                amount_cents=840_000,
+                paid_on=dt.datetime.now(PARIS).date(),
+                reference="VIR-DEMO-0001",
+            ),
+        ),
+    ]
+
+
+async def run(until: Stage, pause: float) -> str:
+    settings = Settings()
+    client = await connect_when_ready(settings)
+    cases = CaseClient(client, settings.task_queue)
+    candidate_id = f"demo{uuid.uuid4().hex[:8]}"
+    me = Actor(role=Role.CANDIDATE, id=candidate_id)
+    case = OpenCaseInput(
+        election=DEMO_ELECTION,
+        candidate_id=candidate_id,
+        candidate=CandidateContact(name="Camille Exemple", email=f"{candidate_id}@exemple.test"),
+        departement="60",
+        prefecture_email="pref-oise-demo@exemple.test",
+        candidacy_declared_on=dt.date(2026, 1, 10),
+        # The real deadline of this election has passed: the demo gives itself thirty days.
+        deposit_deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
+        policy=settings.case_policy(),
+    )
+    case_id = case_workflow_id(DEMO_ELECTION.election_id, candidate_id)
+    state = await cases.open_case(case, RequestEvaluationInput(actor=me))
+    sys.stdout.write(f"{case_id}: {state.stage.value}\n")
+    for action, payload in _steps(me):
+        if state.stage == until:
+            break
+        await asyncio.sleep(pause)
+        state = await cases.act(case_id, action, payload)
+        sys.stdout.write(f"{case_id}: {action.value} -> {state.stage.value}\n")
+    return case_id
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Drive a fictitious case on the running stack.")
+    parser.add_argument("--until", type=Stage, default=Stage.PAID, help="stage to stop at")
+    parser.add_argument("--pause", type=float, default=0.0, help="seconds between actions")
+    arguments = parser.parse_args(argv)
+    asyncio.run(run(arguments.until, arguments.pause))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

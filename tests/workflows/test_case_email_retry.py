@@ -1,0 +1,101 @@
+"""An email activity that fails after the SMTP server accepted the message is retried by
+Temporal, and the outbox makes sure the candidate still receives exactly one message."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio import activity
+from temporalio.client import Client
+from temporalio.exceptions import ApplicationError
+
+from activities.email import EmailActivities, EmailRenderer
+from core.cases import CaseClient
+from core.settings import Settings
+from domain.contracts import EmailTemplate, SendEmailInput, SendEmailResult
+from domain.ids import case_workflow_id
+from domain.stages import Action
+from embedded.mailbox import MailServer
+from tests.helpers import assert_eventually, evaluation_request, new_case_input
+from tests.workflows.test_case_lifecycle import recognised_open_space
+from worker.run import build_worker
+
+
+class CrashAfterSend:
+    """The real ``send_email``, followed on first attempts by a crash no real server produces
+    on demand: the worker dying between the SMTP server's acceptance and the activity's
+    completion."""
+
+    def __init__(self, real: EmailActivities, templates: set[EmailTemplate]):
+        self.real = real
+        self.templates = templates
+        self.crashes = 0
+
+    @activity.defn(name="send_email")
+    async def send_email(self, input: SendEmailInput) -> SendEmailResult:
+        result = await self.real.send_email(input)
+        if input.template in self.templates and activity.info().attempt == 1:
+            self.crashes += 1
+            raise ApplicationError("worker lost after the SMTP send", type="InjectedCrash")
+        return result
+
+
+@pytest.fixture
+async def crashing(
+    client: Client, settings: Settings, db_engine: AsyncEngine, task_queue: str
+) -> AsyncIterator[tuple[CaseClient, CrashAfterSend]]:
+    local = settings.model_copy(update={"task_queue": task_queue})
+    wrapper = CrashAfterSend(
+        EmailActivities(local, db_engine, EmailRenderer()),
+        {EmailTemplate.EVALUATION_REQUESTED, EmailTemplate.SPACE_OPENED},
+    )
+    async with build_worker(client, local, [wrapper.send_email]):
+        yield CaseClient(client, task_queue), wrapper
+
+
+async def test_retry_after_send_delivers_one_message(
+    crashing: tuple[CaseClient, CrashAfterSend], mail_server: MailServer
+) -> None:
+    cases, wrapper = crashing
+    case, case_id = await recognised_open_space(cases)
+
+    async def delivered_once() -> None:
+        state = await cases.state(case_id)
+        assert [r.status for r in state.notifications] == ["sent", "sent", "sent"]
+        to_prefecture = mail_server.store.for_recipient(case.prefecture_email)
+        to_candidate = mail_server.store.for_recipient(case.candidate.email)
+        assert [m["X-Secupol-Template"] for m in to_prefecture] == ["evaluation_requested"]
+        assert [m["X-Secupol-Template"] for m in to_candidate] == [
+            "evaluation_recorded",
+            "space_opened",
+        ]
+
+    await assert_eventually(delivered_once)
+    assert wrapper.crashes == 2
+
+    # The history shows the retries: each crashed email's activity completed on attempt 2.
+    history = await cases.handle(case_id).fetch_history()
+    attempts = [
+        event.activity_task_started_event_attributes.attempt
+        for event in history.events
+        if event.HasField("activity_task_started_event_attributes")
+    ]
+    assert sorted(attempts) == [1, 2, 2]
+
+
+async def test_unknown_case_is_not_found(cases: CaseClient) -> None:
+    from core.cases import CaseNotFound
+    from domain.contracts import SubmitInput
+    from tests.helpers import candidate
+
+    case = new_case_input()
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
+    with pytest.raises(CaseNotFound):
+        await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=candidate(case)))
+    with pytest.raises(CaseNotFound):
+        await cases.state(case_id)
+    # And it opens normally afterwards.
+    state = await cases.open_case(case, evaluation_request(case))
+    assert state.case_id == case_id

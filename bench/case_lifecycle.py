@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import datetime as dt
 import json
 import statistics
 import tempfile
@@ -37,59 +36,21 @@ from core.cases import CaseClient
 from core.db import create_engine, create_tables
 from core.settings import Environment, Settings
 from core.temporal import connect_when_ready
-from domain.calendar import PARIS
 from domain.contracts import (
     Actor,
-    AddExpenseLineInput,
-    AnswerObservationsInput,
-    CandidateContact,
     CasePolicy,
-    ContactPrefectureInput,
-    DecideInput,
-    ElectionInfo,
-    OpenCaseInput,
-    OpenSpaceInput,
-    RecordEvaluationInput,
-    RecordPaymentInput,
     RequestEvaluationInput,
-    RequestSpaceInput,
-    SendObservationsInput,
-    SubmitInput,
 )
-from domain.expenses import ExpenseCategory, ExpenseLineDraft
 from domain.ids import case_workflow_id
-from domain.money import ThreatLevel
-from domain.stages import Action, Role
+from domain.stages import Role
+from embedded.demo import case_steps, demo_case
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
 from worker.run import build_worker
 from workflows import WORKFLOWS
 
-UPDATES_PER_CASE = 12
-"""Update-with-start plus the eleven actions of ``case_steps``."""
-
-ELECTION = ElectionInfo(
-    election_id="municipales-2026",
-    label="Élections municipales 2026",
-    first_round=dt.date(2026, 3, 15),
-    second_round=dt.date(2026, 3, 22),
-)
-CNCCFP = Actor(role=Role.CNCCFP, id="cnccfp-bench")
-PREFECTURE = Actor(role=Role.PREFECTURE, id="pref-bench", departements=["60"])
-
-
-def line(index: int) -> ExpenseLineDraft:
-    return ExpenseLineDraft(
-        category=ExpenseCategory.PREMISES_SECURITY,
-        company_name="Gardiennage Picard SARL",
-        siren="732829320",
-        cnaps_authorisation="AUT-060-2124-07-01-20250906336",
-        invoice_reference=f"F-{index}",
-        service_start=dt.date(2026, 2, 1),
-        service_end=dt.date(2026, 3, 15),
-        amount_cents=250_000 * index,
-        document_refs=[f"doc-{index}"],
-    )
+UPDATES_PER_CASE = 1 + len(case_steps(Actor(role=Role.CANDIDATE, id="x")))
+"""Update-with-start plus every action of a full case."""
 
 
 async def timed(latencies: list[float], call: Awaitable[Any]) -> Any:
@@ -100,54 +61,11 @@ async def timed(latencies: list[float], call: Awaitable[Any]) -> Any:
 
 
 async def drive_case(cases: CaseClient, latencies: list[float]) -> str:
-    """One case through every stage: evaluation, space, two lines, observations, payment."""
-    candidate_id = f"bench{uuid.uuid4().hex[:12]}"
-    case = OpenCaseInput(
-        election=ELECTION,
-        candidate_id=candidate_id,
-        candidate=CandidateContact(name="Camille Martin", email=f"{candidate_id}@example.test"),
-        departement="60",
-        prefecture_email="pref-60@interieur.example.test",
-        candidacy_declared_on=dt.date(2025, 10, 1),
-        deposit_deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
-        policy=CasePolicy(reminder_offsets=[]),
-    )
-    me = Actor(role=Role.CANDIDATE, id=candidate_id)
-    case_id = case_workflow_id(ELECTION.election_id, candidate_id)
+    """One case through every stage, the same script as ``make demo``."""
+    case, me = demo_case(CasePolicy(reminder_offsets=[]))
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await timed(latencies, cases.open_case(case, RequestEvaluationInput(actor=me)))
-    steps: list[tuple[Action, Any]] = [
-        (
-            Action.RECORD_EVALUATION,
-            RecordEvaluationInput(
-                actor=PREFECTURE,
-                recognised=True,
-                level=ThreatLevel.TWO,
-                decided_on=dt.date(2026, 3, 1),
-                decision_document="doc-decision",
-            ),
-        ),
-        (Action.REQUEST_SPACE, RequestSpaceInput(actor=me)),
-        (Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP)),
-        (Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(1))),
-        (Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(2))),
-        (Action.SUBMIT, SubmitInput(actor=me)),
-        (Action.SEND_OBSERVATIONS, SendObservationsInput(actor=CNCCFP, observations="Preuve ?")),
-        (Action.ANSWER_OBSERVATIONS, AnswerObservationsInput(actor=me, answer="Jointe.")),
-        (Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=750_000)),
-        (Action.CONTACT_PREFECTURE, ContactPrefectureInput(actor=me)),
-        (
-            Action.RECORD_PAYMENT,
-            RecordPaymentInput(
-                actor=PREFECTURE,
-                amount_cents=750_000,
-                paid_on=dt.datetime.now(PARIS).date(),
-                reference="VIR-BENCH",
-            ),
-        ),
-    ]
-    if len(steps) + 1 != UPDATES_PER_CASE:
-        raise RuntimeError("the baseline must receive as many updates as a case")
-    for action, payload in steps:
+    for action, payload in case_steps(me):
         await timed(latencies, cases.act(case_id, action, payload))
     await cases.wait_closed(case_id)
     return case_id
@@ -227,7 +145,7 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
                     # Warm up both paths so that neither pays the first connection's cost.
                     await drive_trivial(client, settings.task_queue, [])
                     await drive_case(cases, [])
-                    base_s, base_lat, _ = await run_phase(
+                    base_s, base_lat, base_ids = await run_phase(
                         cases_count,
                         concurrency,
                         lambda lat: drive_trivial(client, settings.task_queue, lat),
@@ -235,10 +153,13 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
                     life_s, life_lat, ids = await run_phase(
                         cases_count, concurrency, lambda lat: drive_case(cases, lat)
                     )
-                    sample = ids[: min(20, len(ids))]
                     events = [
                         len((await client.get_workflow_handle(i).fetch_history()).events)
-                        for i in sample
+                        for i in ids[:20]
+                    ]
+                    base_events = [
+                        len((await client.get_workflow_handle(i).fetch_history()).events)
+                        for i in base_ids[:20]
                     ]
                 await engine.dispose()
             emails = len(mail.store.messages())
@@ -259,6 +180,7 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
         "baseline_update_p50_ms": round(percentile(base_lat, 0.50), 1),
         "baseline_update_p95_ms": round(percentile(base_lat, 0.95), 1),
         "events_per_case": round(statistics.mean(events), 1),
+        "baseline_events_per_case": round(statistics.mean(base_events), 1),
     }
     print(f"{cases_count} cases, {concurrency} at a time, {UPDATES_PER_CASE} updates each")
     print(
@@ -272,8 +194,9 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
         f"p99 {figures['update_p99_ms']} ms"
     )
     print(
-        f"  lifecycle/baseline = {figures['ratio']}; {figures['events_per_case']} history "
-        f"events per case; {emails} emails delivered"
+        f"  lifecycle/baseline = {figures['ratio']}; history events per case "
+        f"{figures['events_per_case']} (baseline {figures['baseline_events_per_case']}); "
+        f"{emails} emails delivered"
     )
     print(json.dumps(figures))
     return figures

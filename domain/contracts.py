@@ -15,7 +15,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    StrictInt,
     field_validator,
     model_validator,
 )
@@ -24,7 +23,7 @@ from domain.calendar import deposit_deadline, eligible_period
 from domain.errors import ErrorCode, custom_error
 from domain.expenses import ExpenseLine, ExpenseLineDraft, claimed_total_cents
 from domain.identifiers import is_candidate_id, is_opaque_id, is_valid_departement
-from domain.money import DecisionOutcome, ThreatLevel
+from domain.money import DecisionOutcome, NonNegativeCents, PositiveCents, ThreatLevel
 from domain.stages import Action, Role, Stage
 
 
@@ -407,22 +406,8 @@ class AnswerObservationsInput(ActionInput):
 
 
 class DecideInput(ActionInput):
-    amount_cents: StrictInt
+    amount_cents: NonNegativeCents
     reasons: str | None = Field(default=None, max_length=10_000)
-
-    @field_validator("amount_cents", mode="before")
-    @classmethod
-    def _whole_cents(cls, value: object) -> object:
-        if isinstance(value, float | bool):
-            raise custom_error(ErrorCode.AMOUNT_NOT_INTEGER)
-        return value
-
-    @field_validator("amount_cents")
-    @classmethod
-    def _not_negative(cls, value: int) -> int:
-        if value < 0:
-            raise custom_error(ErrorCode.INVALID_AMOUNT, "Le montant ne peut pas être négatif.")
-        return value
 
 
 class ContactPrefectureInput(ActionInput):
@@ -430,7 +415,7 @@ class ContactPrefectureInput(ActionInput):
 
 
 class RecordPaymentInput(ActionInput):
-    amount_cents: StrictInt
+    amount_cents: PositiveCents
     paid_on: dt.date
     reference: ShortText
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import DomainError, ErrorCode, custom_error
 from domain.identifiers import (
@@ -21,9 +21,9 @@ from domain.identifiers import (
     is_valid_siren,
     normalise_cnaps_authorisation,
 )
+from domain.money import MAX_AMOUNT_CENTS, PositiveCents
 
-MAX_LINE_CENTS = 100_000_000
-"""One million euros: far above any ceiling, only there to refuse typing accidents."""
+MAX_LINE_CENTS = MAX_AMOUNT_CENTS
 MAX_LINES = 200
 
 
@@ -62,23 +62,9 @@ class ExpenseLineDraft(BaseModel):
     invoice_reference: NonEmptyText
     service_start: dt.date
     service_end: dt.date
-    amount_cents: StrictInt
+    amount_cents: PositiveCents
     document_refs: list[DocumentRef] = Field(min_length=1, max_length=50)
     """References of the invoice and proofs of payment in document storage."""
-
-    @field_validator("amount_cents", mode="before")
-    @classmethod
-    def _whole_cents(cls, value: object) -> object:
-        if isinstance(value, float | bool):
-            raise custom_error(ErrorCode.AMOUNT_NOT_INTEGER)
-        return value
-
-    @field_validator("amount_cents")
-    @classmethod
-    def _positive(cls, value: int) -> int:
-        if not 0 < value <= MAX_LINE_CENTS:
-            raise custom_error(ErrorCode.INVALID_AMOUNT)
-        return value
 
     @field_validator("siren", mode="before")
     @classmethod

@@ -6,8 +6,39 @@ Every amount is an integer number of euro cents; floats never enter.
 from __future__ import annotations
 
 from enum import IntEnum, StrEnum
+from typing import Annotated
 
-from domain.errors import DomainError, ErrorCode
+from pydantic import AfterValidator, BeforeValidator, StrictInt
+
+from domain.errors import DomainError, ErrorCode, custom_error
+
+MAX_AMOUNT_CENTS = 100_000_000
+"""One million euros: far above any ceiling, there only to refuse typing accidents."""
+
+
+def _whole(value: object) -> object:
+    # A float (even 12.0) or a boolean is a sign of a unit mistake, not an amount in cents.
+    if isinstance(value, float | bool | str):
+        raise custom_error(ErrorCode.AMOUNT_NOT_INTEGER)
+    return value
+
+
+def _positive(value: int) -> int:
+    if not 0 < value <= MAX_AMOUNT_CENTS:
+        raise custom_error(ErrorCode.INVALID_AMOUNT)
+    return value
+
+
+def _not_negative(value: int) -> int:
+    if not 0 <= value <= MAX_AMOUNT_CENTS:
+        raise custom_error(ErrorCode.INVALID_AMOUNT, "Le montant ne peut pas être négatif.")
+    return value
+
+
+PositiveCents = Annotated[StrictInt, BeforeValidator(_whole), AfterValidator(_positive)]
+"""An amount in euro cents, whole and above zero (an expense, a payment)."""
+NonNegativeCents = Annotated[StrictInt, BeforeValidator(_whole), AfterValidator(_not_negative)]
+"""An amount in euro cents, whole and zero or more (a decision may reimburse nothing)."""
 
 
 class ThreatLevel(IntEnum):

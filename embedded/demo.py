@@ -15,17 +15,18 @@ import asyncio
 import datetime as dt
 import sys
 import uuid
-from typing import Any
 
 from core.cases import CaseClient
 from core.settings import Settings
 from core.temporal import connect_when_ready
 from domain.calendar import PARIS
 from domain.contracts import (
+    ActionInput,
     Actor,
     AddExpenseLineInput,
     AnswerObservationsInput,
     CandidateContact,
+    CasePolicy,
     ContactPrefectureInput,
     DecideInput,
     ElectionInfo,
@@ -51,7 +52,8 @@ DEMO_ELECTION = ElectionInfo(
 )
 
 
-def _steps(me: Actor) -> list[tuple[Action, Any]]:
+def case_steps(me: Actor) -> list[tuple[Action, ActionInput]]:
+    """Every action of a full case after its opening, in order, by fictitious actors."""
     prefecture = Actor(role=Role.PREFECTURE, id="demo-prefecture-60", departements=["60"])
     cnccfp = Actor(role=Role.CNCCFP, id="demo-rapporteur")
     line = ExpenseLineDraft(
@@ -106,12 +108,9 @@ def _steps(me: Actor) -> list[tuple[Action, Any]]:
     ]
 
 
-async def run(until: Stage, pause: float) -> str:
-    settings = Settings()
-    client = await connect_when_ready(settings)
-    cases = CaseClient(client, settings.task_queue)
-    candidate_id = f"demo{uuid.uuid4().hex[:8]}"
-    me = Actor(role=Role.CANDIDATE, id=candidate_id)
+def demo_case(policy: CasePolicy) -> tuple[OpenCaseInput, Actor]:
+    """A new fictitious case (unique candidate) and its candidate as an actor."""
+    candidate_id = f"demo{uuid.uuid4().hex[:12]}"
     case = OpenCaseInput(
         election=DEMO_ELECTION,
         candidate_id=candidate_id,
@@ -121,12 +120,20 @@ async def run(until: Stage, pause: float) -> str:
         candidacy_declared_on=dt.date(2026, 1, 10),
         # The real deadline of this election has passed: the demo gives itself thirty days.
         deposit_deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
-        policy=settings.case_policy(),
+        policy=policy,
     )
-    case_id = case_workflow_id(DEMO_ELECTION.election_id, candidate_id)
+    return case, Actor(role=Role.CANDIDATE, id=candidate_id)
+
+
+async def run(until: Stage, pause: float) -> str:
+    settings = Settings()
+    client = await connect_when_ready(settings)
+    cases = CaseClient(client, settings.task_queue)
+    case, me = demo_case(settings.case_policy())
+    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     state = await cases.open_case(case, RequestEvaluationInput(actor=me))
     sys.stdout.write(f"{case_id}: {state.stage.value}\n")
-    for action, payload in _steps(me):
+    for action, payload in case_steps(me):
         if state.stage == until:
             break
         await asyncio.sleep(pause)

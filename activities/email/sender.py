@@ -33,7 +33,7 @@ from temporalio.exceptions import ApplicationError
 from activities.email.rendering import EmailRenderer, EmailTemplateError, RenderedEmail
 from core.db import email_outbox
 from core.settings import Settings
-from domain.contracts import SendEmailInput, SendEmailResult
+from domain.contracts import EMAIL_PERMANENT_ERRORS, SendEmailInput, SendEmailResult
 
 log = activity.logger
 
@@ -48,11 +48,9 @@ class EmailErrorType(StrEnum):
     SMTP_REJECTED = "SmtpRejected"
 
 
-EMAIL_NON_RETRYABLE_ERRORS: list[str] = [
-    EmailErrorType.TEMPLATE_ERROR.value,
-    EmailErrorType.RECIPIENT_REFUSED.value,
-]
-"""``non_retryable_error_types`` for the retry policy of ``send_email`` calls."""
+EMAIL_NON_RETRYABLE_ERRORS: list[str] = EMAIL_PERMANENT_ERRORS
+"""``non_retryable_error_types`` for ``send_email`` calls: declared in ``domain`` because the
+workflow, which may not import this module, sets the retry policy."""
 
 
 class OutboxStatus(StrEnum):

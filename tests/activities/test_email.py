@@ -643,3 +643,12 @@ def test_cli_serve_uses_settings_and_stops_on_sigterm(tmp_path: Path, unused_por
     assert "serve@example.test" not in logs
     [message] = MailStore(tmp_path / "mail").messages()
     assert message["Subject"] == "Secret de contenu"
+
+
+def test_permanent_errors_are_the_activity_non_retryable_types() -> None:
+    from activities.email.sender import EmailErrorType
+
+    assert set(EMAIL_NON_RETRYABLE_ERRORS) == {
+        EmailErrorType.TEMPLATE_ERROR.value,
+        EmailErrorType.RECIPIENT_REFUSED.value,
+    }

@@ -6,7 +6,6 @@ running) and carries its whole state to the next run: nothing is lost, the case 
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -22,14 +21,9 @@ from domain.contracts import (
     AddExpenseLineInput,
     ContactPrefectureInput,
     DecideInput,
-    OpenSpaceInput,
-    RecordEvaluationInput,
     RecordPaymentInput,
-    RequestSpaceInput,
     SubmitInput,
 )
-from domain.ids import case_workflow_id
-from domain.money import ThreatLevel
 from domain.stages import Action, Stage
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
@@ -38,11 +32,9 @@ from tests.helpers import (
     PREFECTURE_60,
     assert_eventually,
     candidate,
-    evaluation_request,
-    new_case_input,
     paris_today,
 )
-from tests.workflows.test_case_lifecycle import line
+from tests.workflows.test_case_lifecycle import line, recognised_open_space
 from worker.run import build_worker
 
 SUGGEST_AT = 40
@@ -71,23 +63,8 @@ async def test_case_continues_as_new_and_loses_nothing(
     short_history_cases: tuple[CaseClient, Client], mail_server: MailServer
 ) -> None:
     cases, client = short_history_cases
-    case = new_case_input()
+    case, case_id = await recognised_open_space(cases)
     me = candidate(case)
-    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
-    await cases.open_case(case, evaluation_request(case))
-    await cases.act(
-        case_id,
-        Action.RECORD_EVALUATION,
-        RecordEvaluationInput(
-            actor=PREFECTURE_60,
-            recognised=True,
-            level=ThreatLevel.TWO,
-            decided_on=dt.date(2026, 3, 1),
-            decision_document="doc",
-        ),
-    )
-    await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=me))
-    await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
     lines = 25
     for index in range(lines):
         await cases.act(

@@ -619,7 +619,7 @@ class CandidateCaseWorkflow:
     @workflow.signal(name=Action.CORRECT_FIRST_ROUND.value)
     def correct_first_round(self, input: CorrectFirstRoundInput) -> None:
         """Correct the election's round dates; the deposit deadline and its timers follow."""
-        if not self._accept_operator_event(Action.CORRECT_FIRST_ROUND, input.operator_id):
+        if not self._accept_operator_event(Action.CORRECT_FIRST_ROUND):
             return
         if input.second_round is not None and input.second_round <= input.first_round:
             workflow.logger.warning("correct_first_round refused: second round not after first")
@@ -633,7 +633,7 @@ class CandidateCaseWorkflow:
     @workflow.signal(name=Action.CORRECT_DEPOSIT_DEADLINE.value)
     def correct_deposit_deadline(self, input: CorrectDepositDeadlineInput) -> None:
         """Set the deposit deadline directly (a legal change, a court ruling, a drill)."""
-        if not self._accept_operator_event(Action.CORRECT_DEPOSIT_DEADLINE, input.operator_id):
+        if not self._accept_operator_event(Action.CORRECT_DEPOSIT_DEADLINE):
             return
         if input.deposit_deadline.tzinfo is None:
             workflow.logger.warning("correct_deposit_deadline refused: naive datetime")
@@ -643,11 +643,11 @@ class CandidateCaseWorkflow:
     @workflow.signal(name=Action.ADD_NOTE.value)
     def add_note(self, input: AddNoteInput) -> None:
         """Leave a note on the case for the next operator (never personal data)."""
-        if self._accept_operator_event(Action.ADD_NOTE, input.operator_id):
+        if self._accept_operator_event(Action.ADD_NOTE):
             self._add_note(input.operator_id, input.reason)
             self._changed()
 
-    def _accept_operator_event(self, action: Action, operator_id: str) -> bool:
+    def _accept_operator_event(self, action: Action) -> bool:
         try:
             check_stage(self._state.stage, action)
         except DomainError as error:

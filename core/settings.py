@@ -23,6 +23,25 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class CnapsRegistryKind(StrEnum):
+    FILE = "file"
+    HTTP = "http"
+
+
+class SireneRegistryKind(StrEnum):
+    FILE = "file"
+    INSEE = "insee"
+
+
+DEVELOPMENT_DOCUMENT_KEY = "c2VjdXBvbC1kZXZlbG9wbWVudC1rZXktMzItYnl0ZXM="
+"""A public key for the embedded stack only: refused in production."""
+
+
 class Settings(BaseSettings):
     """Configuration of every secupol process (worker, embedded services, later the API)."""
 
@@ -58,6 +77,40 @@ class Settings(BaseSettings):
     mail_from: str = "Sécu'Pol <ne-pas-repondre@secupol.localhost>"
     mail_reply_to: str | None = None
 
+    # Documents
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    documents_dir: Path | None = None
+    """Local backend: where encrypted objects live; defaults to ``data_dir / "documents"``."""
+    s3_endpoint_url: str | None = None
+    """S3 backend: endpoint of an S3-compatible store (None for AWS itself)."""
+    s3_bucket: str = "secupol-documents"
+    s3_region: str = "eu-west-3"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: SecretStr | None = None
+    document_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev-1": SecretStr(DEVELOPMENT_DOCUMENT_KEY)}
+    )
+    """Key id to base64 of a 32-byte AES-GCM key. Every key decrypts; the current one encrypts."""
+    document_key_id: str = "dev-1"
+    """The key that encrypts new documents."""
+    max_document_bytes: int = 20 * 1024 * 1024
+    max_case_bytes: int = 200 * 1024 * 1024
+
+    # Registries (CNAPS authorisations, SIRENE)
+    cnaps_registry: CnapsRegistryKind = CnapsRegistryKind.FILE
+    cnaps_file: Path | None = None
+    """CSV referential; defaults to the sample shipped in ``activities/registries/data``."""
+    cnaps_http_url: str | None = None
+    """HTTP adapter: ``GET {url}/{number}`` answers the authorisation as JSON, 404 if unknown."""
+    cnaps_http_token: SecretStr | None = None
+    sirene_registry: SireneRegistryKind = SireneRegistryKind.FILE
+    sirene_file: Path | None = None
+    insee_api_url: str = "https://api.insee.fr/api-sirene/3.11"
+    insee_api_key: SecretStr | None = None
+    registry_timeout_s: float = 10.0
+    registry_max_attempts: int = 5
+    """Attempts before a line is marked "à vérifier manuellement" instead of blocking the case."""
+
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     answer_delay_days: int = 15
@@ -70,6 +123,13 @@ class Settings(BaseSettings):
             raise ValueError("smtp_use_tls and smtp_starttls are exclusive")
         if (self.smtp_username is None) != (self.smtp_password is None):
             raise ValueError("smtp_username and smtp_password go together")
+        if self.document_key_id not in self.document_keys:
+            raise ValueError("document_key_id must name one of document_keys")
+        if self.environment == Environment.PRODUCTION and any(
+            key.get_secret_value() == DEVELOPMENT_DOCUMENT_KEY
+            for key in self.document_keys.values()
+        ):
+            raise ValueError("the development document key may not be used in production")
         return self
 
     @property
@@ -77,6 +137,10 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'secupol.sqlite3').resolve()}"
+
+    @property
+    def resolved_documents_dir(self) -> Path:
+        return self.documents_dir or self.data_dir / "documents"
 
     @property
     def mail_dir(self) -> Path:

@@ -62,6 +62,16 @@ class ErrorCode(StrEnum):
     PAYMENT_DATE_INVALID = "payment_date_invalid"
     NO_MANDATED_THIRD_PARTY = "no_mandated_third_party"
     INVALID_CORRECTION = "invalid_correction"
+    # Documents
+    DOCUMENT_EMPTY = "document_empty"
+    DOCUMENT_TOO_LARGE = "document_too_large"
+    DOCUMENT_TYPE_NOT_ALLOWED = "document_type_not_allowed"
+    DOCUMENT_DUPLICATE = "document_duplicate"
+    CASE_STORAGE_FULL = "case_storage_full"
+    DOCUMENT_NOT_FOUND = "document_not_found"
+    INVALID_FILENAME = "invalid_filename"
+    # Registries
+    MANUAL_VERIFICATION_REQUIRED = "manual_verification_required"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -130,6 +140,20 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.NO_MANDATED_THIRD_PARTY: "Aucun tiers mandaté n'est désigné sur ce dossier.",
     ErrorCode.INVALID_CORRECTION: "Cette correction est invalide.",
+    ErrorCode.DOCUMENT_EMPTY: "Le fichier est vide.",
+    ErrorCode.DOCUMENT_TOO_LARGE: "Le fichier dépasse la taille maximale autorisée.",
+    ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: (
+        "Type de fichier non accepté : seuls les documents PDF et les images JPEG ou PNG le sont."
+    ),
+    ErrorCode.DOCUMENT_DUPLICATE: "Ce document a déjà été déposé dans ce dossier.",
+    ErrorCode.CASE_STORAGE_FULL: (
+        "Le volume total des pièces de ce dossier atteindrait la limite autorisée."
+    ),
+    ErrorCode.DOCUMENT_NOT_FOUND: "Ce document est introuvable dans ce dossier.",
+    ErrorCode.INVALID_FILENAME: "Le nom du fichier est invalide.",
+    ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
+        "La vérification de cette entreprise doit être faite manuellement."
+    ),
 }
 
 

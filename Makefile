@@ -38,10 +38,10 @@ fmt: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench.case_lifecycle --cases $${CASES:-200}
 
-## Re-record the replay histories under tests/workflows/histories/ (after a deliberate change).
+## Record replay histories of the current workflow code: make histories LABEL=v3 (keep the old ones).
 histories: $(STAMP)
-	rm -f tests/workflows/histories/*.json
-	SECUPOL_RECORD_HISTORIES=1 $(BIN)/pytest -m record_history tests/workflows
+	test -n "$(LABEL)" || (echo "usage: make histories LABEL=vN" && exit 2)
+	SECUPOL_RECORD_HISTORIES=$(LABEL) $(BIN)/pytest -m record_history tests/workflows
 
 ## Read the emails the embedded stack sent.
 mail: $(STAMP)

@@ -35,22 +35,21 @@ from bench.trivial import BenchTrivialWorkflow
 from core.cases import CaseClient
 from core.db import create_engine, create_tables
 from core.settings import Environment, Settings
+from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from domain.contracts import (
-    Actor,
     CasePolicy,
     RequestEvaluationInput,
 )
 from domain.ids import case_workflow_id
-from domain.stages import Role
 from embedded.demo import case_steps, demo_case
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
 from worker.run import build_worker
 from workflows import WORKFLOWS
 
-UPDATES_PER_CASE = 1 + len(case_steps(Actor(role=Role.CANDIDATE, id="x")))
-"""Update-with-start plus every action of a full case."""
+UPDATES_PER_CASE = 11
+"""Update-with-start plus the ten actions of ``embedded.demo.case_steps``."""
 
 
 async def timed(latencies: list[float], call: Awaitable[Any]) -> Any:
@@ -60,12 +59,15 @@ async def timed(latencies: list[float], call: Awaitable[Any]) -> Any:
     return result
 
 
-async def drive_case(cases: CaseClient, latencies: list[float]) -> str:
-    """One case through every stage, the same script as ``make demo``."""
+async def drive_case(cases: CaseClient, storage: DocumentStorage, latencies: list[float]) -> str:
+    """One case through every stage, the same script as ``make demo`` (uploads not timed)."""
     case, me = demo_case(CasePolicy(reminder_offsets=[]))
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await timed(latencies, cases.open_case(case, RequestEvaluationInput(actor=me)))
-    for action, payload in case_steps(me):
+    steps = await case_steps(me, storage, case_id)
+    if len(steps) + 1 != UPDATES_PER_CASE:
+        raise RuntimeError("the baseline must receive as many updates as a case")
+    for action, payload in steps:
         await timed(latencies, cases.act(case_id, action, payload))
     await cases.wait_closed(case_id)
     return case_id
@@ -141,17 +143,18 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
                     workflows=[*WORKFLOWS, BenchTrivialWorkflow],
                 )
                 cases = CaseClient(client, settings.task_queue)
+                storage = build_storage(settings, engine)
                 async with worker:
                     # Warm up both paths so that neither pays the first connection's cost.
                     await drive_trivial(client, settings.task_queue, [])
-                    await drive_case(cases, [])
+                    await drive_case(cases, storage, [])
                     base_s, base_lat, base_ids = await run_phase(
                         cases_count,
                         concurrency,
                         lambda lat: drive_trivial(client, settings.task_queue, lat),
                     )
                     life_s, life_lat, ids = await run_phase(
-                        cases_count, concurrency, lambda lat: drive_case(cases, lat)
+                        cases_count, concurrency, lambda lat: drive_case(cases, storage, lat)
                     )
                     events = [
                         len((await client.get_workflow_handle(i).fetch_history()).events)

@@ -8,7 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Integer, MetaData, String, Table, Text, event
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    event,
+)
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.settings import Settings
@@ -36,10 +47,11 @@ def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.resolved_database_url
     if url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # hide_parameters: an integrity error must not carry a file name or an address to logs.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(url, pool_pre_ping=True)
+    return create_async_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -55,3 +67,28 @@ async def create_tables(engine: AsyncEngine) -> None:
     """Create missing tables (idempotent)."""
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
+
+
+documents = Table(
+    "documents",
+    metadata,
+    Column("document_id", String(40), primary_key=True),
+    Column("case_id", String(120), nullable=False, index=True),
+    Column("kind", String(40), nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("content_type", String(100), nullable=False),
+    Column("object_key", String(200), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("uploaded_by", String(120), nullable=False),
+    Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    # The database, not a check-then-insert, is what refuses the same content twice in one case:
+    # two concurrent uploads of one file cannot both win.
+    UniqueConstraint("case_id", "sha256", name="uq_documents_case_sha256"),
+)
+"""Metadata of every stored document; the bytes live encrypted in ``core.storage``.
+
+``object_key`` names the encrypted object (content-addressed, possibly shared by several cases);
+``key_id`` is the document key that encrypted it.
+"""

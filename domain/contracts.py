@@ -24,6 +24,7 @@ from domain.errors import ErrorCode, custom_error
 from domain.expenses import ExpenseLine, ExpenseLineDraft, claimed_total_cents
 from domain.identifiers import is_candidate_id, is_opaque_id, is_valid_departement
 from domain.money import DecisionOutcome, NonNegativeCents, PositiveCents, ThreatLevel
+from domain.registries import LineCheck
 from domain.stages import Action, Role, Stage
 
 
@@ -125,6 +126,8 @@ class CasePolicy(Contract):
     """Delay after the decision before reminding a candidate who has not contacted the
     prefecture (then again after each further delay, up to ``payment_followup_max`` times)."""
     payment_followup_max: int = 3
+    registry_max_attempts: int = 5
+    """Attempts at an unreachable registry before a line is marked "à vérifier manuellement"."""
 
     @field_validator("reminder_offsets")
     @classmethod
@@ -296,6 +299,10 @@ class CaseState(Contract):
     prefecture_contacted_at: dt.datetime | None = None
     payment_followups_sent: int = 0
     payment: Payment | None = None
+    line_checks: list[LineCheck] = Field(default_factory=list)
+    """What the CNAPS and SIRENE registries (or a reviewer) said of each line's company."""
+    seal: SealDossierResult | None = None
+    """The dossier sealed at submission (manifest hash, receipt)."""
     reminders_sent: list[str] = Field(default_factory=list)
     """Keys of the deposit reminders already sent (offset and deadline)."""
     notifications: list[NotificationRecord] = Field(default_factory=list)
@@ -420,6 +427,14 @@ class RecordPaymentInput(ActionInput):
     reference: ShortText
 
 
+class RecordManualVerificationInput(ActionInput):
+    """A reviewer's own verification of a line's company, overriding the registries."""
+
+    line_id: ShortText
+    valid: bool
+    note: Text
+
+
 class WithdrawInput(ActionInput):
     reason: str | None = Field(default=None, max_length=2_000)
 
@@ -502,6 +517,9 @@ class EmailFacts(Contract):
 class SendEmailInput(Contract):
     """Input of the ``send_email`` activity."""
 
+    attachments: list[str] = Field(default_factory=list)
+    """Stored documents to attach (the deposit receipt), read from storage by the activity."""
+
     idempotency_key: ShortText
     """Workflow id + event + round: the same key is never sent twice."""
     template: EmailTemplate
@@ -513,12 +531,48 @@ class SendEmailInput(Contract):
 
 EMAIL_PERMANENT_ERRORS = ["EmailTemplateError", "EmailRecipientRefused"]
 """Error types of ``send_email`` that no retry can fix."""
+SEAL_PERMANENT_ERRORS = ["DocumentMissing"]
+"""Error types of ``seal_dossier`` that no retry can fix."""
 
 
 class SendEmailResult(Contract):
     message_id: str
     already_sent: bool = False
     """True when a previous attempt had sent it: nothing was sent this time."""
+
+
+class SealedDocument(Contract):
+    """One document as the seal lists it."""
+
+    document_id: str
+    kind: str
+    filename: str
+    sha256: str
+    size: int
+
+
+class SealDossierInput(Contract):
+    """Input of the ``seal_dossier`` activity: what the case held when it was submitted."""
+
+    case_id: str
+    election_label: str
+    candidate_name: str
+    departement: str
+    submitted_at: dt.datetime
+    document_ids: list[str]
+    expense_lines: list[ExpenseLine]
+    claimed_cents: int
+    threat_level: ThreatLevel | None = None
+
+
+class SealDossierResult(Contract):
+    """The sealed dossier: its manifest (stored), the manifest's hash and the PDF receipt."""
+
+    manifest_document_id: str
+    manifest_sha256: str
+    receipt_document_id: str
+    receipt_sha256: str
+    documents: list[SealedDocument]
 
 
 class CaseResult(Contract):
@@ -531,4 +585,5 @@ class CaseResult(Contract):
 
 # Forward references between the models above.
 NotificationRecord.model_rebuild()
+CaseState.model_rebuild()
 OpenCaseInput.model_rebuild()

@@ -12,6 +12,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+REGISTRY_PERMANENT_ERRORS = ["InvalidIdentifier", "InvalidServicePeriod"]
+"""Error types of the registry activities that no retry can fix."""
+
 
 class RegistryOutcome(StrEnum):
     """What a registry said of one identifier."""

@@ -93,6 +93,7 @@ class Action(StrEnum):
     SUBMIT = "submit"
     SEND_OBSERVATIONS = "send_observations"
     ANSWER_OBSERVATIONS = "answer_observations"
+    RECORD_MANUAL_VERIFICATION = "record_manual_verification"
     DECIDE = "decide"
     CONTACT_PREFECTURE = "contact_prefecture"
     RECORD_PAYMENT = "record_payment"
@@ -208,6 +209,13 @@ RULES: dict[Action, Rule] = {
             frozenset({Stage.OBSERVATIONS_PENDING}),
             ((Outcome.DEFAULT, Stage.UNDER_REVIEW),),
             "Répondre aux observations",
+        ),
+        Rule(
+            Action.RECORD_MANUAL_VERIFICATION,
+            frozenset({Role.CNCCFP}),
+            frozenset({Stage.SUBMITTED, Stage.OBSERVATIONS_PENDING, Stage.UNDER_REVIEW}),
+            (),
+            "Vérifier manuellement une entreprise",
         ),
         Rule(
             Action.DECIDE,

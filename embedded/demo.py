@@ -13,11 +13,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import io
 import sys
 import uuid
+from collections.abc import AsyncIterator
+
+from reportlab import rl_config
+from reportlab.pdfgen import canvas
 
 from core.cases import CaseClient
+from core.db import create_engine, create_tables
 from core.settings import Settings
+from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from domain.calendar import PARIS
 from domain.contracts import (
@@ -39,6 +46,7 @@ from domain.contracts import (
     SendObservationsInput,
     SubmitInput,
 )
+from domain.documents import DocumentKind
 from domain.expenses import ExpenseCategory, ExpenseLineDraft
 from domain.ids import case_workflow_id
 from domain.money import ThreatLevel
@@ -52,8 +60,40 @@ DEMO_ELECTION = ElectionInfo(
 )
 
 
-def case_steps(me: Actor) -> list[tuple[Action, ActionInput]]:
-    """Every action of a full case after its opening, in order, by fictitious actors."""
+def sample_pdf(text: str) -> bytes:
+    """A real one-page PDF carrying ``text`` (deterministic bytes for the same text)."""
+    rl_config.invariant = True
+    buffer = io.BytesIO()
+    page = canvas.Canvas(buffer)
+    page.drawString(72, 720, text)
+    page.save()
+    return buffer.getvalue()
+
+
+async def upload_sample(
+    storage: DocumentStorage, case_id: str, kind: DocumentKind, filename: str
+) -> str:
+    """Store a unique fictitious PDF of ``kind`` for the case; returns its document id."""
+    data = sample_pdf(f"{kind.label} (document fictif) {uuid.uuid4().hex}")
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield data
+
+    info = await storage.ingest(
+        case_id=case_id, kind=kind, filename=filename, uploaded_by="demo", chunks=chunks()
+    )
+    return info.document_id
+
+
+async def case_steps(
+    me: Actor, storage: DocumentStorage, case_id: str
+) -> list[tuple[Action, ActionInput]]:
+    """Every action of a full case after its opening, in order, by fictitious actors; the
+    documents they cite are uploaded to ``storage`` first."""
+    decision = await upload_sample(
+        storage, case_id, DocumentKind.EVALUATION_DECISION, "decision-prefet.pdf"
+    )
+    invoice = await upload_sample(storage, case_id, DocumentKind.INVOICE, "facture.pdf")
     prefecture = Actor(role=Role.PREFECTURE, id="demo-prefecture-60", departements=["60"])
     cnccfp = Actor(role=Role.CNCCFP, id="demo-rapporteur")
     line = ExpenseLineDraft(
@@ -65,7 +105,7 @@ def case_steps(me: Actor) -> list[tuple[Action, ActionInput]]:
         service_start=dt.date(2026, 2, 2),
         service_end=dt.date(2026, 3, 15),
         amount_cents=840_000,
-        document_refs=["demo-facture-1"],
+        document_refs=[invoice],
     )
     return [
         (
@@ -75,7 +115,7 @@ def case_steps(me: Actor) -> list[tuple[Action, ActionInput]]:
                 recognised=True,
                 level=ThreatLevel.ONE,
                 decided_on=dt.date(2026, 2, 20),
-                decision_document="demo-decision",
+                decision_document=decision,
             ),
         ),
         (Action.REQUEST_SPACE, RequestSpaceInput(actor=me)),
@@ -129,16 +169,20 @@ async def run(until: Stage, pause: float) -> str:
     settings = Settings()
     client = await connect_when_ready(settings)
     cases = CaseClient(client, settings.task_queue)
+    engine = create_engine(settings)
+    await create_tables(engine)
+    storage = build_storage(settings, engine)
     case, me = demo_case(settings.case_policy())
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     state = await cases.open_case(case, RequestEvaluationInput(actor=me))
     sys.stdout.write(f"{case_id}: {state.stage.value}\n")
-    for action, payload in case_steps(me):
+    for action, payload in await case_steps(me, storage, case_id):
         if state.stage == until:
             break
         await asyncio.sleep(pause)
         state = await cases.act(case_id, action, payload)
         sys.stdout.write(f"{case_id}: {action.value} -> {state.stage.value}\n")
+    await engine.dispose()
     return case_id
 
 

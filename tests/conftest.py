@@ -9,16 +9,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from core.storage import DocumentStorage, build_storage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities import build_activities
-from core.cases import CaseClient
 from core.db import create_engine, create_tables
 from core.settings import Environment, Settings
 from core.temporal import connect_when_ready
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
+from tests.helpers import TestCaseClient
 from worker.run import build_worker
 
 
@@ -72,14 +73,23 @@ def task_queue() -> str:
     return f"tq-{uuid.uuid4().hex[:12]}"
 
 
+@pytest.fixture(scope="session")
+def storage(settings: Settings, db_engine: AsyncEngine) -> DocumentStorage:
+    return build_storage(settings, db_engine)
+
+
 @pytest.fixture
 async def cases(
-    client: Client, settings: Settings, db_engine: AsyncEngine, task_queue: str
-) -> AsyncIterator[CaseClient]:
+    client: Client,
+    settings: Settings,
+    db_engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+) -> AsyncIterator[TestCaseClient]:
     """A running worker (real activities) on a fresh task queue, and a client for cases."""
     worker_settings = settings.model_copy(update={"task_queue": task_queue})
     worker = build_worker(
         client, worker_settings, list(build_activities(worker_settings, db_engine))
     )
     async with worker:
-        yield CaseClient(client, task_queue)
+        yield TestCaseClient(client, task_queue, storage)

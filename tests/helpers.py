@@ -8,8 +8,10 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from core.cases import CaseClient
+from core.storage import DocumentStorage
 from domain.contracts import (
     Actor,
     CandidateContact,
@@ -18,9 +20,28 @@ from domain.contracts import (
     OpenCaseInput,
     RequestEvaluationInput,
 )
+from domain.documents import DocumentKind
 from domain.stages import Role
+from embedded.demo import upload_sample
 
 T = TypeVar("T")
+
+
+class TestCaseClient(CaseClient):
+    """The case client, plus real uploads to the same storage the worker reads."""
+
+    __test__ = False  # not a test class, whatever its name
+
+    def __init__(self, client: Any, task_queue: str, storage: DocumentStorage):
+        super().__init__(client, task_queue)
+        self.storage = storage
+
+    async def upload(
+        self, case_id: str, kind: DocumentKind = DocumentKind.INVOICE, filename: str = "piece.pdf"
+    ) -> str:
+        """Store a unique real PDF for the case; returns its document id."""
+        return await upload_sample(self.storage, case_id, kind, filename)
+
 
 MUNICIPALES_2026 = ElectionInfo(
     election_id="municipales-2026",

@@ -52,6 +52,8 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # httpx logs each request's URL at INFO, and registry URLs carry SIRENs and CNAPS numbers.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     settings = Settings()
 
     async def _main() -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from temporalio import workflow
@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import PARIS, deposit_deadline
     from domain.contracts import (
         EMAIL_PERMANENT_ERRORS,
+        SEAL_PERMANENT_ERRORS,
         Actor,
         AddExpenseLineInput,
         AddNoteInput,
@@ -52,10 +53,13 @@ with workflow.unsafe.imports_passed_through():
         Payment,
         RecipientKind,
         RecordEvaluationInput,
+        RecordManualVerificationInput,
         RecordPaymentInput,
         RemoveExpenseLineInput,
         RequestEvaluationInput,
         RequestSpaceInput,
+        SealDossierInput,
+        SealDossierResult,
         SendEmailInput,
         SendEmailResult,
         SendObservationsInput,
@@ -72,6 +76,16 @@ with workflow.unsafe.imports_passed_through():
         check_decided_amount,
         decision_outcome,
         reimbursable_cents,
+    )
+    from domain.registries import (
+        REGISTRY_PERMANENT_ERRORS,
+        CheckCnapsInput,
+        CheckSireneInput,
+        CnapsCheckResult,
+        LineCheck,
+        ManualVerification,
+        RegistryOutcome,
+        SireneCheckResult,
     )
     from domain.stages import (
         BEFORE_SUBMISSION,
@@ -95,6 +109,25 @@ EMAIL_RETRY = RetryPolicy(
     # see the pending activity and its last failure in the Web UI.
     non_retryable_error_types=EMAIL_PERMANENT_ERRORS,
 )
+
+SEAL_TIMEOUT = dt.timedelta(minutes=2)
+SEAL_RETRY_AT_SUBMISSION = RetryPolicy(
+    initial_interval=dt.timedelta(seconds=1),
+    maximum_interval=dt.timedelta(seconds=5),
+    maximum_attempts=3,
+    non_retryable_error_types=SEAL_PERMANENT_ERRORS,
+)
+"""A few quick attempts while the candidate waits; after that the seal goes on in the background."""
+SEAL_RETRY_IN_BACKGROUND = RetryPolicy(
+    initial_interval=dt.timedelta(seconds=5),
+    maximum_interval=dt.timedelta(minutes=10),
+    non_retryable_error_types=SEAL_PERMANENT_ERRORS,
+)
+REGISTRY_TIMEOUT = dt.timedelta(seconds=30)
+
+# Behaviour added after cases had started: running cases replay their old path.
+PATCH_SEALED_DOSSIER = "sealed-dossier-v1"
+PATCH_REGISTRY_CHECKS = "registry-checks-v1"
 
 _STAGE_KEY = SearchAttributeKey.for_keyword(visibility.STAGE)
 _DEPARTEMENT_KEY = SearchAttributeKey.for_keyword(visibility.DEPARTEMENT)
@@ -137,6 +170,10 @@ class CandidateCaseWorkflow:
         # Emails asked for and not yet sent. A run continues as new only with an empty outbox, so
         # no email is ever left behind in a previous run.
         self._outbox: list[SendEmailInput] = []
+        self._submitting = False
+        """True while a submission is being sealed: nothing else may change the case meanwhile."""
+        self._background: set[asyncio.Task[None]] = set()
+        """Seals and registry checks under way; the case does not end before they do."""
         self._version = 0
         self._published: tuple[object, ...] = ()
 
@@ -156,6 +193,7 @@ class CandidateCaseWorkflow:
             if (
                 workflow.info().is_continue_as_new_suggested()
                 and workflow.all_handlers_finished()
+                and not self._background
                 and not self._outbox
             ):
                 workflow.continue_as_new(input.model_copy(update={"carried_state": self._state}))
@@ -178,7 +216,9 @@ class CandidateCaseWorkflow:
             if timer is not None and timer.done():
                 timer, timer_at = None, None
         # Nothing is lost: every accepted action has finished and every email is out.
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._outbox)
+        await workflow.wait_condition(
+            lambda: workflow.all_handlers_finished() and not self._background and not self._outbox
+        )
         mailer.cancel()
         if timer is not None:
             timer.cancel()
@@ -232,7 +272,12 @@ class CandidateCaseWorkflow:
     def _fire_due_timers(self) -> None:
         now = workflow.now()
         state = self._state
-        if state.stage in BEFORE_SUBMISSION and now >= state.deposit_deadline:
+        if (
+            state.stage in BEFORE_SUBMISSION
+            and now >= state.deposit_deadline
+            # A submission that started before the deadline is being sealed: it decides.
+            and not self._submitting
+        ):
             self._transition(Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
             self._notify(EmailTemplate.TIME_BARRED, RecipientKind.CANDIDATE, "1")
             return
@@ -288,6 +333,12 @@ class CandidateCaseWorkflow:
                 raise DomainError(ErrorCode.NOT_YOUR_CASE)
             if actor.role == Role.PREFECTURE and state.departement not in actor.departements:
                 raise DomainError(ErrorCode.OUT_OF_SCOPE)
+            if self._submitting:
+                raise DomainError(
+                    ErrorCode.WRONG_STAGE,
+                    message="Le dépôt de la demande est en cours d'enregistrement ; "
+                    "réessayez dans un instant.",
+                )
             check_stage(state.stage, action)
             if (
                 state.stage in BEFORE_SUBMISSION
@@ -414,6 +465,8 @@ class CandidateCaseWorkflow:
         )
         self._state.expense_lines.append(line)
         self._changed()
+        if workflow.patched(PATCH_REGISTRY_CHECKS):
+            self._start_line_check(line, at_submission=False)
         return self._state
 
     @add_expense_line.validator
@@ -441,16 +494,29 @@ class CandidateCaseWorkflow:
     @workflow.update(name=Action.SUBMIT.value)
     async def submit(self, input: SubmitInput) -> CaseState:
         state = self._state
-        state.submitted_at = workflow.now()
+        submitted_at = workflow.now()  # the deposit's legal time: before sealing takes any
+        sealing = workflow.patched(PATCH_SEALED_DOSSIER)
+        seal: SealDossierResult | None = None
+        if sealing:
+            self._submitting = True
+            try:
+                seal = await self._seal(submitted_at, SEAL_RETRY_AT_SUBMISSION)
+            except DomainError as error:
+                raise _refusal(error) from None
+            finally:
+                self._submitting = False
+                self._changed()
+        state.submitted_at = submitted_at
+        state.seal = seal
         self._transition(Action.SUBMIT, input.actor.role, input.actor.id)
-        self._notify(
-            EmailTemplate.DEPOSIT_ACKNOWLEDGED,
-            RecipientKind.CANDIDATE,
-            "1",
-            submitted_at=state.submitted_at,
-            line_count=len(state.expense_lines),
-            claimed_cents=state.claimed_cents,
-        )
+        if sealing and seal is None:
+            # Storage is unavailable: the deposit stands, the seal and its receipt follow.
+            self._in_background(self._seal_later(submitted_at))
+        else:
+            self._acknowledge_deposit()
+        if workflow.patched(PATCH_REGISTRY_CHECKS):
+            for line in state.expense_lines:
+                self._start_line_check(line, at_submission=True)
         return state
 
     @submit.validator
@@ -512,6 +578,25 @@ class CandidateCaseWorkflow:
                     message="Le délai de réponse à ces observations est expiré.",
                 )
             )
+
+    @workflow.update(name=Action.RECORD_MANUAL_VERIFICATION.value)
+    async def record_manual_verification(self, input: RecordManualVerificationInput) -> CaseState:
+        state = self._state
+        verification = ManualVerification(
+            valid=input.valid,
+            note=input.note,
+            verified_by=input.actor.id,
+            verified_at=workflow.now(),
+        )
+        current = self._line_check(input.line_id)
+        self._put_line_check(current.model_copy(update={"manual": verification}))
+        self._changed()
+        return state
+
+    @record_manual_verification.validator
+    def _validate_record_manual_verification(self, input: RecordManualVerificationInput) -> None:
+        self._authorise(Action.RECORD_MANUAL_VERIFICATION, input.actor)
+        self._require_lines([input.line_id])
 
     @workflow.update(name=Action.DECIDE.value)
     async def decide(self, input: DecideInput) -> CaseState:
@@ -730,6 +815,167 @@ class CandidateCaseWorkflow:
         workflow.upsert_search_attributes(updates)
         self._published = shown
 
+    # --- Sealing the dossier -------------------------------------------------------------------
+
+    def _dossier_document_ids(self) -> list[str]:
+        """The documents of the deposit: the prefect's decisions, the mandate, every line's."""
+        state = self._state
+        ids = [evaluation.decision_document for evaluation in state.evaluations]
+        if state.third_party is not None:
+            ids.append(state.third_party.mandate_document)
+        for line in state.expense_lines:
+            ids.extend(line.document_refs)
+        return list(dict.fromkeys(ids))
+
+    async def _seal(
+        self, submitted_at: dt.datetime, retry: RetryPolicy
+    ) -> SealDossierResult | None:
+        """Seal the dossier; None if storage stayed unavailable.
+
+        Raises:
+            DomainError: ``document_not_found``: a referenced document is not stored.
+        """
+        state = self._state
+        request = SealDossierInput(
+            case_id=state.case_id,
+            election_label=state.election.label,
+            candidate_name=state.candidate.name,
+            departement=state.departement,
+            submitted_at=submitted_at,
+            document_ids=self._dossier_document_ids(),
+            expense_lines=state.expense_lines,
+            claimed_cents=state.claimed_cents,
+            threat_level=state.threat_level,
+        )
+        try:
+            sealed: SealDossierResult = await workflow.execute_activity(
+                "seal_dossier",
+                request,
+                result_type=SealDossierResult,
+                start_to_close_timeout=SEAL_TIMEOUT,
+                retry_policy=retry,
+                summary="seal_dossier",
+            )
+            return sealed
+        except ActivityError as error:
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type in SEAL_PERMANENT_ERRORS:
+                raise DomainError(
+                    ErrorCode.DOCUMENT_NOT_FOUND,
+                    message="Une pièce citée par la demande est introuvable : "
+                    "déposez-la à nouveau avant de valider le dépôt.",
+                ) from None
+            workflow.logger.warning("sealing failed for now; it goes on in the background")
+            return None
+
+    async def _seal_later(self, submitted_at: dt.datetime) -> None:
+        try:
+            self._state.seal = await self._seal(submitted_at, SEAL_RETRY_IN_BACKGROUND)
+        except DomainError:
+            workflow.logger.error("a document of a submitted dossier is missing: not sealed")
+        self._acknowledge_deposit()
+        self._changed()
+
+    def _acknowledge_deposit(self) -> None:
+        state = self._state
+        self._notify(
+            EmailTemplate.DEPOSIT_ACKNOWLEDGED,
+            RecipientKind.CANDIDATE,
+            "1",
+            attachments=[state.seal.receipt_document_id] if state.seal else [],
+            submitted_at=state.submitted_at,
+            line_count=len(state.expense_lines),
+            claimed_cents=state.claimed_cents,
+        )
+
+    # --- Registry checks -----------------------------------------------------------------------
+
+    def _line_check(self, line_id: str) -> LineCheck:
+        for check in self._state.line_checks:
+            if check.line_id == line_id:
+                return check
+        return LineCheck(line_id=line_id)
+
+    def _put_line_check(self, check: LineCheck) -> None:
+        checks = [c for c in self._state.line_checks if c.line_id != check.line_id]
+        self._state.line_checks = [*checks, check]
+
+    def _start_line_check(self, line: ExpenseLine, *, at_submission: bool) -> None:
+        self._in_background(self._check_line(line, at_submission))
+
+    def _in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        # Wakes the timer loop, which may be waiting for quiet to continue as new or to end.
+        self._version += 1
+
+    async def _check_line(self, line: ExpenseLine, at_submission: bool) -> None:
+        """Ask CNAPS and SIRENE about the line's company; an unreachable registry after every
+        attempt marks the line "à vérifier manuellement" instead of blocking the case."""
+        retry = RetryPolicy(
+            initial_interval=dt.timedelta(seconds=1),
+            maximum_interval=dt.timedelta(minutes=1),
+            maximum_attempts=self._state.policy.registry_max_attempts,
+            non_retryable_error_types=REGISTRY_PERMANENT_ERRORS,
+        )
+        cnaps, sirene = await asyncio.gather(
+            self._ask_registry(
+                "check_cnaps_authorisation",
+                CheckCnapsInput(
+                    cnaps_authorisation=line.cnaps_authorisation,
+                    siren=line.siren,
+                    service_start=line.service_start,
+                    service_end=line.service_end,
+                ),
+                CnapsCheckResult,
+                retry,
+            ),
+            self._ask_registry(
+                "check_sirene",
+                CheckSireneInput(
+                    siren=line.siren,
+                    service_start=line.service_start,
+                    service_end=line.service_end,
+                ),
+                SireneCheckResult,
+                retry,
+            ),
+        )
+        if all(existing.line_id != line.line_id for existing in self._state.expense_lines):
+            return  # the line was removed while its company was being checked
+        current = self._line_check(line.line_id)
+        self._put_line_check(
+            current.model_copy(
+                update={
+                    "cnaps": cnaps,
+                    "sirene": sirene,
+                    "checked_at": workflow.now(),
+                    "at_submission": current.at_submission or at_submission,
+                }
+            )
+        )
+        self._changed()
+
+    async def _ask_registry(
+        self, activity_name: str, request: Any, result_type: type[Any], retry: RetryPolicy
+    ) -> Any:
+        try:
+            return await workflow.execute_activity(
+                activity_name,
+                request,
+                result_type=result_type,
+                start_to_close_timeout=REGISTRY_TIMEOUT,
+                retry_policy=retry,
+                summary=activity_name,
+            )
+        except ActivityError:
+            source = "cnaps" if result_type is CnapsCheckResult else "sirene"
+            return result_type(outcome=RegistryOutcome.UNAVAILABLE, source=source)
+
     # --- Emails --------------------------------------------------------------------------------
 
     def _facts(self, **specific: Any) -> EmailFacts:
@@ -756,7 +1002,13 @@ class CandidateCaseWorkflow:
         return EmailFacts(**(known | specific))
 
     def _notify(
-        self, template: EmailTemplate, recipient: RecipientKind, discriminator: str, **facts: Any
+        self,
+        template: EmailTemplate,
+        recipient: RecipientKind,
+        discriminator: str,
+        *,
+        attachments: list[str] | None = None,
+        **facts: Any,
     ) -> None:
         """Queue an email; its key (case, event, round) makes sending it idempotent."""
         state = self._state
@@ -772,6 +1024,7 @@ class CandidateCaseWorkflow:
             else state.prefecture_email,
             security_pack=recipient == RecipientKind.CANDIDATE and recognised,
             facts=self._facts(**facts),
+            attachments=attachments or [],
         )
         state.notifications.append(
             NotificationRecord(

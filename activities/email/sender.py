@@ -33,6 +33,7 @@ from temporalio.exceptions import ApplicationError
 from activities.email.rendering import EmailRenderer, EmailTemplateError, RenderedEmail
 from core.db import email_outbox
 from core.settings import Settings
+from core.storage import DocumentStorage
 from domain.contracts import EMAIL_PERMANENT_ERRORS, SendEmailInput, SendEmailResult
 
 log = activity.logger
@@ -90,7 +91,11 @@ class EmailActivities:
     """Email activities, holding what they need: settings, the database engine, the renderer."""
 
     def __init__(
-        self, settings: Settings, engine: AsyncEngine, renderer: EmailRenderer | None = None
+        self,
+        settings: Settings,
+        engine: AsyncEngine,
+        renderer: EmailRenderer | None = None,
+        storage: DocumentStorage | None = None,
     ) -> None:
         """Build the activities (the worker does it once, from settings).
 
@@ -98,6 +103,7 @@ class EmailActivities:
             settings: SMTP relay, From and Reply-To addresses.
             engine: The app database, which holds the ``email_outbox`` table.
             renderer: The templates; the packaged ones by default.
+            storage: Where attachments (the deposit receipt) are read from.
 
         Raises:
             ValueError: ``settings.mail_from`` holds no address.
@@ -109,6 +115,7 @@ class EmailActivities:
         self._settings = settings
         self._engine = engine
         self._renderer = renderer or EmailRenderer()
+        self._storage = storage
         self._envelope_from = envelope_from
 
     @activity.defn(name="send_email")
@@ -162,6 +169,7 @@ class EmailActivities:
             ) from None
 
         message = self._build_message(input, rendered, message_id)
+        await self._attach(message, input)
         try:
             await self._deliver(message, input.to)
         except _DeliveryError as failure:
@@ -254,6 +262,20 @@ class EmailActivities:
         # Quoted-printable stays readable and passes relays that do not speak 8BITMIME.
         message.set_content(rendered.body, charset="utf-8", cte="quoted-printable")
         return message
+
+    async def _attach(self, message: EmailMessage, input: SendEmailInput) -> None:
+        """Attach stored documents (decrypted from storage; never through Temporal)."""
+        for document_id in input.attachments:
+            if self._storage is None:
+                raise ApplicationError(
+                    "Aucun stockage de documents n'est configuré pour les pièces jointes.",
+                    type=EmailErrorType.TEMPLATE_ERROR.value,
+                    non_retryable=True,
+                )
+            info = await self._storage.get(document_id)
+            data = await self._storage.read_bytes(document_id)
+            maintype, _, subtype = info.content_type.partition("/")
+            message.add_attachment(data, maintype=maintype, subtype=subtype, filename=info.filename)
 
     async def _deliver(self, message: EmailMessage, recipient: str) -> None:
         settings = self._settings

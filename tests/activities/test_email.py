@@ -520,7 +520,7 @@ def test_build_activities_registers_send_email(
 ) -> None:
     registered = build_activities(email_settings, outbox_engine)
     names = [activity._Definition.must_from_callable(fn).name for fn in registered]
-    assert names == ["send_email"]
+    assert "send_email" in names
     assert EMAIL_NON_RETRYABLE_ERRORS == ["EmailTemplateError", "EmailRecipientRefused"]
 
 

@@ -1,6 +1,7 @@
-"""Recording of replay histories: ``make histories`` runs the marked scenarios with
-``SECUPOL_RECORD_HISTORIES=1`` and writes each of their workflow histories as JSON under
-``tests/workflows/histories/``, which ``test_replay.py`` replays on every run."""
+"""Recording of replay histories: ``make histories LABEL=v3`` runs the marked scenarios with
+``SECUPOL_RECORD_HISTORIES=v3`` and writes each of their workflow histories as
+``tests/workflows/histories/v3-<scenario>-<n>.json``, which ``test_replay.py`` replays on every
+run. Histories of earlier labels stay: running cases started under those versions must replay."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ async def record_history(
     request: pytest.FixtureRequest, task_queue: str, client: Client
 ) -> AsyncIterator[None]:
     yield
-    if not os.environ.get("SECUPOL_RECORD_HISTORIES"):
+    label = os.environ.get("SECUPOL_RECORD_HISTORIES")
+    if not label:
         return
     marker = request.node.get_closest_marker("record_history")
     if marker is None:
@@ -31,5 +33,5 @@ async def record_history(
         history = await client.get_workflow_handle(
             execution.id, run_id=execution.run_id
         ).fetch_history()
-        (HISTORIES / f"{name}-{index}.json").write_text(history.to_json())
+        (HISTORIES / f"{label}-{name}-{index}.json").write_text(history.to_json())
         index += 1

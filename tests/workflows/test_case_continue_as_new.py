@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities import build_activities
-from core.cases import CaseClient
 from core.settings import Settings
+from core.storage import DocumentStorage
 from core.temporal import connect_when_ready
 from domain.contracts import (
     AddExpenseLineInput,
@@ -30,6 +30,7 @@ from embedded.temporal_server import running_dev_server
 from tests.helpers import (
     CNCCFP,
     PREFECTURE_60,
+    TestCaseClient,
     assert_eventually,
     candidate,
     paris_today,
@@ -49,29 +50,41 @@ def low_limit_server(workdir: Path) -> Iterator[str]:
 
 @pytest.fixture
 async def short_history_cases(
-    low_limit_server: str, settings: Settings, db_engine: AsyncEngine, task_queue: str
-) -> AsyncIterator[tuple[CaseClient, Client]]:
+    low_limit_server: str,
+    settings: Settings,
+    db_engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+) -> AsyncIterator[tuple[TestCaseClient, Client]]:
     local = settings.model_copy(
         update={"temporal_address": low_limit_server, "task_queue": task_queue}
     )
     client = await connect_when_ready(local)
     async with build_worker(client, local, list(build_activities(local, db_engine))):
-        yield CaseClient(client, task_queue), client
+        yield TestCaseClient(client, task_queue, storage), client
 
 
 async def test_case_continues_as_new_and_loses_nothing(
-    short_history_cases: tuple[CaseClient, Client], mail_server: MailServer
+    short_history_cases: tuple[TestCaseClient, Client], mail_server: MailServer
 ) -> None:
     cases, client = short_history_cases
-    case, case_id = await recognised_open_space(cases)
+    case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
     lines = 25
     for index in range(lines):
         await cases.act(
             case_id,
             Action.ADD_EXPENSE_LINE,
-            AddExpenseLineInput(actor=me, line=line(10_000, f"F-{index}")),
+            AddExpenseLineInput(actor=me, line=line(10_000, f"F-{index}", invoice)),
         )
+
+    async def lines_checked() -> None:
+        # People act seconds apart, leaving the quiet moments a case continues as new in; a
+        # test that fires actions back to back must leave one too.
+        state = await cases.state(case_id)
+        assert len(state.line_checks) == lines
+
+    await assert_eventually(lines_checked)
     await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
     await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=lines * 10_000))
     await cases.act(case_id, Action.CONTACT_PREFECTURE, ContactPrefectureInput(actor=me))

@@ -12,13 +12,13 @@ from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
 from activities.email import EmailActivities, EmailRenderer
-from core.cases import CaseClient
 from core.settings import Settings
+from core.storage import DocumentStorage
 from domain.contracts import EmailTemplate, SendEmailInput, SendEmailResult
 from domain.ids import case_workflow_id
 from domain.stages import Action
 from embedded.mailbox import MailServer
-from tests.helpers import assert_eventually, evaluation_request, new_case_input
+from tests.helpers import TestCaseClient, assert_eventually, evaluation_request, new_case_input
 from tests.workflows.test_case_lifecycle import recognised_open_space
 from worker.run import build_worker
 
@@ -44,22 +44,26 @@ class CrashAfterSend:
 
 @pytest.fixture
 async def crashing(
-    client: Client, settings: Settings, db_engine: AsyncEngine, task_queue: str
-) -> AsyncIterator[tuple[CaseClient, CrashAfterSend]]:
+    client: Client,
+    settings: Settings,
+    db_engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+) -> AsyncIterator[tuple[TestCaseClient, CrashAfterSend]]:
     local = settings.model_copy(update={"task_queue": task_queue})
     wrapper = CrashAfterSend(
         EmailActivities(local, db_engine, EmailRenderer()),
         {EmailTemplate.EVALUATION_REQUESTED, EmailTemplate.SPACE_OPENED},
     )
     async with build_worker(client, local, [wrapper.send_email]):
-        yield CaseClient(client, task_queue), wrapper
+        yield TestCaseClient(client, task_queue, storage), wrapper
 
 
 async def test_retry_after_send_delivers_one_message(
-    crashing: tuple[CaseClient, CrashAfterSend], mail_server: MailServer
+    crashing: tuple[TestCaseClient, CrashAfterSend], mail_server: MailServer
 ) -> None:
     cases, wrapper = crashing
-    case, case_id = await recognised_open_space(cases)
+    case, case_id, _ = await recognised_open_space(cases)
 
     async def delivered_once() -> None:
         state = await cases.state(case_id)
@@ -85,7 +89,7 @@ async def test_retry_after_send_delivers_one_message(
     assert sorted(attempts) == [1, 2, 2]
 
 
-async def test_unknown_case_is_not_found(cases: CaseClient) -> None:
+async def test_unknown_case_is_not_found(cases: TestCaseClient) -> None:
     from core.cases import CaseNotFound
     from domain.contracts import SubmitInput
     from tests.helpers import candidate

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+from typing import Any, NamedTuple
 
 import pytest
+from pypdf import PdfReader
 
-from core.cases import CaseClient
 from domain.contracts import (
     AddExpenseLineInput,
     AnswerObservationsInput,
@@ -14,6 +16,7 @@ from domain.contracts import (
     ContactPrefectureInput,
     DecideInput,
     MandateThirdPartyInput,
+    OpenCaseInput,
     OpenSpaceInput,
     RecordEvaluationInput,
     RecordPaymentInput,
@@ -23,14 +26,17 @@ from domain.contracts import (
     SubmitInput,
     WithdrawInput,
 )
+from domain.documents import DocumentKind
 from domain.expenses import ExpenseCategory, ExpenseLineDraft
 from domain.ids import case_workflow_id
 from domain.money import DecisionOutcome, ThreatLevel
+from domain.registries import RegistryOutcome
 from domain.stages import Action, Role, Stage
 from embedded.mailbox import MailServer
 from tests.helpers import (
     CNCCFP,
     PREFECTURE_60,
+    TestCaseClient,
     assert_eventually,
     candidate,
     evaluation_request,
@@ -42,7 +48,7 @@ from tests.helpers import (
 SECURITY_PACK_PHONE = "01 80 52 33 84"
 
 
-def line(amount_cents: int, invoice: str, **overrides: object) -> ExpenseLineDraft:
+def line(amount_cents: int, invoice: str, doc: str, **overrides: object) -> ExpenseLineDraft:
     values: dict[str, object] = {
         "category": ExpenseCategory.PREMISES_SECURITY,
         "company_name": "Gardiennage Picard SARL",
@@ -52,17 +58,27 @@ def line(amount_cents: int, invoice: str, **overrides: object) -> ExpenseLineDra
         "service_start": dt.date(2026, 2, 1),
         "service_end": dt.date(2026, 3, 15),
         "amount_cents": amount_cents,
-        "document_refs": [f"doc-{invoice}"],
+        "document_refs": [doc],
     }
     values.update(overrides)
     return ExpenseLineDraft.model_validate(values)
 
 
-async def recognised_open_space(cases: CaseClient, level: ThreatLevel = ThreatLevel.TWO, **kw):  # type: ignore[no-untyped-def]
-    """Open a case and bring it to an open deposit space."""
+class OpenSpace(NamedTuple):
+    case: OpenCaseInput
+    case_id: str
+    invoice: str
+    """A real invoice document already stored for the case."""
+
+
+async def recognised_open_space(
+    cases: TestCaseClient, level: ThreatLevel = ThreatLevel.TWO, **kw: Any
+) -> OpenSpace:
+    """Open a case and bring it to an open deposit space, with a stored invoice."""
     case = new_case_input(**kw)
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))
+    decision = await cases.upload(case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf")
     await cases.act(
         case_id,
         Action.RECORD_EVALUATION,
@@ -71,17 +87,18 @@ async def recognised_open_space(cases: CaseClient, level: ThreatLevel = ThreatLe
             recognised=True,
             level=level,
             decided_on=dt.date(2026, 3, 1),
-            decision_document="doc-decision-prefet",
+            decision_document=decision,
         ),
     )
     await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=candidate(case)))
     await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
-    return case, case_id
+    invoice = await cases.upload(case_id, DocumentKind.INVOICE, "facture.pdf")
+    return OpenSpace(case, case_id, invoice)
 
 
 @pytest.mark.record_history("full_case")
 async def test_full_case_from_evaluation_to_payment(
-    cases: CaseClient, mail_server: MailServer
+    cases: TestCaseClient, mail_server: MailServer
 ) -> None:
     case = new_case_input()
     me = candidate(case)
@@ -91,6 +108,7 @@ async def test_full_case_from_evaluation_to_payment(
     assert state.stage == Stage.EVALUATION_REQUESTED
     assert case_id == f"case-municipales-2026-{case.candidate_id}"
 
+    decision = await cases.upload(case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf")
     state = await cases.act(
         case_id,
         Action.RECORD_EVALUATION,
@@ -99,7 +117,7 @@ async def test_full_case_from_evaluation_to_payment(
             recognised=True,
             level=ThreatLevel.TWO,
             decided_on=dt.date(2026, 3, 1),
-            decision_document="doc-decision-prefet",
+            decision_document=decision,
         ),
     )
     assert state.stage == Stage.THREAT_RECOGNISED
@@ -112,7 +130,7 @@ async def test_full_case_from_evaluation_to_payment(
             actor=me,
             third_party_id="tiers-1",
             name="Dominique Leroy",
-            mandate_document="doc-mandat",
+            mandate_document=await cases.upload(case_id, DocumentKind.MANDATE, "mandat.pdf"),
         ),
     )
     third_party = state.third_party
@@ -125,8 +143,12 @@ async def test_full_case_from_evaluation_to_payment(
     state = await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
     assert state.stage == Stage.SPACE_OPEN
 
+    invoice_1 = await cases.upload(case_id, DocumentKind.INVOICE, "facture-1.pdf")
+    invoice_2 = await cases.upload(case_id, DocumentKind.INVOICE, "facture-2.pdf")
     state = await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(1_200_000, "F-1"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(1_200_000, "F-1", invoice_1)),
     )
     state = await cases.act(
         case_id,
@@ -136,6 +158,7 @@ async def test_full_case_from_evaluation_to_payment(
             line=line(
                 800_000,
                 "F-2",
+                invoice_2,
                 category=ExpenseCategory.CLOSE_PROTECTION,
                 siren="552 100 554",
                 cnaps_authorisation="aut-075-2124-07-01-20250906336",
@@ -148,6 +171,25 @@ async def test_full_case_from_evaluation_to_payment(
 
     state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
     assert state.stage == Stage.SUBMITTED
+    # The dossier is sealed: decision, mandate and both invoices, with their fingerprints.
+    assert state.seal is not None
+    assert [d.document_id for d in state.seal.documents] == [
+        decision,
+        third_party.mandate_document,
+        invoice_1,
+        invoice_2,
+    ]
+    assert len(state.seal.manifest_sha256) == 64
+
+    async def companies_checked() -> None:
+        checked = await cases.state(case_id)
+        assert len(checked.line_checks) == 2
+        for check in checked.line_checks:
+            assert check.at_submission
+            assert check.cnaps is not None and check.cnaps.outcome == RegistryOutcome.VALID
+            assert check.sirene is not None and check.sirene.outcome == RegistryOutcome.VALID
+
+    await assert_eventually(companies_checked)
 
     contested = state.expense_lines[1].line_id
     state = await cases.act(
@@ -228,8 +270,19 @@ async def test_full_case_from_evaluation_to_payment(
     to_prefecture = mail_server.store.for_recipient(case.prefecture_email)
     assert templates_of(to_prefecture) == ["evaluation_requested", "payment_requested"]
 
+    # The acknowledgement carries the PDF receipt, whose text lists every fingerprint.
+    acknowledgement = to_candidate[2]
+    receipts = [part for part in acknowledgement.iter_attachments()]
+    assert [part.get_content_type() for part in receipts] == ["application/pdf"]
+    pdf = PdfReader(io.BytesIO(receipts[0].get_content()))
+    text = " ".join(page.extract_text() for page in pdf.pages)
+    assert case_id in text and "Récépissé de dépôt" in text
+    assert final.seal is not None
+    for document in final.seal.documents:
+        assert document.sha256 in text.replace("\n", "").replace(" ", "")
 
-async def test_open_case_is_idempotent(cases: CaseClient, mail_server: MailServer) -> None:
+
+async def test_open_case_is_idempotent(cases: TestCaseClient, mail_server: MailServer) -> None:
     case = new_case_input()
     first = await cases.open_case(case, evaluation_request(case))
     again = await cases.open_case(case, evaluation_request(case))
@@ -243,7 +296,9 @@ async def test_open_case_is_idempotent(cases: CaseClient, mail_server: MailServe
 
 
 @pytest.mark.record_history("reexamination")
-async def test_refused_threat_can_be_reexamined(cases: CaseClient, mail_server: MailServer) -> None:
+async def test_refused_threat_can_be_reexamined(
+    cases: TestCaseClient, mail_server: MailServer
+) -> None:
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))
@@ -296,8 +351,8 @@ async def test_refused_threat_can_be_reexamined(cases: CaseClient, mail_server: 
 
 
 @pytest.mark.record_history("withdrawal")
-async def test_withdrawal_closes_the_case(cases: CaseClient, mail_server: MailServer) -> None:
-    case, case_id = await recognised_open_space(cases)
+async def test_withdrawal_closes_the_case(cases: TestCaseClient, mail_server: MailServer) -> None:
+    case, case_id, _ = await recognised_open_space(cases)
     state = await cases.act(
         case_id, Action.WITHDRAW, WithdrawInput(actor=candidate(case), reason="Je renonce.")
     )
@@ -314,13 +369,15 @@ async def test_withdrawal_closes_the_case(cases: CaseClient, mail_server: MailSe
     await assert_eventually(confirmed)
 
 
-async def test_decided_amount_within_claim_and_ceiling(cases: CaseClient) -> None:
+async def test_decided_amount_within_claim_and_ceiling(cases: TestCaseClient) -> None:
     from core.cases import CaseActionRefused
 
-    case, case_id = await recognised_open_space(cases, level=ThreatLevel.ONE)
+    case, case_id, invoice = await recognised_open_space(cases, level=ThreatLevel.ONE)
     me = candidate(case)
     await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(2_000_000, "F-9"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(2_000_000, "F-9", invoice)),
     )
     await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
 
@@ -350,11 +407,13 @@ async def test_decided_amount_within_claim_and_ceiling(cases: CaseClient) -> Non
 
 
 @pytest.mark.record_history("rejection")
-async def test_rejection_closes_the_case(cases: CaseClient, mail_server: MailServer) -> None:
-    case, case_id = await recognised_open_space(cases)
+async def test_rejection_closes_the_case(cases: TestCaseClient, mail_server: MailServer) -> None:
+    case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
     await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(50_000, "F-3"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(50_000, "F-3", invoice)),
     )
     await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
     state = await cases.act(

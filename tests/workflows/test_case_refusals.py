@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
-from core.cases import CaseActionRefused, CaseClient
+from core.cases import CaseActionRefused
 from domain.contracts import (
     ActionInput,
     Actor,
@@ -36,6 +36,7 @@ from tests.helpers import (
     CNCCFP,
     PREFECTURE_60,
     PREFECTURE_75,
+    TestCaseClient,
     assert_eventually,
     candidate,
     evaluation_request,
@@ -45,13 +46,17 @@ from tests.helpers import (
 from tests.workflows.test_case_lifecycle import line, recognised_open_space
 
 
-async def history_length(cases: CaseClient, case_id: str) -> int:
+async def history_length(cases: TestCaseClient, case_id: str) -> int:
     history = await cases.handle(case_id).fetch_history()
     return len(history.events)
 
 
 async def assert_refused(
-    cases: CaseClient, case_id: str, action: Action, input: BaseModel | dict[str, Any], code: str
+    cases: TestCaseClient,
+    case_id: str,
+    action: Action,
+    input: BaseModel | dict[str, Any],
+    code: str,
 ) -> None:
     """The action is refused with ``code`` and neither the state nor the history changes."""
 
@@ -91,7 +96,7 @@ def evaluation(actor: Actor) -> RecordEvaluationInput:
     )
 
 
-async def test_wrong_stage_is_refused_for_every_action(cases: CaseClient) -> None:
+async def test_wrong_stage_is_refused_for_every_action(cases: TestCaseClient) -> None:
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))
@@ -102,7 +107,10 @@ async def test_wrong_stage_is_refused_for_every_action(cases: CaseClient) -> Non
         (Action.REQUEST_EVALUATION, RequestEvaluationInput(actor=me)),
         (Action.REQUEST_SPACE, RequestSpaceInput(actor=me)),
         (Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP)),
-        (Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(100, "F-1"))),
+        (
+            Action.ADD_EXPENSE_LINE,
+            AddExpenseLineInput(actor=me, line=line(100, "F-1", "doc-not-checked-here")),
+        ),
         (Action.REMOVE_EXPENSE_LINE, RemoveExpenseLineInput(actor=me, line_id="x")),
         (Action.SUBMIT, SubmitInput(actor=me)),
         (Action.SEND_OBSERVATIONS, SendObservationsInput(actor=CNCCFP, observations="x")),
@@ -120,7 +128,7 @@ async def test_wrong_stage_is_refused_for_every_action(cases: CaseClient) -> Non
         await assert_refused(cases, case_id, action, input, "wrong_stage")
 
 
-async def test_wrong_actor_is_refused(cases: CaseClient) -> None:
+async def test_wrong_actor_is_refused(cases: TestCaseClient) -> None:
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))
@@ -199,9 +207,9 @@ GOOD_LINE: dict[str, Any] = {
     ),
 )
 async def test_malformed_line_is_refused_by_the_workflow(
-    cases: CaseClient, change: dict[str, Any], code: str
+    cases: TestCaseClient, change: dict[str, Any], code: str
 ) -> None:
-    case, case_id = await recognised_open_space(cases)
+    case, case_id, _ = await recognised_open_space(cases)
     payload = {
         "actor": candidate(case).model_dump(mode="json"),
         "line": {**GOOD_LINE, **change},
@@ -218,11 +226,11 @@ async def test_malformed_line_is_refused_by_the_workflow(
     ],
 )
 async def test_line_outside_the_eligible_period(
-    cases: CaseClient, dates: tuple[str, str], code: str
+    cases: TestCaseClient, dates: tuple[str, str], code: str
 ) -> None:
-    case, case_id = await recognised_open_space(cases)
+    case, case_id, invoice = await recognised_open_space(cases)
     start, end = (dt.date.fromisoformat(value) for value in dates)
-    bad = line(100_000, "F-1", service_start=start, service_end=end)
+    bad = line(100_000, "F-1", invoice, service_start=start, service_end=end)
     await assert_refused(
         cases,
         case_id,
@@ -232,18 +240,20 @@ async def test_line_outside_the_eligible_period(
     )
 
 
-async def test_rules_that_need_the_case(cases: CaseClient) -> None:
-    case, case_id = await recognised_open_space(cases)
+async def test_rules_that_need_the_case(cases: TestCaseClient) -> None:
+    case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
     await assert_refused(cases, case_id, Action.SUBMIT, SubmitInput(actor=me), "empty_claim")
     await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(100_000, "F-1"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(100_000, "F-1", invoice)),
     )
     await assert_refused(
         cases,
         case_id,
         Action.ADD_EXPENSE_LINE,
-        AddExpenseLineInput(actor=me, line=line(5_000, "f-1")),
+        AddExpenseLineInput(actor=me, line=line(5_000, "f-1", invoice)),
         "duplicate_expense_line",
     )
     await assert_refused(
@@ -272,7 +282,7 @@ async def test_rules_that_need_the_case(cases: CaseClient) -> None:
         )
 
 
-async def test_bad_evaluation_and_decision_payloads(cases: CaseClient) -> None:
+async def test_bad_evaluation_and_decision_payloads(cases: TestCaseClient) -> None:
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from core.cases import CaseActionRefused, CaseClient
+from core.cases import CaseActionRefused
 from domain.calendar import deposit_deadline
 from domain.contracts import (
     AddExpenseLineInput,
@@ -25,6 +25,7 @@ from domain.stages import Action, Stage
 from embedded.mailbox import MailServer
 from tests.helpers import (
     CNCCFP,
+    TestCaseClient,
     assert_eventually,
     candidate,
     evaluation_request,
@@ -38,9 +39,9 @@ S = dt.timedelta(seconds=1)
 
 @pytest.mark.record_history("time_barred")
 async def test_reminders_once_each_then_time_barred(
-    cases: CaseClient, mail_server: MailServer
+    cases: TestCaseClient, mail_server: MailServer
 ) -> None:
-    case, case_id = await recognised_open_space(
+    case, case_id, _ = await recognised_open_space(
         cases, deadline_in=8 * S, policy=CasePolicy(reminder_offsets=[6 * S, 3 * S])
     )
     await cases.wait_closed(case_id, timeout=dt.timedelta(seconds=30))
@@ -69,13 +70,15 @@ async def test_reminders_once_each_then_time_barred(
         raise AssertionError("a time-barred case accepted a submission")
 
 
-async def test_no_reminder_after_submission(cases: CaseClient, mail_server: MailServer) -> None:
-    case, case_id = await recognised_open_space(
+async def test_no_reminder_after_submission(cases: TestCaseClient, mail_server: MailServer) -> None:
+    case, case_id, invoice = await recognised_open_space(
         cases, deadline_in=5 * S, policy=CasePolicy(reminder_offsets=[3 * S, 2 * S])
     )
     me = candidate(case)
     await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(10_000, "F-1"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(10_000, "F-1", invoice)),
     )
     await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
     await asyncio.sleep(6)  # past every reminder and the deadline itself
@@ -89,12 +92,14 @@ async def test_no_reminder_after_submission(cases: CaseClient, mail_server: Mail
 
 @pytest.mark.record_history("observations")
 async def test_two_rounds_of_observations_one_unanswered(
-    cases: CaseClient, mail_server: MailServer
+    cases: TestCaseClient, mail_server: MailServer
 ) -> None:
-    case, case_id = await recognised_open_space(cases)
+    case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
     await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(300_000, "F-1"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(300_000, "F-1", invoice)),
     )
     await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
 
@@ -151,9 +156,9 @@ async def test_two_rounds_of_observations_one_unanswered(
 
 @pytest.mark.record_history("payment_followup")
 async def test_payment_followup_when_prefecture_not_contacted(
-    cases: CaseClient, mail_server: MailServer
+    cases: TestCaseClient, mail_server: MailServer
 ) -> None:
-    case, case_id = await recognised_open_space(
+    case, case_id, invoice = await recognised_open_space(
         cases,
         policy=CasePolicy(
             reminder_offsets=[], payment_followup_delay=2 * S, payment_followup_max=2
@@ -161,7 +166,9 @@ async def test_payment_followup_when_prefecture_not_contacted(
     )
     me = candidate(case)
     await cases.act(
-        case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(100_000, "F-1"))
+        case_id,
+        Action.ADD_EXPENSE_LINE,
+        AddExpenseLineInput(actor=me, line=line(100_000, "F-1", invoice)),
     )
     await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
     await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=100_000))
@@ -181,9 +188,9 @@ async def test_payment_followup_when_prefecture_not_contacted(
 
 @pytest.mark.record_history("operator_correction")
 async def test_operator_moves_the_deadline_and_timers_follow(
-    cases: CaseClient, mail_server: MailServer
+    cases: TestCaseClient, mail_server: MailServer
 ) -> None:
-    case, case_id = await recognised_open_space(
+    case, case_id, _ = await recognised_open_space(
         cases, deadline_in=dt.timedelta(days=10), policy=CasePolicy(reminder_offsets=[2 * S])
     )
     # A corrected first round recomputes the legal deadline.
@@ -221,7 +228,7 @@ async def test_operator_moves_the_deadline_and_timers_follow(
     assert sent[-1] == "time_barred"
 
 
-async def test_time_bar_applies_to_an_unrecognised_threat(cases: CaseClient) -> None:
+async def test_time_bar_applies_to_an_unrecognised_threat(cases: TestCaseClient) -> None:
     case = new_case_input(deadline_in=3 * S)
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))

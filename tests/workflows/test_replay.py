@@ -1,8 +1,8 @@
 """Replay of committed histories: a change that would break running cases fails here.
 
-If this fails after a deliberate change of workflow logic, guard the change with
-``workflow.patched("…")`` so that running cases keep their old path; re-record (``make
-histories``) only when the recorded histories themselves must change, and say why in the commit.
+If this fails after a change of workflow logic, guard the change with ``workflow.patched("…")``
+so that running cases keep their old path. Record the new behaviour under a new label (``make
+histories LABEL=vN``) and keep every older label: each is a version cases may be running on.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 def test_histories_are_committed() -> None:
     # Scenarios recorded: the whole case, time bar with reminders, contradictory rounds,
     # payment follow-up, withdrawal, re-examination, operator corrections.
-    assert len(HISTORIES) >= 7, "run `make histories` and commit tests/workflows/histories/"
+    assert len(HISTORIES) >= 7, "run `make histories LABEL=vN`, commit tests/workflows/histories/"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)

@@ -1,11 +1,12 @@
 """Activities, grouped by the external system they talk to (email, registries).
 
-The worker registers what ``build_activities`` returns; nothing else builds activity objects.
+The worker registers what ``open_activities`` yields; nothing else builds activity objects.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -16,18 +17,22 @@ from activities.registries import RegistryActivities
 from core.settings import Settings
 from core.storage import build_storage
 
-__all__ = ["build_activities"]
+__all__ = ["open_activities"]
 
 
-def build_activities(settings: Settings, engine: AsyncEngine) -> list[Callable[..., Any]]:
-    """Build every activity with its dependencies, ready for ``Worker(activities=...)``.
+@contextlib.asynccontextmanager
+async def open_activities(
+    settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[list[Callable[..., Any]]]:
+    """Build every activity with its dependencies, and close those dependencies on exit.
 
     Args:
-        settings: The process settings (SMTP relay, addresses, registries).
+        settings: The process settings (SMTP relay, storage, registries).
         engine: The app database engine, shared by the activities that keep records.
 
-    Returns:
-        The bound activity methods; each carries its ``@activity.defn`` name.
+    Yields:
+        The bound activity methods, ready for ``Worker(activities=...)``; each carries its
+        ``@activity.defn`` name.
 
     Raises:
         EmailTemplateError: an email template file is missing.
@@ -35,14 +40,17 @@ def build_activities(settings: Settings, engine: AsyncEngine) -> list[Callable[.
         ValueError: a registry's HTTP adapter is chosen without its URL or key.
     """
     storage = build_storage(settings, engine)
-    email = EmailActivities(settings, engine, EmailRenderer(), storage)
-    documents = DocumentActivities(storage)
-    # The registries' HTTP clients live as long as the worker process: nothing closes them
-    # before it exits, which releases their connections.
     registries = RegistryActivities.from_settings(settings)
-    return [
-        email.send_email,
-        documents.seal_dossier,
-        registries.check_cnaps_authorisation,
-        registries.check_sirene,
-    ]
+    try:
+        email = EmailActivities(settings, engine, EmailRenderer(), storage)
+        documents = DocumentActivities(storage)
+        yield [
+            email.send_email,
+            documents.seal_dossier,
+            registries.check_cnaps_authorisation,
+            registries.check_sirene,
+        ]
+    finally:
+        # S3 sessions and registry HTTP clients hold connections until closed.
+        await registries.aclose()
+        await storage.aclose()

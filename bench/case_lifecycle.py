@@ -30,7 +30,7 @@ from typing import Any
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from activities import build_activities
+from activities import open_activities
 from bench.trivial import BenchTrivialWorkflow
 from core.cases import CaseClient
 from core.db import create_engine, create_tables
@@ -136,15 +136,17 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
                 engine = create_engine(settings)
                 await create_tables(engine)
                 client = await connect_when_ready(settings)
-                worker = build_worker(
-                    client,
-                    settings,
-                    list(build_activities(settings, engine)),
-                    workflows=[*WORKFLOWS, BenchTrivialWorkflow],
-                )
                 cases = CaseClient(client, settings.task_queue)
                 storage = build_storage(settings, engine)
-                async with worker:
+                async with (
+                    open_activities(settings, engine) as activities,
+                    build_worker(
+                        client,
+                        settings,
+                        activities,
+                        workflows=[*WORKFLOWS, BenchTrivialWorkflow],
+                    ),
+                ):
                     # Warm up both paths so that neither pays the first connection's cost.
                     await drive_trivial(client, settings.task_queue, [])
                     await drive_case(cases, storage, [])

@@ -9,13 +9,13 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from core.storage import DocumentStorage, build_storage
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities import build_activities
+from activities import open_activities
 from core.db import create_engine, create_tables
 from core.settings import Environment, Settings
+from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
@@ -88,8 +88,8 @@ async def cases(
 ) -> AsyncIterator[TestCaseClient]:
     """A running worker (real activities) on a fresh task queue, and a client for cases."""
     worker_settings = settings.model_copy(update={"task_queue": task_queue})
-    worker = build_worker(
-        client, worker_settings, list(build_activities(worker_settings, db_engine))
-    )
-    async with worker:
+    async with (
+        open_activities(worker_settings, db_engine) as activities,
+        build_worker(client, worker_settings, activities),
+    ):
         yield TestCaseClient(client, task_queue, storage)

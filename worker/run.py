@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
-from activities import build_activities
+from activities import open_activities
 from core.db import create_engine, create_tables
 from core.settings import Settings
 from core.temporal import connect_when_ready
@@ -22,7 +23,7 @@ log = logging.getLogger("secupol.worker")
 def build_worker(
     client: Client,
     settings: Settings,
-    activities: list[object],
+    activities: Sequence[Callable[..., Any]],
     *,
     workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
@@ -31,7 +32,7 @@ def build_worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
-        activities=activities,  # type: ignore[arg-type]
+        activities=activities,
     )
 
 
@@ -40,10 +41,16 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     engine = create_engine(settings)
     await create_tables(engine)
     client = await connect_when_ready(settings)
-    worker = build_worker(client, settings, list(build_activities(settings, engine)))
-    log.info("worker polling task queue %s at %s", settings.task_queue, settings.temporal_address)
     try:
-        async with worker:
+        async with (
+            open_activities(settings, engine) as activities,
+            build_worker(client, settings, activities),
+        ):
+            log.info(
+                "worker polling task queue %s at %s",
+                settings.task_queue,
+                settings.temporal_address,
+            )
             await stop.wait()
             log.info("stopping: finishing the tasks under way")
     finally:

@@ -23,7 +23,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import build_activities
+from activities import open_activities
 from activities.email import (
     EMAIL_NON_RETRYABLE_ERRORS,
     EmailActivities,
@@ -515,11 +515,11 @@ def test_message_id_is_derived_from_the_key() -> None:
     assert "case-a" not in first
 
 
-def test_build_activities_registers_send_email(
+async def test_open_activities_registers_send_email(
     email_settings: Settings, outbox_engine: AsyncEngine
 ) -> None:
-    registered = build_activities(email_settings, outbox_engine)
-    names = [activity._Definition.must_from_callable(fn).name for fn in registered]
+    async with open_activities(email_settings, outbox_engine) as registered:
+        names = [activity._Definition.must_from_callable(fn).name for fn in registered]
     assert "send_email" in names
     assert EMAIL_NON_RETRYABLE_ERRORS == ["EmailTemplateError", "EmailRecipientRefused"]
 

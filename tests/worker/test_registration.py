@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 import activities
 import workflows
-from activities import build_activities
+from activities import open_activities
 from core.settings import Settings
 
 
@@ -32,7 +32,7 @@ def test_every_workflow_is_registered() -> None:
     assert defined == set(workflows.WORKFLOWS)
 
 
-def test_every_activity_is_registered(settings: Settings, db_engine: AsyncEngine) -> None:
+async def test_every_activity_is_registered(settings: Settings, db_engine: AsyncEngine) -> None:
     defined = {
         name
         for module in [activities, *_modules(activities)]
@@ -40,6 +40,7 @@ def test_every_activity_is_registered(settings: Settings, db_engine: AsyncEngine
         for name, member in inspect.getmembers(cls)
         if hasattr(member, "__temporal_activity_definition")
     }
-    registered = {fn.__name__ for fn in build_activities(settings, db_engine)}
+    async with open_activities(settings, db_engine) as built:
+        registered = {fn.__name__ for fn in built}
     assert defined, "no activity found"
     assert defined == registered

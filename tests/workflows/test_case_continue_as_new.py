@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities import build_activities
+from activities import open_activities
 from core.settings import Settings
 from core.storage import DocumentStorage
 from core.temporal import connect_when_ready
@@ -60,7 +60,10 @@ async def short_history_cases(
         update={"temporal_address": low_limit_server, "task_queue": task_queue}
     )
     client = await connect_when_ready(local)
-    async with build_worker(client, local, list(build_activities(local, db_engine))):
+    async with (
+        open_activities(local, db_engine) as activities,
+        build_worker(client, local, activities),
+    ):
         yield TestCaseClient(client, task_queue, storage), client
 
 

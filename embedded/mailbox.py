@@ -244,7 +244,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(mail_dir, host, port)
     if args.command == "list":
         return _list(MailStore(mail_dir))
-    return _show(MailStore(mail_dir), args.which)
+    return _show(MailStore(mail_dir), args.which, args.save)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -262,6 +262,9 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("list", parents=[common], help="one line per stored message")
     show = commands.add_parser("show", parents=[common], help="print one message")
     show.add_argument("which", help="index shown by `list` (from 1), or `last`")
+    show.add_argument(
+        "--save", type=Path, default=None, metavar="DIR", help="write the attachments into DIR"
+    )
     return parser
 
 
@@ -297,7 +300,7 @@ def _list(store: MailStore) -> int:
     return 0
 
 
-def _show(store: MailStore, which: str) -> int:
+def _show(store: MailStore, which: str, save_to: Path | None = None) -> int:
     messages = store.messages()
     try:
         index = len(messages) if which == "last" else int(which)
@@ -318,6 +321,17 @@ def _show(store: MailStore, which: str) -> int:
     else:
         text = body.get_content()
         sys.stdout.write(text if text.endswith("\n") else text + "\n")
+    for number, part in enumerate(message.iter_attachments(), start=1):
+        data = part.get_content()
+        # The sender chose the name: keep only its last component before writing anything.
+        name = Path(part.get_filename() or f"piece-jointe-{number}").name
+        size = len(data) if isinstance(data, bytes | str) else 0
+        sys.stdout.write(f"[pièce jointe {number}] {name} ({part.get_content_type()}, {size} o)")
+        if save_to is not None and isinstance(data, bytes):
+            save_to.mkdir(parents=True, exist_ok=True)
+            (save_to / name).write_bytes(data)
+            sys.stdout.write(f" -> {save_to / name}")
+        sys.stdout.write("\n")
     return 0
 
 

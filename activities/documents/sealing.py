@@ -17,11 +17,11 @@ from __future__ import annotations
 import hashlib
 import json
 
-from core.storage import DocumentStorage
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.documents.receipt import render_receipt
+from core.storage import DocumentStorage
 from domain.contracts import (
     SEAL_PERMANENT_ERRORS,
     SealDossierInput,

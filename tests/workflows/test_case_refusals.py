@@ -60,13 +60,17 @@ async def assert_refused(
 ) -> None:
     """The action is refused with ``code`` and neither the state nor the history changes."""
 
-    async def emails_settled() -> CaseState:
-        # The mailer marks emails sent in the background; compare states once it is idle.
+    async def settled() -> CaseState:
+        # Emails and registry checks finish in the background; compare states once both are idle.
         state = await cases.state(case_id)
         assert all(record.status != "pending" for record in state.notifications)
+        checks = {check.line_id: check for check in state.line_checks}
+        for recorded in state.expense_lines:
+            assert recorded.line_id in checks
+            assert checks[recorded.line_id].at_submission or state.submitted_at is None
         return state
 
-    before_state = await assert_eventually(emails_settled)
+    before_state = await assert_eventually(settled)
     before_events = await history_length(cases, case_id)
     if isinstance(input, BaseModel):
         with pytest.raises(CaseActionRefused) as refused:

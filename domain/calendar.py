@@ -65,6 +65,29 @@ def eligible_period(
     return start, last_round_attended
 
 
+FRENCH_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
+FRENCH_MONTHS = (
+    "janvier",
+    "février",
+    "mars",
+    "avril",
+    "mai",
+    "juin",
+    "juillet",
+    "août",
+    "septembre",
+    "octobre",
+    "novembre",
+    "décembre",
+)
+
+
+def french_date(value: dt.date) -> str:
+    """A date as French letters write it: ``22 mai 2026``, ``1er juin 2026``."""
+    day = "1er" if value.day == 1 else str(value.day)
+    return f"{day} {FRENCH_MONTHS[value.month - 1]} {value.year}"
+
+
 def paris_time(moment: dt.datetime) -> dt.datetime:
     """The same instant in Paris time (for messages read by people)."""
     return moment.astimezone(PARIS)

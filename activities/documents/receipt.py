@@ -16,31 +16,16 @@ from reportlab.lib.styles import ParagraphStyle, getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from domain.calendar import paris_time
+from domain.calendar import french_date, paris_time
 from domain.contracts import SealDossierInput, SealedDocument
 from domain.documents import DocumentKind
 from domain.money import format_eur
-
-_FRENCH_MONTHS = [
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-]
 
 
 def _paris_text(input: SealDossierInput) -> str:
     moment = paris_time(input.submitted_at)
     return (
-        f"{moment.day} {_FRENCH_MONTHS[moment.month - 1]} {moment.year} à "
+        f"{french_date(moment.date())} à "
         f"{moment.hour} h {moment.minute:02d} min {moment.second:02d} s (heure de Paris)"
     )
 

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import jinja2
 
-from domain.calendar import paris_time
+from domain.calendar import FRENCH_WEEKDAYS, french_date, paris_time
 from domain.contracts import EmailFacts, EmailTemplate
 from domain.money import format_eur
 
@@ -23,22 +23,6 @@ TEMPLATES_DIR = Path(__file__).parent / "templates"
 
 LAYOUT_TEMPLATE = "_layout.body.j2"
 SECURITY_PACK_TEMPLATE = "_security_pack.j2"
-
-_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
-_MONTHS = (
-    "janvier",
-    "février",
-    "mars",
-    "avril",
-    "mai",
-    "juin",
-    "juillet",
-    "août",
-    "septembre",
-    "octobre",
-    "novembre",
-    "décembre",
-)
 
 _T = TypeVar("_T")
 
@@ -69,8 +53,7 @@ def date_fr(value: dt.date) -> str:
     """
     if isinstance(value, dt.datetime):
         value = _in_paris(value).date()
-    day = "1er" if value.day == 1 else str(value.day)
-    return f"{day} {_MONTHS[value.month - 1]} {value.year}"
+    return french_date(value)
 
 
 def paris(value: dt.datetime) -> str:
@@ -81,7 +64,8 @@ def paris(value: dt.datetime) -> str:
     """
     local = _in_paris(value)
     return (
-        f"{_WEEKDAYS[local.weekday()]} {date_fr(local.date())} à {local.hour} h {local.minute:02d}"
+        f"{FRENCH_WEEKDAYS[local.weekday()]} {date_fr(local.date())} à {local.hour} h "
+        f"{local.minute:02d}"
     )
 
 

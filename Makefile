@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint fmt typecheck pytest bench histories mail demo clean
+.PHONY: up test lint fmt typecheck pytest bench histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# Database tests also run on this PostgreSQL (set it empty to run them on SQLite only).
+SECUPOL_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
+export SECUPOL_TEST_POSTGRES_URL
 
 pytest: $(STAMP)
 	$(BIN)/pytest
@@ -49,6 +53,12 @@ mail: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+## Draft a migration from the difference between core/db.py and the migrations: make migration MESSAGE="…"
+migration: $(STAMP)
+	test -n "$(MESSAGE)" || (echo 'usage: make migration MESSAGE="what changes"' && exit 2)
+	tmp=$$(mktemp -d) && export SECUPOL_DATA_DIR=$$tmp && $(BIN)/alembic upgrade head \
+		&& $(BIN)/alembic revision --autogenerate -m "$(MESSAGE)"; status=$$?; rm -rf $$tmp; exit $$status
 
 ## Drive a fictitious case through every stage on the running stack (see it in the Web UI).
 demo: $(STAMP)

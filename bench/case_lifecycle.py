@@ -33,7 +33,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from activities import open_activities
 from bench.trivial import BenchTrivialWorkflow
 from core.cases import CaseClient
-from core.db import create_engine, create_tables
+from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
@@ -134,7 +134,7 @@ async def main(cases_count: int, concurrency: int) -> dict[str, float]:
                     _env_file=None,  # type: ignore[call-arg]
                 )
                 engine = create_engine(settings)
-                await create_tables(engine)
+                await migrate(engine)
                 client = await connect_when_ready(settings)
                 cases = CaseClient(client, settings.task_queue)
                 storage = build_storage(settings, engine)

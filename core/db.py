@@ -1,7 +1,13 @@
-"""The app database: engine factory and tables.
+"""The app database: engine factory, tables, and migrations.
 
-SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by setting ``SECUPOL_DATABASE_URL``. Tables
-are created at start until migrations (Alembic) arrive with the API.
+SQLite (aiosqlite) by default, PostgreSQL (asyncpg) by setting ``SECUPOL_DATABASE_URL``. The
+schema is made by Alembic migrations (``core/migrations``), run by ``migrate`` at the start of
+every process that uses the database; these ``Table`` objects are what the code queries and what
+``alembic revision --autogenerate`` compares against.
+
+What lives here is what is not a case's progress (that is in Temporal): accounts and their
+hashed tokens, roles and département scopes, elections, document metadata, the email outbox, the
+audit log, and the messages between candidates and reviewers.
 """
 
 from __future__ import annotations
@@ -10,8 +16,11 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
+    Date,
     DateTime,
+    ForeignKey,
     Integer,
     MetaData,
     String,
@@ -24,7 +33,16 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.settings import Settings
 
-metadata = MetaData()
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+"""Named constraints: migrations on PostgreSQL and SQLite refer to them by the same names."""
 
 email_outbox = Table(
     "email_outbox",
@@ -63,10 +81,17 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-async def create_tables(engine: AsyncEngine) -> None:
-    """Create missing tables (idempotent)."""
+async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+    """Bring the database to ``revision`` with the Alembic migrations (idempotent).
+
+    Args:
+        engine: The app database.
+        revision: A revision id, ``head`` (the default) or ``base`` (everything removed).
+    """
+    from core.migrations import run_migrations  # Alembic is loaded only by who migrates
+
     async with engine.begin() as connection:
-        await connection.run_sync(metadata.create_all)
+        await connection.run_sync(run_migrations, revision)
 
 
 documents = Table(
@@ -92,3 +117,122 @@ documents = Table(
 ``object_key`` names the encrypted object (content-addressed, possibly shared by several cases);
 ``key_id`` is the document key that encrypted it.
 """
+
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(64), primary_key=True),
+    # Stored lower-cased: one account per address.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("disabled_at", DateTime(timezone=True)),
+)
+"""People who sign in: candidates, mandated third parties, prefecture staff, CNCCFP reviewers,
+admins and operators. A candidate's ``account_id`` is their ``candidate_id`` in case ids."""
+
+account_departements = Table(
+    "account_departements",
+    metadata,
+    Column(
+        "account_id",
+        String(64),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("departement", String(3), primary_key=True),
+)
+"""The départements a prefecture agent serves."""
+
+case_mandates = Table(
+    "case_mandates",
+    metadata,
+    Column("case_id", String(120), primary_key=True),
+    Column(
+        "account_id",
+        String(64),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("mandate_document_id", String(40), nullable=False),
+    Column("granted_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+"""Which case a mandated third party may act on (one mandate, one case)."""
+
+sign_in_links = Table(
+    "sign_in_links",
+    metadata,
+    # SHA-256 of the one-time token: the token itself is only ever in the email.
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "account_id",
+        String(64),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "account_id",
+        String(64),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+"""Session tokens (hashed at rest, expiring, revocable); staff tokens made by the admin command."""
+
+elections = Table(
+    "elections",
+    metadata,
+    Column("election_id", String(64), primary_key=True),
+    Column("election_type", String(32), nullable=False),
+    Column("label", String(200), nullable=False),
+    Column("first_round", Date, nullable=False),
+    Column("second_round", Date),
+    # Whether the scheme applies to this election (a per-type setting, DOMAIN.md).
+    Column("covered", Boolean, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Elections are data: an admin adds them, never code."""
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("entry_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", DateTime(timezone=True), nullable=False, index=True),
+    Column("actor_id", String(64), nullable=False),
+    Column("actor_role", String(20), nullable=False),
+    Column("case_id", String(120), index=True),
+    Column("action", String(64), nullable=False),
+    # "ok", or the stable error code of the refusal.
+    Column("outcome", String(64), nullable=False),
+    Column("request_id", String(64)),
+)
+"""Every action taken through the API: who, what, which case, outcome. No content."""
+
+case_messages = Table(
+    "case_messages",
+    metadata,
+    Column("message_id", String(40), primary_key=True),
+    Column("case_id", String(120), nullable=False, index=True),
+    Column("author_id", String(64), nullable=False),
+    Column("author_role", String(20), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Messages exchanged on a case between the candidate side and the CNCCFP."""

@@ -22,7 +22,7 @@ from reportlab import rl_config
 from reportlab.pdfgen import canvas
 
 from core.cases import CaseClient
-from core.db import create_engine, create_tables
+from core.db import create_engine, migrate
 from core.settings import Settings
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
@@ -170,7 +170,7 @@ async def run(until: Stage, pause: float) -> str:
     client = await connect_when_ready(settings)
     cases = CaseClient(client, settings.task_queue)
     engine = create_engine(settings)
-    await create_tables(engine)
+    await migrate(engine)
     storage = build_storage(settings, engine)
     case, me = demo_case(settings.case_policy())
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from activities import open_activities
-from core.db import create_engine, create_tables
+from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
@@ -63,7 +63,7 @@ async def client(settings: Settings) -> Client:
 @pytest.fixture(scope="session")
 async def db_engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(settings)
-    await create_tables(engine)
+    await migrate(engine)
     yield engine
     await engine.dispose()
 

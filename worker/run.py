@@ -12,7 +12,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import open_activities
-from core.db import create_engine, create_tables
+from core.db import create_engine, migrate
 from core.settings import Settings
 from core.temporal import connect_when_ready
 from workflows import WORKFLOWS
@@ -39,7 +39,7 @@ def build_worker(
 async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
     """Run until ``stop`` is set, then finish the tasks under way and return."""
     engine = create_engine(settings)
-    await create_tables(engine)
+    await migrate(engine)
     client = await connect_when_ready(settings)
     try:
         async with (

@@ -17,7 +17,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.email import EmailActivities, EmailRenderer
-from core.db import create_engine, create_tables
+from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from embedded.mailbox import MailServer
 
@@ -73,7 +73,7 @@ def email_settings(tmp_path: Path, smtp_server: MailServer) -> Settings:
 @pytest.fixture
 async def outbox_engine(email_settings: Settings) -> AsyncIterator[AsyncEngine]:
     engine = create_engine(email_settings)
-    await create_tables(engine)
+    await migrate(engine)
     yield engine
     await engine.dispose()
 

@@ -16,7 +16,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.documents import DocumentActivities
-from core.db import create_engine, create_tables
+from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
 from domain.contracts import SealDossierInput
@@ -34,7 +34,7 @@ async def storage(tmp_path: Path) -> DocumentStorage:
         _env_file=None,  # type: ignore[call-arg]
     )
     engine = create_engine(settings)
-    await create_tables(engine)
+    await migrate(engine)
     yield build_storage(settings, engine)  # type: ignore[misc]
     await engine.dispose()
 

@@ -21,7 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import create_engine, create_tables, documents
+from core.db import create_engine, documents, migrate
 from core.settings import Environment, Settings, StorageBackend
 from core.storage import DocumentStorage, LocalDiskStore, build_storage
 
@@ -71,7 +71,7 @@ def storage_settings(tmp_path: Path) -> Settings:
 async def storage_engine(storage_settings: Settings) -> AsyncIterator[AsyncEngine]:
     """A fresh SQLite database with every table, ``documents`` included."""
     engine = create_engine(storage_settings)
-    await create_tables(engine)
+    await migrate(engine)
     yield engine
     await engine.dispose()
 

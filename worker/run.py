@@ -61,6 +61,8 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # httpx logs each request's URL at INFO, and registry URLs carry SIRENs and CNAPS numbers.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Alembic announces each of its plugins; the "Running upgrade" lines are what matters.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = Settings()
 
     async def _main() -> None:

@@ -111,6 +111,14 @@ class Settings(BaseSettings):
     registry_max_attempts: int = 5
     """Attempts before a line is marked "à vérifier manuellement" instead of blocking the case."""
 
+    # Accounts
+    sign_in_link_ttl_minutes: int = 15
+    """A one-time sign-in link expires this long after it is sent."""
+    session_ttl_hours: int = 12
+    """A session opened by a sign-in link lasts this long."""
+    staff_token_ttl_days: int = 90
+    """Staff tokens printed by the admin command last this long (then a new one is made)."""
+
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     answer_delay_days: int = 15

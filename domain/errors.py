@@ -72,6 +72,11 @@ class ErrorCode(StrEnum):
     INVALID_FILENAME = "invalid_filename"
     # Registries
     MANUAL_VERIFICATION_REQUIRED = "manual_verification_required"
+    # Accounts
+    ACCOUNT_EXISTS = "account_exists"
+    SIGN_IN_LINK_INVALID = "sign_in_link_invalid"
+    SESSION_INVALID = "session_invalid"
+    SCOPE_REQUIRED = "scope_required"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -151,6 +156,14 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.DOCUMENT_NOT_FOUND: "Ce document est introuvable dans ce dossier.",
     ErrorCode.INVALID_FILENAME: "Le nom du fichier est invalide.",
+    ErrorCode.ACCOUNT_EXISTS: "Un compte existe déjà pour cette adresse électronique.",
+    ErrorCode.SIGN_IN_LINK_INVALID: (
+        "Ce lien de connexion n'est plus valable (déjà utilisé ou expiré) : demandez-en un nouveau."
+    ),
+    ErrorCode.SESSION_INVALID: "Votre session a expiré ou a été fermée : reconnectez-vous.",
+    ErrorCode.SCOPE_REQUIRED: (
+        "Un agent de préfecture doit être rattaché à au moins un département."
+    ),
     ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
         "La vérification de cette entreprise doit être faite manuellement."
     ),

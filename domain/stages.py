@@ -76,6 +76,8 @@ class Role(StrEnum):
     """Staff of the prefecture of the case's département."""
     CNCCFP = "cnccfp"
     OPERATOR = "operator"
+    ADMIN = "admin"
+    """Manages accounts and elections; takes no action on a case."""
     SYSTEM = "system"
     """The workflow itself, when a timer expires."""
 

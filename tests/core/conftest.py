@@ -8,6 +8,7 @@ document) and per-test databases, so that each test counts only its own rows and
 from __future__ import annotations
 
 import base64
+import os
 import socket
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -18,8 +19,8 @@ import aioboto3
 import pytest
 from moto.server import ThreadedMotoServer
 from pydantic import SecretStr
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from core.db import create_engine, documents, migrate
 from core.settings import Environment, Settings, StorageBackend
@@ -178,3 +179,40 @@ async def backend(
         # The bucket exists before a test snapshots it, as it would in production.
         await made.storage.store.exists("objects/00/none")
         yield made
+
+
+# --- App database on SQLite and on PostgreSQL ----------------------------------------------------
+
+POSTGRES_URL = os.environ.get("SECUPOL_TEST_POSTGRES_URL", "")
+"""``make test`` sets it to the local server; when set, an unreachable server fails the tests."""
+BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
+
+
+@pytest.fixture(params=BACKENDS)
+async def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}")
+        yield engine
+        await engine.dispose()
+        return
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(POSTGRES_URL)
+    async with admin.begin() as connection:
+        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    engine = create_async_engine(
+        POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
+    )
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as connection:
+            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()
+
+
+@pytest.fixture
+async def app_engine(bare_engine: AsyncEngine) -> AsyncEngine:
+    """A migrated app database, on each backend in turn."""
+    await migrate(bare_engine)
+    return bare_engine

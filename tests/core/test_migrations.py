@@ -8,44 +8,13 @@ schema of its own, dropped afterwards.
 from __future__ import annotations
 
 import datetime as dt
-import os
-import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Connection, inspect, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import elections, metadata, migrate
-
-POSTGRES_URL = os.environ.get("SECUPOL_TEST_POSTGRES_URL", "")
-BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
-
-
-@pytest.fixture(params=BACKENDS)
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}")
-        yield engine
-        await engine.dispose()
-        return
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_async_engine(POSTGRES_URL)
-    async with admin.begin() as connection:
-        await connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    engine = create_async_engine(
-        POSTGRES_URL, connect_args={"server_settings": {"search_path": schema}}
-    )
-    try:
-        yield engine
-    finally:
-        await engine.dispose()
-        async with admin.begin() as connection:
-            await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        await admin.dispose()
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -56,9 +25,9 @@ def _differences(connection: Connection) -> list[object]:
     return list(compare_metadata(MigrationContext.configure(connection), metadata))
 
 
-async def test_upgrade_from_empty_gives_the_models_schema(engine: AsyncEngine) -> None:
-    await migrate(engine)
-    async with engine.connect() as connection:
+async def test_upgrade_from_empty_gives_the_models_schema(bare_engine: AsyncEngine) -> None:
+    await migrate(bare_engine)
+    async with bare_engine.connect() as connection:
         assert await connection.run_sync(_tables) == set(metadata.tables)
         # The migrations and core.db.metadata say the same thing: a table changed without a
         # migration fails here.
@@ -70,20 +39,20 @@ async def test_upgrade_from_empty_gives_the_models_schema(engine: AsyncEngine) -
     assert by_id["legislatives-2024"]["covered"] is False
 
 
-async def test_downgrade_to_nothing_and_up_again(engine: AsyncEngine) -> None:
-    await migrate(engine)
-    await migrate(engine, "base")
-    async with engine.connect() as connection:
+async def test_downgrade_to_nothing_and_up_again(bare_engine: AsyncEngine) -> None:
+    await migrate(bare_engine)
+    await migrate(bare_engine, "base")
+    async with bare_engine.connect() as connection:
         assert await connection.run_sync(_tables) == set()
-    await migrate(engine)
-    async with engine.connect() as connection:
+    await migrate(bare_engine)
+    async with bare_engine.connect() as connection:
         assert await connection.run_sync(_tables) == set(metadata.tables)
 
 
-async def test_migrating_twice_changes_nothing(engine: AsyncEngine) -> None:
-    await migrate(engine)
-    await migrate(engine)
-    async with engine.connect() as connection:
+async def test_migrating_twice_changes_nothing(bare_engine: AsyncEngine) -> None:
+    await migrate(bare_engine)
+    await migrate(bare_engine)
+    async with bare_engine.connect() as connection:
         count = len((await connection.execute(select(elections))).all())
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     assert count == 2

@@ -12,15 +12,13 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities import open_activities
 from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
-from tests.helpers import TestCaseClient
-from worker.run import build_worker
+from tests.helpers import TestCaseClient, running_worker
 
 
 @pytest.fixture(scope="session")
@@ -87,9 +85,5 @@ async def cases(
     task_queue: str,
 ) -> AsyncIterator[TestCaseClient]:
     """A running worker (real activities) on a fresh task queue, and a client for cases."""
-    worker_settings = settings.model_copy(update={"task_queue": task_queue})
-    async with (
-        open_activities(worker_settings, db_engine) as activities,
-        build_worker(client, worker_settings, activities),
-    ):
-        yield TestCaseClient(client, task_queue, storage)
+    async with running_worker(client, settings, db_engine, storage, task_queue) as cases:
+        yield cases

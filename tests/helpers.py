@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from email.message import EmailMessage
 from typing import Any, TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from activities import open_activities
 from core.cases import CaseClient
+from core.settings import Settings
 from core.storage import DocumentStorage
 from domain.contracts import (
     Actor,
@@ -23,8 +28,28 @@ from domain.contracts import (
 from domain.documents import DocumentKind
 from domain.stages import Role
 from embedded.demo import upload_sample
+from worker.run import build_worker
 
 T = TypeVar("T")
+
+
+@contextlib.asynccontextmanager
+async def running_worker(
+    client: Any,
+    settings: Settings,
+    engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+    **overrides: Any,
+) -> AsyncIterator[TestCaseClient]:
+    """A worker with the real activities on ``task_queue`` (settings changed by ``overrides``),
+    and a client for its cases; the worker's storage and ``storage`` share the same store."""
+    local = settings.model_copy(update={"task_queue": task_queue, **overrides})
+    async with (
+        open_activities(local, engine) as activities,
+        build_worker(client, local, activities),
+    ):
+        yield TestCaseClient(client, task_queue, storage)
 
 
 class TestCaseClient(CaseClient):

@@ -13,7 +13,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities import open_activities
 from core.settings import Settings
 from core.storage import DocumentStorage
 from core.temporal import connect_when_ready
@@ -34,9 +33,9 @@ from tests.helpers import (
     assert_eventually,
     candidate,
     paris_today,
+    running_worker,
 )
 from tests.workflows.test_case_lifecycle import line, recognised_open_space
-from worker.run import build_worker
 
 SUGGEST_AT = 40
 
@@ -56,15 +55,10 @@ async def short_history_cases(
     storage: DocumentStorage,
     task_queue: str,
 ) -> AsyncIterator[tuple[TestCaseClient, Client]]:
-    local = settings.model_copy(
-        update={"temporal_address": low_limit_server, "task_queue": task_queue}
-    )
+    local = settings.model_copy(update={"temporal_address": low_limit_server})
     client = await connect_when_ready(local)
-    async with (
-        open_activities(local, db_engine) as activities,
-        build_worker(client, local, activities),
-    ):
-        yield TestCaseClient(client, task_queue, storage), client
+    async with running_worker(client, local, db_engine, storage, task_queue) as cases:
+        yield cases, client
 
 
 async def test_case_continues_as_new_and_loses_nothing(

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities import open_activities
 from core.cases import CaseActionRefused
 from core.settings import CnapsRegistryKind, Settings
 from core.storage import DocumentStorage
@@ -26,10 +25,9 @@ from domain.documents import DocumentKind
 from domain.registries import RegistryOutcome
 from domain.stages import Action, Stage
 from embedded.temporal_server import free_port
-from tests.helpers import CNCCFP, TestCaseClient, assert_eventually, candidate
+from tests.helpers import CNCCFP, TestCaseClient, assert_eventually, candidate, running_worker
 from tests.workflows.test_case_lifecycle import line, recognised_open_space
 from tests.workflows.test_case_refusals import assert_refused
-from worker.run import build_worker
 
 
 async def test_submission_citing_a_missing_document_is_refused(cases: TestCaseClient) -> None:
@@ -145,19 +143,17 @@ async def unreachable_registry(
     task_queue: str,
 ) -> AsyncIterator[TestCaseClient]:
     """A worker whose CNAPS registry is an HTTP endpoint nobody listens on."""
-    local = settings.model_copy(
-        update={
-            "task_queue": task_queue,
-            "cnaps_registry": CnapsRegistryKind.HTTP,
-            "cnaps_http_url": f"http://127.0.0.1:{free_port()}/autorisations",
-            "registry_timeout_s": 1.0,
-        }
-    )
-    async with (
-        open_activities(local, db_engine) as activities,
-        build_worker(client, local, activities),
-    ):
-        yield TestCaseClient(client, task_queue, storage)
+    async with running_worker(
+        client,
+        settings,
+        db_engine,
+        storage,
+        task_queue,
+        cnaps_registry=CnapsRegistryKind.HTTP,
+        cnaps_http_url=f"http://127.0.0.1:{free_port()}/autorisations",
+        registry_timeout_s=1.0,
+    ) as cases:
+        yield cases
 
 
 async def test_unreachable_registry_marks_the_line_for_manual_verification(

@@ -10,6 +10,7 @@ import pytest
 from pypdf import PdfReader
 
 from domain.contracts import (
+    Actor,
     AddExpenseLineInput,
     AnswerObservationsInput,
     CasePolicy,
@@ -135,8 +136,6 @@ async def test_full_case_from_evaluation_to_payment(
     )
     third_party = state.third_party
     assert third_party is not None
-    from domain.contracts import Actor
-
     mandated = Actor(role=Role.THIRD_PARTY, id="tiers-1")
     state = await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=mandated))
     assert state.stage == Stage.SPACE_REQUESTED

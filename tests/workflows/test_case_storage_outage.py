@@ -16,16 +16,20 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from activities import open_activities
 from core.settings import Settings, StorageBackend
 from core.storage import build_storage
 from domain.contracts import AddExpenseLineInput, SubmitInput
 from domain.stages import Action, Stage
 from embedded.mailbox import MailServer
 from embedded.temporal_server import free_port
-from tests.helpers import TestCaseClient, assert_eventually, candidate, templates_of
+from tests.helpers import (
+    TestCaseClient,
+    assert_eventually,
+    candidate,
+    running_worker,
+    templates_of,
+)
 from tests.workflows.test_case_lifecycle import line, recognised_open_space
-from worker.run import build_worker
 
 
 class RestartableS3:
@@ -68,9 +72,8 @@ async def s3_cases(
     task_queue: str,
     s3: RestartableS3,
 ) -> AsyncIterator[TestCaseClient]:
-    local = settings.model_copy(
+    s3_settings = settings.model_copy(
         update={
-            "task_queue": task_queue,
             "storage_backend": StorageBackend.S3,
             "s3_endpoint_url": s3.endpoint,
             "s3_bucket": f"secupol-{uuid.uuid4().hex[:16]}",
@@ -78,13 +81,12 @@ async def s3_cases(
             "s3_secret_access_key": SecretStr("secupol-test-secret"),
         }
     )
-    storage = build_storage(local, db_engine, create_bucket=True)
-    async with (
-        open_activities(local, db_engine) as activities,
-        build_worker(client, local, activities),
-    ):
-        yield TestCaseClient(client, task_queue, storage)
-    await storage.aclose()
+    storage = build_storage(s3_settings, db_engine, create_bucket=True)
+    try:
+        async with running_worker(client, s3_settings, db_engine, storage, task_queue) as cases:
+            yield cases
+    finally:
+        await storage.aclose()
 
 
 async def test_deposit_stands_while_storage_is_down_and_is_sealed_after(

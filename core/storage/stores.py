@@ -118,6 +118,11 @@ def _open_for_reading(path: Path) -> BinaryIO:
     return path.open("rb")
 
 
+def _close_opened(opening: asyncio.Future[BinaryIO]) -> None:
+    if not opening.cancelled() and opening.exception() is None:
+        opening.result().close()
+
+
 def _list_files(root: Path, prefix: str) -> list[str]:
     found: list[str] = []
     for directory, _subdirectories, files in os.walk(root):
@@ -162,10 +167,16 @@ class LocalDiskStore:
     async def get(self, key: str) -> AsyncGenerator[bytes, None]:
         """Stream the file in blocks of 1 MiB."""
         path = self._path(key)
+        opening = asyncio.ensure_future(asyncio.to_thread(_open_for_reading, path))
         try:
-            file = await asyncio.to_thread(_open_for_reading, path)
+            file = await asyncio.shield(opening)
         except FileNotFoundError:
             raise ObjectNotFound("no object under this key") from None
+        except asyncio.CancelledError:
+            # The thread opens the file whatever happens to us (a worker shutting down cancels
+            # activities): close it as soon as it is open instead of leaving it to the GC.
+            opening.add_done_callback(_close_opened)
+            raise
         try:
             while block := await asyncio.to_thread(file.read, _IO_BLOCK):
                 yield block

@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -178,7 +178,8 @@ class Accounts:
         """A one-time token for the account of ``email``, or None if there is none.
 
         The caller emails the link when there is one and answers the same either way, so that
-        nobody learns whether an address has an account.
+        nobody learns whether an address has an account. Past ``sign_in_links_per_hour`` links
+        in the last hour, None as well: a mailbox cannot be flooded through the API.
         """
         account = await self.find_by_email(email)
         if account is None or account.disabled:
@@ -186,6 +187,19 @@ class Accounts:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._now()
         async with self._engine.begin() as connection:
+            recent = (
+                await connection.execute(
+                    select(func.count())
+                    .select_from(sign_in_links)
+                    .where(
+                        sign_in_links.c.account_id == account.account_id,
+                        sign_in_links.c.created_at > now - dt.timedelta(hours=1),
+                    )
+                )
+            ).scalar_one()
+            if recent >= self._settings.sign_in_links_per_hour:
+                # Someone is flooding this mailbox: answer as usual, send nothing.
+                return None
             await connection.execute(
                 insert(sign_in_links).values(
                     token_hash=hash_token(token),
@@ -271,16 +285,57 @@ class Accounts:
         return account, actor
 
     async def grant_mandate(self, *, case_id: str, account_id: str, document_id: str) -> None:
-        """Record that a third party may act on one case (mirrors the workflow's mandate)."""
+        """Record that a third party may act on one case (mirrors the workflow's mandate).
+
+        A case has one mandated third party: granting ends any other mandate on the case.
+        """
+        now = self._now()
         async with self._engine.begin() as connection:
+            await connection.execute(
+                update(case_mandates)
+                .where(case_mandates.c.case_id == case_id, case_mandates.c.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+            await connection.execute(
+                delete(case_mandates).where(
+                    case_mandates.c.case_id == case_id, case_mandates.c.account_id == account_id
+                )
+            )
             await connection.execute(
                 insert(case_mandates).values(
                     case_id=case_id,
                     account_id=account_id,
                     mandate_document_id=document_id,
-                    granted_at=self._now(),
+                    granted_at=now,
                 )
             )
+
+    async def revoke_mandate(self, *, case_id: str, account_id: str) -> None:
+        """End a third party's mandate on a case (a mandate the workflow refused, for one)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(case_mandates)
+                .where(
+                    case_mandates.c.case_id == case_id,
+                    case_mandates.c.account_id == account_id,
+                    case_mandates.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=self._now())
+            )
+
+    async def holds_mandate(self, *, case_id: str, account_id: str) -> bool:
+        """Whether a third party currently holds a mandate for the case."""
+        async with self._engine.connect() as connection:
+            found = (
+                await connection.execute(
+                    select(case_mandates.c.case_id).where(
+                        case_mandates.c.case_id == case_id,
+                        case_mandates.c.account_id == account_id,
+                        case_mandates.c.revoked_at.is_(None),
+                    )
+                )
+            ).first()
+        return found is not None
 
     async def mandated_cases(self, account_id: str) -> list[str]:
         """The cases a third party holds a current mandate for."""

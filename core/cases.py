@@ -22,14 +22,27 @@ from temporalio.client import (
     WorkflowHandle,
     WorkflowUpdateFailedError,
 )
-from temporalio.common import WorkflowIDConflictPolicy
-from temporalio.exceptions import ApplicationError
+from temporalio.common import (
+    SearchAttributeKey,
+    SearchAttributePair,
+    TypedSearchAttributes,
+    WorkflowIDConflictPolicy,
+    WorkflowIDReusePolicy,
+)
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from domain import visibility
 from domain.contracts import CaseState, OpenCaseInput, OperatorInput, RequestEvaluationInput
 from domain.errors import MESSAGES, ErrorCode
 from domain.ids import CASE_WORKFLOW_TYPE, case_workflow_id
-from domain.stages import Action
+from domain.stages import Action, Stage
+
+STAGE_KEY = SearchAttributeKey.for_keyword(visibility.STAGE)
+DEPARTEMENT_KEY = SearchAttributeKey.for_keyword(visibility.DEPARTEMENT)
+ELECTION_KEY = SearchAttributeKey.for_keyword(visibility.ELECTION)
+DEPOSIT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.DEPOSIT_DEADLINE)
+NEXT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.NEXT_DEADLINE)
 
 
 class CaseError(Exception):
@@ -84,6 +97,17 @@ class CaseClient:
             id=case_id,
             task_queue=self.task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            # A case that has ended is not opened again under the same id.
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            # Set at once (the workflow upserts them too), so that lists scoped by département
+            # see the case before its first workflow task.
+            search_attributes=TypedSearchAttributes(
+                [
+                    SearchAttributePair(STAGE_KEY, Stage.OPENED.value),
+                    SearchAttributePair(DEPARTEMENT_KEY, input.departement),
+                    SearchAttributePair(ELECTION_KEY, input.election.election_id),
+                ]
+            ),
         )
         try:
             state = await self.client.execute_update_with_start_workflow(
@@ -95,6 +119,10 @@ class CaseClient:
             )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
+        except WorkflowAlreadyStartedError:
+            raise CaseActionRefused(
+                ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED]
+            ) from None
         return _as_state(state)
 
     async def act(

@@ -236,3 +236,13 @@ case_messages = Table(
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
 """Messages exchanged on a case between the candidate side and the CNCCFP."""
+
+prefectures = Table(
+    "prefectures",
+    metadata,
+    Column("departement", String(3), primary_key=True),
+    # The service address the workflow writes to (evaluation requests, payments).
+    Column("email", String(254), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""The prefecture service of each département that has joined: where a new case's requests go."""

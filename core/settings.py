@@ -119,6 +119,17 @@ class Settings(BaseSettings):
     staff_token_ttl_days: int = 90
     """Staff tokens printed by the admin command last this long (then a new one is made)."""
 
+    sign_in_links_per_hour: int = 5
+    """Sign-in links sent to one address in an hour; more requests are answered but not sent."""
+
+    # HTTP API
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    public_url: str = "http://localhost:8000"
+    """Where users reach the API: the base of the links in sign-in emails."""
+    api_request_timeout_s: float = 30.0
+    """How long the API waits for the workflow to answer an action before answering 503."""
+
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     answer_delay_days: int = 15

@@ -59,16 +59,19 @@ DATA_CONVERTER = DataConverter(payload_converter_class=ContractPayloadConverter)
 """Pydantic models in and out of every payload. The encryption codec joins it in issue 6."""
 
 
-async def connect(settings: Settings) -> Client:
+async def connect(settings: Settings, *, lazy: bool = False) -> Client:
     """Connect a client with the project's data converter.
 
     Args:
         settings: Where the Temporal frontend is.
+        lazy: Connect on first use instead of now (the API starts, and answers 503, while
+            Temporal is down).
     """
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=DATA_CONVERTER,
+        lazy=lazy,
     )
 
 

@@ -77,6 +77,20 @@ class ErrorCode(StrEnum):
     SIGN_IN_LINK_INVALID = "sign_in_link_invalid"
     SESSION_INVALID = "session_invalid"
     SCOPE_REQUIRED = "scope_required"
+    AUTHENTICATION_REQUIRED = "authentication_required"
+    # Cases and elections, as the API finds them
+    CASE_NOT_FOUND = "case_not_found"
+    ELECTION_UNKNOWN = "election_unknown"
+    ELECTION_NOT_COVERED = "election_not_covered"
+    ELECTION_EXISTS = "election_exists"
+    PREFECTURE_UNKNOWN = "prefecture_unknown"
+    ACCOUNT_NOT_FOUND = "account_not_found"
+    # HTTP and infrastructure
+    INVALID_JSON = "invalid_json"
+    NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
+    SERVICE_UNAVAILABLE = "service_unavailable"
+    INTERNAL_ERROR = "internal_error"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -163,6 +177,30 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.SESSION_INVALID: "Votre session a expiré ou a été fermée : reconnectez-vous.",
     ErrorCode.SCOPE_REQUIRED: (
         "Un agent de préfecture doit être rattaché à au moins un département."
+    ),
+    ErrorCode.AUTHENTICATION_REQUIRED: (
+        "Authentification requise : joignez votre jeton de session (en-tête Authorization: "
+        "Bearer …)."
+    ),
+    ErrorCode.CASE_NOT_FOUND: "Ce dossier est introuvable.",
+    ErrorCode.ELECTION_UNKNOWN: "Cette élection est inconnue de Sécu'Pol.",
+    ErrorCode.ELECTION_NOT_COVERED: (
+        "Le remboursement des frais de sécurité ne s'applique pas à cette élection."
+    ),
+    ErrorCode.ELECTION_EXISTS: "Une élection porte déjà cet identifiant.",
+    ErrorCode.PREFECTURE_UNKNOWN: (
+        "La préfecture de ce département n'est pas encore inscrite sur Sécu'Pol : "
+        "adressez-vous directement à elle."
+    ),
+    ErrorCode.ACCOUNT_NOT_FOUND: "Ce compte est introuvable.",
+    ErrorCode.INVALID_JSON: "Le corps de la requête n'est pas un document JSON valide.",
+    ErrorCode.NOT_FOUND: "Cette adresse ne correspond à aucune ressource.",
+    ErrorCode.METHOD_NOT_ALLOWED: "Cette méthode n'est pas permise sur cette adresse.",
+    ErrorCode.SERVICE_UNAVAILABLE: (
+        "Le service est momentanément indisponible : réessayez dans quelques instants."
+    ),
+    ErrorCode.INTERNAL_ERROR: (
+        "Une erreur interne est survenue ; l'équipe d'exploitation en est avertie."
     ),
     ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
         "La vérification de cette entreprise doit être faite manuellement."

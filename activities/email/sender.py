@@ -24,7 +24,6 @@ import hashlib
 from email.message import EmailMessage
 from enum import StrEnum
 
-import aiosmtplib
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -32,6 +31,14 @@ from temporalio.exceptions import ApplicationError
 
 from activities.email.rendering import EmailRenderer, EmailTemplateError, RenderedEmail
 from core.db import email_outbox
+from core.mail import (
+    MailDeliveryError,
+    MailRecipientRefused,
+    MailServerRefused,
+    deliver,
+    envelope_sender,
+    new_message,
+)
 from core.settings import Settings
 from core.storage import DocumentStorage
 from domain.contracts import EMAIL_PERMANENT_ERRORS, SendEmailInput, SendEmailResult
@@ -109,14 +116,11 @@ class EmailActivities:
             ValueError: ``settings.mail_from`` holds no address.
             EmailTemplateError: a packaged template file is missing.
         """
-        _, envelope_from = email.utils.parseaddr(settings.mail_from)
-        if "@" not in envelope_from:
-            raise ValueError("mail_from must contain an email address")
+        envelope_sender(settings)  # refuses a From without an address at once
         self._settings = settings
         self._engine = engine
         self._renderer = renderer or EmailRenderer()
         self._storage = storage
-        self._envelope_from = envelope_from
 
     @activity.defn(name="send_email")
     async def send_email(self, input: SendEmailInput) -> SendEmailResult:
@@ -247,21 +251,14 @@ class EmailActivities:
     def _build_message(
         self, input: SendEmailInput, rendered: RenderedEmail, message_id: str
     ) -> EmailMessage:
-        message = EmailMessage()
-        message["Subject"] = rendered.subject
-        message["From"] = self._settings.mail_from
-        message["To"] = input.to
-        if self._settings.mail_reply_to:
-            message["Reply-To"] = self._settings.mail_reply_to
-        message["Date"] = email.utils.format_datetime(_now())
-        message["Message-ID"] = message_id
-        # RFC 3834: tells vacation responders and mailing lists not to answer a robot.
-        message["Auto-Submitted"] = "auto-generated"
-        # Lets operators and tests find a message by its kind without reading its content.
-        message["X-Secupol-Template"] = input.template.value
-        # Quoted-printable stays readable and passes relays that do not speak 8BITMIME.
-        message.set_content(rendered.body, charset="utf-8", cte="quoted-printable")
-        return message
+        return new_message(
+            self._settings,
+            subject=rendered.subject,
+            body=rendered.body,
+            to=input.to,
+            template=input.template.value,
+            message_id=message_id,
+        )
 
     async def _attach(self, message: EmailMessage, input: SendEmailInput) -> None:
         """Attach stored documents (decrypted from storage; never through Temporal)."""
@@ -278,38 +275,10 @@ class EmailActivities:
             message.add_attachment(data, maintype=maintype, subtype=subtype, filename=info.filename)
 
     async def _deliver(self, message: EmailMessage, recipient: str) -> None:
-        settings = self._settings
-        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         try:
-            await aiosmtplib.send(
-                message,
-                sender=self._envelope_from,
-                recipients=[recipient],
-                hostname=settings.smtp_host,
-                port=settings.smtp_port,
-                use_tls=settings.smtp_use_tls,
-                # Explicit, not opportunistic: a relay offering STARTTLS with a certificate we
-                # cannot verify would otherwise fail every send of an unencrypted setup.
-                start_tls=settings.smtp_starttls,
-                username=settings.smtp_username,
-                password=password,
-                timeout=settings.smtp_timeout_s,
-            )
-        except aiosmtplib.SMTPRecipientsRefused as error:
-            codes = sorted({refusal.code for refusal in error.recipients})
-            raise _recipient_refused(type(error).__name__, max(codes, default=550)) from None
-        except aiosmtplib.SMTPRecipientRefused as error:
-            raise _recipient_refused(type(error).__name__, error.code) from None
-        except aiosmtplib.SMTPResponseException as error:
-            raise _server_refused(type(error).__name__, error.code) from None
-        except (aiosmtplib.SMTPException, OSError) as error:
-            raise _DeliveryError(
-                ApplicationError(
-                    "Le serveur de messagerie est injoignable ; l'envoi sera retenté.",
-                    type=EmailErrorType.SMTP_UNAVAILABLE.value,
-                ),
-                f"{EmailErrorType.SMTP_UNAVAILABLE.value}: {type(error).__name__}",
-            ) from None
+            await deliver(self._settings, message, recipient)
+        except MailDeliveryError as error:
+            raise _delivery_error(error) from None
 
 
 class _DeliveryError(Exception):
@@ -321,33 +290,34 @@ class _DeliveryError(Exception):
         self.summary = summary
 
 
-def _recipient_refused(exception_name: str, code: int) -> _DeliveryError:
-    if 400 <= code < 500:
-        return _server_refused(exception_name, code)
-    error_type = EmailErrorType.RECIPIENT_REFUSED.value
-    return _DeliveryError(
-        ApplicationError(
+def _delivery_error(error: MailDeliveryError) -> _DeliveryError:
+    code = error.code
+    if isinstance(error, MailRecipientRefused):
+        error_type = EmailErrorType.RECIPIENT_REFUSED.value
+        application_error = ApplicationError(
             f"Le serveur de messagerie refuse définitivement le destinataire (code {code}).",
             type=error_type,
             non_retryable=True,
-        ),
-        f"{error_type}: {exception_name} {code}",
-    )
-
-
-def _server_refused(exception_name: str, code: int) -> _DeliveryError:
-    if 400 <= code < 500:
-        error_type = EmailErrorType.SMTP_TEMPORARY_FAILURE.value
-        text = f"Le serveur de messagerie refuse temporairement l'envoi (code {code})."
-    else:
-        error_type = EmailErrorType.SMTP_REJECTED.value
-        text = (
-            f"Le serveur de messagerie refuse l'envoi (code {code}) ; vérifiez la configuration "
-            "de l'expéditeur et de l'authentification."
         )
-    return _DeliveryError(
-        ApplicationError(text, type=error_type), f"{error_type}: {exception_name} {code}"
-    )
+    elif isinstance(error, MailServerRefused) and error.temporary:
+        error_type = EmailErrorType.SMTP_TEMPORARY_FAILURE.value
+        application_error = ApplicationError(
+            f"Le serveur de messagerie refuse temporairement l'envoi (code {code}).",
+            type=error_type,
+        )
+    elif isinstance(error, MailServerRefused):
+        error_type = EmailErrorType.SMTP_REJECTED.value
+        application_error = ApplicationError(
+            f"Le serveur de messagerie refuse l'envoi (code {code}) ; vérifiez la configuration "
+            "de l'expéditeur et de l'authentification.",
+            type=error_type,
+        )
+    else:
+        error_type = EmailErrorType.SMTP_UNAVAILABLE.value
+        application_error = ApplicationError(
+            "Le serveur de messagerie est injoignable ; l'envoi sera retenté.", type=error_type
+        )
+    return _DeliveryError(application_error, f"{error_type}: {error}")
 
 
 def _now() -> dt.datetime:

@@ -1,0 +1,117 @@
+"""Dependencies of the routes: the services opened by the lifespan, and who is calling.
+
+``Allow(...)`` both authenticates (a Bearer session token) and checks the role; routes declare
+their roles only through it, so the authorisation matrix test reads them from the routes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.errors import ApiError
+from core.accounts import AccountRecord, Accounts
+from core.cases import CaseClient
+from core.settings import Settings
+from core.storage import DocumentStorage
+from domain.contracts import Actor
+from domain.errors import ErrorCode
+from domain.stages import Role
+
+
+@dataclass
+class Services:
+    """What the lifespan opens once and every request shares."""
+
+    settings: Settings
+    engine: AsyncEngine
+    cases: CaseClient
+    storage: DocumentStorage
+    accounts: Accounts
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="Jeton de session",
+    description="Jeton obtenu par un lien de connexion (candidats, tiers) ou remis par un "
+    "administrateur (agents) : en-tête `Authorization: Bearer <jeton>`.",
+)
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    """The signed-in account and the actor it is on cases."""
+
+    account: AccountRecord
+    actor: Actor
+    token: str
+
+    @property
+    def role(self) -> Role:
+        return self.actor.role
+
+
+async def current_user(
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> CurrentUser:
+    if credentials is None:
+        raise ApiError(ErrorCode.AUTHENTICATION_REQUIRED)
+    token = credentials.credentials
+    if len(token) > 200:
+        raise ApiError(ErrorCode.SESSION_INVALID)
+    account, actor = await services.accounts.authenticate(token)
+    return CurrentUser(account=account, actor=actor, token=token)
+
+
+CurrentUserDep = Annotated[CurrentUser, Depends(current_user)]
+
+
+class Allow:
+    """A signed-in user whose role is one of ``roles`` (else 403 ``forbidden_role``)."""
+
+    def __init__(self, *roles: Role):
+        self.roles = frozenset(roles)
+
+    async def __call__(self, user: CurrentUserDep) -> CurrentUser:
+        if user.role not in self.roles:
+            raise ApiError(ErrorCode.FORBIDDEN_ROLE)
+        return user
+
+
+_IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+
+
+def idempotency_key(
+    key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="Clé choisie par le client (1 à 64 caractères : lettres, chiffres, "
+            "« _ . : - »). Une requête répétée avec la même clé n'est appliquée qu'une fois et "
+            "renvoie le même résultat.",
+        ),
+    ] = None,
+) -> str | None:
+    if key is not None and not _IDEMPOTENCY_KEY.fullmatch(key):
+        raise ApiError(
+            ErrorCode.INVALID_INPUT,
+            field="Idempotency-Key",
+            message="La clé d'idempotence doit compter 1 à 64 lettres, chiffres ou « _ . : - ».",
+        )
+    return key
+
+
+IdempotencyKeyDep = Annotated[str | None, Depends(idempotency_key)]

@@ -1,0 +1,313 @@
+"""One translation of every error into an RFC 9457 problem (``application/problem+json``).
+
+Each problem carries a stable ``code`` and a French ``detail``; raw exception text never reaches a
+user. Error tree of what the handlers receive::
+
+    ApiError                         raised by the API itself (status, code, field)
+    DomainError                      a rule refused the input (code → status below)
+    CaseActionRefused                the workflow refused an action (code → status below)
+    CaseNotFound                     404 case_not_found
+    RequestValidationError           422 (invalid_json when the body is not JSON)
+    HTTPException (Starlette)        404 not_found, 405 method_not_allowed, ...
+    infrastructure                   503 service_unavailable: Temporal RPC errors and timeouts,
+                                     SQLAlchemy errors, storage errors, OSError
+    anything else                    500 internal_error (logged with its traceback)
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError
+
+from core.cases import CaseActionRefused, CaseNotFound
+from core.storage import StorageError
+from domain.errors import MESSAGES, DomainError, ErrorCode, Problem
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+
+STATUS_BY_CODE: dict[str, int] = {
+    ErrorCode.AUTHENTICATION_REQUIRED: 401,
+    ErrorCode.SESSION_INVALID: 401,
+    ErrorCode.SIGN_IN_LINK_INVALID: 401,
+    ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.CASE_NOT_FOUND: 404,
+    ErrorCode.NOT_YOUR_CASE: 404,
+    ErrorCode.OUT_OF_SCOPE: 404,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.ACCOUNT_NOT_FOUND: 404,
+    ErrorCode.METHOD_NOT_ALLOWED: 405,
+    ErrorCode.WRONG_STAGE: 409,
+    ErrorCode.CASE_CLOSED: 409,
+    ErrorCode.DEPOSIT_DEADLINE_PASSED: 409,
+    ErrorCode.ACCOUNT_EXISTS: 409,
+    ErrorCode.ELECTION_EXISTS: 409,
+    ErrorCode.DOCUMENT_DUPLICATE: 409,
+    ErrorCode.ELECTION_NOT_COVERED: 409,
+    ErrorCode.PREFECTURE_UNKNOWN: 409,
+    ErrorCode.DOCUMENT_TOO_LARGE: 413,
+    ErrorCode.CASE_STORAGE_FULL: 413,
+    ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: 415,
+    ErrorCode.SERVICE_UNAVAILABLE: 503,
+    ErrorCode.INTERNAL_ERROR: 500,
+}
+"""Codes with their own status; every other refusal of an input is 422."""
+
+_HIDDEN_SCOPE_CODES = {ErrorCode.NOT_YOUR_CASE.value, ErrorCode.OUT_OF_SCOPE.value}
+"""Refusals that would confirm that someone else's case exists: answered as "not found"."""
+
+TITLES = {
+    400: "Requête invalide",
+    401: "Authentification requise",
+    403: "Action interdite",
+    404: "Introuvable",
+    405: "Méthode non permise",
+    409: "Conflit avec l'état du dossier",
+    413: "Contenu trop volumineux",
+    415: "Type de contenu non accepté",
+    422: "Données invalides",
+    500: "Erreur interne",
+    503: "Service indisponible",
+}
+
+
+class ProblemItem(BaseModel):
+    """Une raison du refus."""
+
+    code: str = Field(description="Code stable de la raison.")
+    detail: str = Field(description="Explication en français.")
+    field: str | None = Field(default=None, description="Champ en cause, s'il y en a un.")
+
+
+class ProblemPublic(BaseModel):
+    """Erreur au format RFC 9457 (application/problem+json)."""
+
+    type: str = Field(default="about:blank", description="Toujours about:blank.")
+    title: str = Field(description="Intitulé du statut HTTP, en français.")
+    status: int = Field(description="Statut HTTP.")
+    code: str = Field(description="Code stable de l'erreur, sur lequel un client peut s'appuyer.")
+    detail: str = Field(description="Explication en français, destinée à la personne.")
+    field: str | None = Field(default=None, description="Champ en cause, s'il y en a un.")
+    errors: list[ProblemItem] = Field(
+        default_factory=list, description="Toutes les raisons, quand il y en a plusieurs."
+    )
+
+
+class ApiError(Exception):
+    """A refusal decided by the API itself.
+
+    Args:
+        code: The stable code; its status comes from ``STATUS_BY_CODE`` (422 otherwise).
+        field: The input field at fault.
+        message: A more precise French message than the code's.
+    """
+
+    def __init__(self, code: ErrorCode, *, field: str | None = None, message: str | None = None):
+        self.code = code
+        self.field = field
+        self.message = message or MESSAGES[code]
+        super().__init__(code.value)
+
+
+def status_for(code: str) -> int:
+    return STATUS_BY_CODE.get(code, 422)
+
+
+def problem_response(
+    code: str,
+    detail: str,
+    *,
+    status: int | None = None,
+    field: str | None = None,
+    problems: Sequence[Problem] = (),
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    """The problem+json response for one refusal."""
+    if code in _HIDDEN_SCOPE_CODES:
+        code, detail, field = (
+            ErrorCode.CASE_NOT_FOUND.value,
+            MESSAGES[ErrorCode.CASE_NOT_FOUND],
+            None,
+        )
+    status = status or status_for(code)
+    body = ProblemPublic(
+        title=TITLES.get(status, "Erreur"),
+        status=status,
+        code=code,
+        detail=detail,
+        field=field,
+        errors=[ProblemItem(code=p.code, detail=p.message, field=p.field) for p in problems],
+    )
+    return JSONResponse(
+        body.model_dump(mode="json"),
+        status_code=status,
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _unavailable() -> JSONResponse:
+    code = ErrorCode.SERVICE_UNAVAILABLE
+    return problem_response(code.value, MESSAGES[code], headers={"Retry-After": "5"})
+
+
+def _validation_problems(error: RequestValidationError) -> list[Problem]:
+    problems: list[Problem] = []
+    for item in error.errors():
+        # FastAPI prefixes the location with where it came from (body, query, path, header).
+        location = [str(part) for part in item.get("loc", ())[1:]]
+        where = ".".join(location) or None
+        kind = str(item.get("type", ""))
+        if kind == "json_invalid":
+            problems.append(Problem(ErrorCode.INVALID_JSON.value, MESSAGES[ErrorCode.INVALID_JSON]))
+            continue
+        known = {code.value for code in ErrorCode}
+        if kind in known:
+            problems.append(Problem(kind, str(item.get("msg", MESSAGES[ErrorCode(kind)])), where))
+            continue
+        code = _BUILTIN.get(kind, ErrorCode.INVALID_INPUT)
+        problems.append(Problem(code.value, MESSAGES[code], where))
+    return problems or [Problem(ErrorCode.INVALID_INPUT.value, MESSAGES[ErrorCode.INVALID_INPUT])]
+
+
+_BUILTIN: dict[str, ErrorCode] = {
+    "missing": ErrorCode.EMPTY_FIELD,
+    "string_too_short": ErrorCode.EMPTY_FIELD,
+    "too_short": ErrorCode.EMPTY_FIELD,
+    "int_type": ErrorCode.AMOUNT_NOT_INTEGER,
+    "int_from_float": ErrorCode.AMOUNT_NOT_INTEGER,
+    "int_parsing": ErrorCode.AMOUNT_NOT_INTEGER,
+    "greater_than": ErrorCode.INVALID_AMOUNT,
+    "greater_than_equal": ErrorCode.INVALID_AMOUNT,
+    "less_than_equal": ErrorCode.INVALID_AMOUNT,
+}
+
+
+def problems_response(problems: list[Problem]) -> JSONResponse:
+    first = problems[0]
+    return problem_response(
+        first.code, first.message, status=422, field=first.field, problems=problems
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the one translation of errors into problems."""
+
+    async def api_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ApiError | DomainError)
+        return problem_response(error.code.value, error.message, field=error.field)
+
+    async def refused(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, CaseActionRefused)
+        return problem_response(error.code, error.message, field=error.field)
+
+    async def not_found(_: Request, __: Exception) -> JSONResponse:
+        code = ErrorCode.CASE_NOT_FOUND
+        return problem_response(code.value, MESSAGES[code])
+
+    async def invalid(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        return problems_response(_validation_problems(error))
+
+    async def http_error(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        code = {
+            401: ErrorCode.AUTHENTICATION_REQUIRED,
+            404: ErrorCode.NOT_FOUND,
+            405: ErrorCode.METHOD_NOT_ALLOWED,
+        }.get(error.status_code)
+        if code is None:
+            code = ErrorCode.INTERNAL_ERROR if error.status_code >= 500 else ErrorCode.INVALID_INPUT
+        return problem_response(
+            code.value,
+            MESSAGES[code],
+            status=error.status_code,
+            headers=dict(error.headers) if error.headers else None,
+        )
+
+    async def unavailable(request: Request, error: Exception) -> JSONResponse:
+        # The class is enough to diagnose; messages of drivers can quote data.
+        log.warning(
+            "%s %s: infrastructure unavailable (%s)",
+            request.method,
+            request.url.path,
+            type(error).__name__,
+        )
+        return _unavailable()
+
+    async def input_refused(_: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, InputRefused)
+        return problems_response(error.problems)
+
+    app.add_exception_handler(InputRefused, input_refused)
+    app.add_exception_handler(ApiError, api_error)
+    app.add_exception_handler(DomainError, api_error)
+    app.add_exception_handler(CaseActionRefused, refused)
+    app.add_exception_handler(CaseNotFound, not_found)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    for infrastructure in (
+        RPCError,
+        WorkflowUpdateRPCTimeoutOrCancelledError,
+        SQLAlchemyError,
+        StorageError,
+        OSError,
+        TimeoutError,
+    ):
+        app.add_exception_handler(infrastructure, unavailable)
+
+
+class CatchAllMiddleware:
+    """Answers 500 with a generic problem for any error no handler knows (and logs it)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("unexpected error on %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            code = ErrorCode.INTERNAL_ERROR
+            response = problem_response(code.value, MESSAGES[code])
+            await response(scope, receive, send)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemPublic, "description": TITLES[status]}
+    for status in (401, 403, 404, 409, 422, 503)
+}
+"""The error answers every authenticated route may give, for the OpenAPI documentation."""
+
+
+class InputRefused(Exception):
+    """An input failed the domain's contract: every problem, reported as one 422."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__(problems[0].code)

@@ -1,0 +1,108 @@
+"""The FastAPI application: ``create_app()`` and the lifespan that opens what requests share.
+
+Run it with ``python -m api`` (``make up`` does), or any ASGI server on ``api.main:create_app``
+with ``--factory``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from api.deps import Services
+from api.errors import CatchAllMiddleware, install_error_handlers
+from api.routes import admin, auth, candidates, cases, cnccfp, prefecture
+from core.accounts import Accounts
+from core.cases import CaseClient
+from core.db import create_engine, migrate
+from core.settings import Settings
+from core.storage import build_storage
+from core.temporal import connect
+
+log = logging.getLogger(__name__)
+
+DESCRIPTION = """
+API de **Sécu'Pol** : le remboursement par l'État des frais de sécurité de campagne des candidats
+dont la menace est avérée (articles L. 52-18-1 à L. 52-18-3 et R. 39-13 du code électoral).
+
+**Se connecter.** Un candidat crée son compte (`POST /auth/accounts`) ou demande un lien
+(`POST /auth/sign-in-links`) : un lien à usage unique arrive par courriel ; il s'échange contre
+un jeton de session (`POST /auth/sessions`), à joindre à chaque requête
+(`Authorization: Bearer <jeton>`). Les agents reçoivent leur jeton d'un administrateur.
+
+**Le dossier, étape par étape.** Le candidat ouvre son dossier et demande l'évaluation de la
+menace ; la préfecture enregistre la décision d'évaluation ; le candidat (ou son tiers mandaté)
+demande un espace de dépôt, que la CNCCFP ouvre ; il y ajoute ses lignes de dépense et dépose la
+demande avant 18 heures le dixième vendredi suivant le premier tour ; la CNCCFP l'examine, adresse
+éventuellement des observations auxquelles il répond, et arrête le montant ; le candidat se
+signale à la préfecture, qui paie et enregistre le paiement.
+
+**Erreurs.** Toute erreur est un document `application/problem+json` (RFC 9457) avec un `code`
+stable et une explication en français (`detail`) : 401 non connecté, 403 rôle non autorisé,
+404 dossier introuvable (ou hors de votre périmètre), 409 action impossible à l'étape actuelle,
+413 fichier trop volumineux, 415 type de fichier refusé, 422 données invalides, 503 service
+momentanément indisponible.
+
+**Répéter une action sans risque.** L'en-tête `Idempotency-Key` rend une action rejouable : la
+même clé ne l'applique qu'une fois.
+"""
+
+TAGS = [
+    {"name": "Connexion", "description": "Comptes, liens de connexion et sessions."},
+    {"name": "Élections", "description": "Les élections et leurs dates limites de dépôt."},
+    {"name": "Dossiers", "description": "Consulter les dossiers et leurs pièces."},
+    {"name": "Candidats", "description": "Les actions du candidat et de son tiers mandaté."},
+    {"name": "Préfectures", "description": "Les actions des agents de préfecture."},
+    {"name": "CNCCFP", "description": "Les actions des rapporteurs de la Commission."},
+    {"name": "Messages", "description": "Les échanges entre le candidat et la Commission."},
+    {"name": "Administration", "description": "Comptes d'agents, préfectures, élections, audit."},
+]
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    engine = create_engine(settings)
+    try:
+        await migrate(engine)
+        # Lazy: the API starts while Temporal is down, and answers 503 until it is back.
+        client = await connect(settings, lazy=True)
+        async with build_storage(settings, engine) as storage:
+            app.state.services = Services(
+                settings=settings,
+                engine=engine,
+                cases=CaseClient(client, settings.task_queue),
+                storage=storage,
+                accounts=Accounts(engine, settings),
+            )
+            log.info("API ready (Temporal %s)", settings.temporal_address)
+            yield
+    finally:
+        await engine.dispose()
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application (settings from the environment by default)."""
+    app = FastAPI(
+        title="Sécu'Pol",
+        summary="Remboursement des frais de sécurité des candidats menacés",
+        description=DESCRIPTION,
+        version="1.0",
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+        swagger_ui_parameters={"defaultModelsExpandDepth": 0},
+    )
+    app.state.settings = settings or Settings()
+    install_error_handlers(app)
+    app.add_middleware(CatchAllMiddleware)
+    for module in (auth, cases, candidates, prefecture, cnccfp, admin):
+        app.include_router(module.router)
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            # Stable operation ids for generated clients: the endpoint's name.
+            route.operation_id = route.name
+    return app

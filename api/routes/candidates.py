@@ -1,0 +1,335 @@
+"""What the candidate side does: open a case, designate a third party, deposit, answer, withdraw.
+
+Candidates and mandated third parties share these routes where the stage table lets both act.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path, status
+from sqlalchemy import select
+
+from api import audit
+from api.deps import Allow, CurrentUser, IdempotencyKeyDep, ServicesDep
+from api.errors import PROBLEM_RESPONSES, ApiError
+from api.gateway import CaseGateway, build_input, case_public
+from api.routes.actions import CaseIdPath, action_route
+from api.schemas import (
+    AnswerBody,
+    CaseCreate,
+    CasePublic,
+    EvaluationRequestBody,
+    ExpenseLineBody,
+    ThirdPartyBody,
+    WithdrawBody,
+)
+from core.cases import CaseActionRefused
+from core.db import account_departements, accounts, elections, prefectures
+from domain.calendar import deposit_deadline
+from domain.contracts import (
+    AddExpenseLineInput,
+    AnswerObservationsInput,
+    CandidateContact,
+    ContactPrefectureInput,
+    ElectionInfo,
+    MandateThirdPartyInput,
+    OpenCaseInput,
+    RemoveExpenseLineInput,
+    RequestEvaluationInput,
+    RequestSpaceInput,
+    SubmitInput,
+    WithdrawInput,
+)
+from domain.errors import DomainError, ErrorCode
+from domain.expenses import ExpenseLineDraft
+from domain.identifiers import is_valid_departement
+from domain.ids import case_workflow_id
+from domain.stages import Action, Role
+
+router = APIRouter(tags=["Candidats"])
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_RESPONSES[code] for code in (401, 403, 404, 409, 422, 503)
+}
+
+
+async def prefecture_email(services: ServicesDep, departement: str) -> str:
+    """The address of the prefecture service of a département (registered, or its first agent)."""
+    async with services.engine.connect() as connection:
+        registered = (
+            await connection.execute(
+                select(prefectures.c.email).where(prefectures.c.departement == departement)
+            )
+        ).scalar()
+        if registered:
+            return str(registered)
+        agent = (
+            await connection.execute(
+                select(accounts.c.email)
+                .join(account_departements)
+                .where(
+                    account_departements.c.departement == departement,
+                    accounts.c.role == Role.PREFECTURE.value,
+                    accounts.c.disabled_at.is_(None),
+                )
+                .order_by(accounts.c.created_at)
+                .limit(1)
+            )
+        ).scalar()
+    if agent is None:
+        raise ApiError(ErrorCode.PREFECTURE_UNKNOWN, field="departement")
+    return str(agent)
+
+
+async def election_info(services: ServicesDep, election_id: str) -> ElectionInfo:
+    """A covered election, as a case records it."""
+    async with services.engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(elections).where(elections.c.election_id == election_id)
+            )
+        ).first()
+    if row is None:
+        raise ApiError(ErrorCode.ELECTION_UNKNOWN, field="election_id")
+    if not row.covered:
+        raise ApiError(ErrorCode.ELECTION_NOT_COVERED, field="election_id")
+    return ElectionInfo(
+        election_id=row.election_id,
+        label=row.label,
+        first_round=row.first_round,
+        second_round=row.second_round,
+    )
+
+
+@router.post(
+    "/cases",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CasePublic,
+    summary="Ouvrir un dossier et demander l'évaluation de la menace",
+    description="Ouvre le dossier du candidat connecté pour une élection et adresse au préfet du "
+    "département la demande d'évaluation de la menace, avec le procès-verbal de plainte et le "
+    "justificatif de candidature déposés au préalable (POST /cases/{case_id}/documents ; "
+    "l'identifiant du dossier est case-<élection>-<identifiant du candidat>). Répéter la même "
+    "demande ne crée pas de second dossier.\n\nRéservé à : candidat.",
+    responses=_RESPONSES,
+)
+async def open_case(
+    body: CaseCreate,
+    services: ServicesDep,
+    user: Annotated[CurrentUser, Depends(Allow(Role.CANDIDATE))],
+    key: IdempotencyKeyDep,
+) -> CasePublic:
+    if not is_valid_departement(body.departement):
+        raise ApiError(ErrorCode.INVALID_DEPARTEMENT, field="departement")
+    election = await election_info(services, body.election_id)
+    if dt.datetime.now(dt.UTC) >= deposit_deadline(election.first_round):
+        raise ApiError(ErrorCode.DEPOSIT_DEADLINE_PASSED)
+    address = await prefecture_email(services, body.departement)
+    account = user.account
+    case_input = build_input(
+        lambda: OpenCaseInput(
+            election=election,
+            candidate_id=account.account_id,
+            candidate=CandidateContact(name=account.display_name, email=account.email),
+            departement=body.departement,
+            prefecture_email=address,
+            candidacy_declared_on=body.candidacy_declared_on,
+            attended_second_round=body.attended_second_round,
+            policy=services.settings.case_policy(),
+        )
+    )
+    request = build_input(
+        lambda: RequestEvaluationInput(
+            actor=user.actor,
+            complaint_document_refs=body.complaint_document_refs,
+            candidacy_proof_ref=body.candidacy_proof_ref,
+        )
+    )
+    case_id = case_workflow_id(election.election_id, account.account_id)
+    entry = await audit.begin(
+        services.engine, user.actor, "open_case", case_id=case_id, request_id=key
+    )
+    outcome = "error"
+    try:
+        async with asyncio.timeout(services.settings.api_request_timeout_s):
+            state = await services.cases.open_case(
+                case_input, request, request_id=f"{case_id}:open:{key}" if key else None
+            )
+        outcome = audit.OK
+    except CaseActionRefused as refusal:
+        outcome = refusal.code
+        raise
+    finally:
+        await audit.finish(services.engine, entry, outcome)
+    return case_public(state, user.role)
+
+
+@router.post(
+    "/cases/{case_id}/third-party",
+    response_model=CasePublic,
+    summary="Désigner un tiers mandaté",
+    description="Désigne la personne qui pourra agir sur ce dossier, et sur lui seul, pour le "
+    "candidat (demander l'espace de dépôt, déposer la demande, répondre aux observations). Le "
+    "mandat signé est déposé au préalable. Un compte est créé pour le tiers s'il n'en a pas : il "
+    "se connecte par un lien reçu à son adresse (POST /auth/sign-in-links). Désigner un autre "
+    "tiers met fin au mandat du précédent.\n\nRéservé à : candidat.",
+    responses=_RESPONSES,
+)
+async def mandate_third_party(
+    case_id: CaseIdPath,
+    body: ThirdPartyBody,
+    services: ServicesDep,
+    user: Annotated[CurrentUser, Depends(Allow(Role.CANDIDATE))],
+    key: IdempotencyKeyDep,
+) -> CasePublic:
+    gateway = CaseGateway(services)
+    await gateway.ensure_visible(user, case_id)
+    contact = build_input(lambda: CandidateContact(name=body.name, email=body.email))
+    third_party = await services.accounts.find_by_email(contact.email)
+    if third_party is None:
+        try:
+            third_party = await services.accounts.create(
+                email=contact.email, display_name=contact.name, role=Role.THIRD_PARTY
+            )
+        except DomainError as error:
+            if error.code != ErrorCode.ACCOUNT_EXISTS:
+                raise
+            third_party = await services.accounts.find_by_email(contact.email)
+    if third_party is None or third_party.role != Role.THIRD_PARTY or third_party.disabled:
+        raise ApiError(
+            ErrorCode.ACCOUNT_EXISTS,
+            field="email",
+            message="Cette adresse appartient à un compte qui ne peut pas être mandaté : "
+            "le tiers doit utiliser une adresse qui lui est propre.",
+        )
+    party_id = third_party.account_id
+    # The mandate is granted first, so that the third party can act as soon as the case
+    # records them; it is withdrawn again if the case refuses.
+    await services.accounts.grant_mandate(
+        case_id=case_id, account_id=party_id, document_id=body.mandate_document
+    )
+    try:
+        state = await gateway.act(
+            user,
+            case_id,
+            Action.MANDATE_THIRD_PARTY,
+            lambda: MandateThirdPartyInput(
+                actor=user.actor,
+                third_party_id=party_id,
+                name=contact.name,
+                email=contact.email,
+                mandate_document=body.mandate_document,
+            ),
+            key,
+        )
+    except BaseException:
+        await services.accounts.revoke_mandate(case_id=case_id, account_id=party_id)
+        raise
+    return case_public(state, user.role)
+
+
+action_route(
+    router,
+    "/evaluation-requests",
+    Action.REQUEST_EVALUATION,
+    EvaluationRequestBody,
+    lambda actor, body: RequestEvaluationInput(actor=actor, **body.model_dump()),
+    summary="Demander une nouvelle évaluation de la menace",
+    description="Après une menace non avérée, demande au préfet un nouvel examen, avec les faits "
+    "nouveaux, jusqu'à la date limite de dépôt.",
+)
+action_route(
+    router,
+    "/space-request",
+    Action.REQUEST_SPACE,
+    None,
+    lambda actor, _: RequestSpaceInput(actor=actor),
+    summary="Demander l'ouverture de l'espace de dépôt",
+    description="La menace étant avérée, demande à la CNCCFP d'ouvrir l'espace Sécu'Pol où la "
+    "demande de remboursement sera déposée.",
+)
+action_route(
+    router,
+    "/expense-lines",
+    Action.ADD_EXPENSE_LINE,
+    ExpenseLineBody,
+    lambda actor, body: AddExpenseLineInput(
+        actor=actor, line=ExpenseLineDraft(**body.model_dump())
+    ),
+    summary="Ajouter une ligne de dépense",
+    description="Ajoute à la demande une prestation de sécurité facturée par une entreprise "
+    "titulaire d'une autorisation CNAPS, avec la facture et les justificatifs de paiement déposés "
+    "au préalable. L'entreprise est vérifiée dans les registres CNAPS et SIRENE.",
+)
+
+
+@router.delete(
+    "/cases/{case_id}/expense-lines/{line_id}",
+    response_model=CasePublic,
+    summary="Retirer une ligne de dépense",
+    description="Retire une ligne de la demande, tant qu'elle n'est pas déposée."
+    "\n\nRéservé à : candidat, tiers mandaté.",
+    responses=_RESPONSES,
+    name=Action.REMOVE_EXPENSE_LINE.value,
+    openapi_extra={"x-secupol-action": Action.REMOVE_EXPENSE_LINE.value},
+)
+async def remove_expense_line(
+    case_id: CaseIdPath,
+    line_id: Annotated[str, Path(min_length=1, max_length=200, description="La ligne.")],
+    services: ServicesDep,
+    user: Annotated[CurrentUser, Depends(Allow(Role.CANDIDATE, Role.THIRD_PARTY))],
+    key: IdempotencyKeyDep,
+) -> CasePublic:
+    state = await CaseGateway(services).act(
+        user,
+        case_id,
+        Action.REMOVE_EXPENSE_LINE,
+        lambda: RemoveExpenseLineInput(actor=user.actor, line_id=line_id),
+        key,
+    )
+    return case_public(state, user.role)
+
+
+action_route(
+    router,
+    "/submission",
+    Action.SUBMIT,
+    None,
+    lambda actor, _: SubmitInput(actor=actor),
+    summary="Déposer la demande",
+    description="Dépose la demande avant 18 heures (heure de Paris) le dixième vendredi suivant "
+    "le premier tour. Le dossier est scellé (empreintes de toutes les pièces) et un récépissé est "
+    "envoyé par courriel.",
+)
+action_route(
+    router,
+    "/answers",
+    Action.ANSWER_OBSERVATIONS,
+    AnswerBody,
+    lambda actor, body: AnswerObservationsInput(actor=actor, **body.model_dump()),
+    summary="Répondre aux observations",
+    description="Répond aux observations de la CNCCFP (procédure contradictoire), dans le délai "
+    "indiqué.",
+)
+action_route(
+    router,
+    "/prefecture-contact",
+    Action.CONTACT_PREFECTURE,
+    None,
+    lambda actor, _: ContactPrefectureInput(actor=actor),
+    summary="Se signaler à la préfecture pour le paiement",
+    description="Le montant étant arrêté, informe la préfecture que le candidat attend le "
+    "paiement.",
+)
+action_route(
+    router,
+    "/withdrawal",
+    Action.WITHDRAW,
+    WithdrawBody,
+    lambda actor, body: WithdrawInput(actor=actor, **body.model_dump()),
+    summary="Retirer le dossier",
+    description="Le candidat renonce à sa demande : le dossier est clos.",
+)

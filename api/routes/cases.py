@@ -1,0 +1,322 @@
+"""What every audience of a case shares: read it, list cases in scope, documents, messages."""
+
+from __future__ import annotations
+
+import datetime as dt
+import urllib.parse
+import uuid
+from contextlib import aclosing
+from typing import Annotated, Any
+
+from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, status
+from fastapi.responses import StreamingResponse
+from sqlalchemy import insert, select
+
+from api import audit
+from api.deps import Allow, CurrentUser, ServicesDep
+from api.errors import PROBLEM_RESPONSES, ApiError
+from api.gateway import CaseGateway, case_public, election_of, quoted
+from api.mail import send_new_message_notice
+from api.routes.actions import CaseIdPath
+from api.schemas import (
+    CasePublic,
+    CaseSummaryPublic,
+    DocumentPublic,
+    MessageCreate,
+    MessagePublic,
+)
+from core.db import case_messages, elections
+from domain.documents import ContentType, DocumentKind
+from domain.errors import DomainError, ErrorCode
+from domain.identifiers import is_opaque_id, is_valid_departement
+from domain.ids import case_workflow_id
+from domain.stages import Role, Stage
+
+router = APIRouter(tags=["Dossiers"])
+
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_RESPONSES[code] for code in (401, 403, 404, 422, 503)
+}
+_READERS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.PREFECTURE, Role.CNCCFP)
+_UPLOADERS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.PREFECTURE)
+_CORRESPONDENTS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.CNCCFP)
+
+Readers = Annotated[CurrentUser, Depends(_READERS)]
+
+
+@router.get(
+    "/cases",
+    response_model=list[CaseSummaryPublic],
+    summary="Lister les dossiers",
+    description="Les dossiers que la personne connectée peut voir — le candidat : les siens ; le "
+    "tiers mandaté : celui qui l'a mandaté ; la préfecture : ceux de ses départements ; la "
+    "CNCCFP : tous. Filtres facultatifs par étape, élection et département ; tri par prochaine "
+    "échéance. La liste vient de l'index des dossiers et peut avoir une seconde de retard.",
+    responses=_RESPONSES,
+)
+async def list_cases(
+    services: ServicesDep,
+    user: Readers,
+    stage: Annotated[Stage | None, Query(description="Étape.")] = None,
+    election_id: Annotated[
+        str | None, Query(max_length=64, description="Identifiant de l'élection.")
+    ] = None,
+    departement: Annotated[str | None, Query(max_length=3, description="Département.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Nombre maximal de dossiers.")] = 200,
+) -> list[CaseSummaryPublic]:
+    # Every value placed in the query is checked to be a plain identifier first.
+    if election_id is not None and not is_opaque_id(election_id):
+        raise ApiError(ErrorCode.INVALID_IDENTIFIER, field="election_id")
+    if departement is not None and not is_valid_departement(departement):
+        raise ApiError(ErrorCode.INVALID_DEPARTEMENT, field="departement")
+    clauses: list[str] = []
+    actor = user.actor
+    if actor.role == Role.CANDIDATE:
+        async with services.engine.connect() as connection:
+            election_ids = (await connection.execute(select(elections.c.election_id))).scalars()
+            ids = [case_workflow_id(election, actor.id) for election in election_ids]
+        if not ids:
+            return []
+        clauses.append(f"WorkflowId IN ({quoted(ids)})")
+    elif actor.role == Role.THIRD_PARTY:
+        ids = [
+            case_id
+            for case_id in await services.accounts.mandated_cases(actor.id)
+            if is_opaque_id(case_id)
+        ]
+        if not ids:
+            return []
+        clauses.append(f"WorkflowId IN ({quoted(ids)})")
+    elif actor.role == Role.PREFECTURE:
+        clauses.append(f"SecupolDepartement IN ({quoted(actor.departements)})")
+    if stage is not None:
+        clauses.append(f"SecupolStage = '{stage.value}'")
+    if election_id is not None:
+        clauses.append(f"SecupolElection = '{election_id}'")
+    if departement is not None:
+        clauses.append(f"SecupolDepartement = '{departement}'")
+    return await CaseGateway(services).list(" AND ".join(clauses), limit)
+
+
+@router.get(
+    "/cases/{case_id}",
+    response_model=CasePublic,
+    summary="Consulter un dossier",
+    description="Le dossier tel qu'il est, avec les actions possibles maintenant pour la "
+    "personne connectée.",
+    responses=_RESPONSES,
+)
+async def read_case(case_id: CaseIdPath, services: ServicesDep, user: Readers) -> CasePublic:
+    state = await CaseGateway(services).read(user, case_id)
+    return case_public(state, user.role)
+
+
+async def _ensure_case_for_documents(
+    services: ServicesDep, user: CurrentUser, case_id: str
+) -> None:
+    """Scope, and for a candidate whose case is not open yet, an election that exists."""
+    await CaseGateway(services).ensure_visible(user, case_id)
+    if user.role == Role.CANDIDATE:
+        election = election_of(case_id)
+        async with services.engine.connect() as connection:
+            known = (
+                await connection.execute(
+                    select(elections.c.election_id).where(elections.c.election_id == election)
+                )
+            ).first()
+        if known is None:
+            raise ApiError(ErrorCode.CASE_NOT_FOUND)
+
+
+_BINARY = {"schema": {"type": "string", "format": "binary"}}
+
+
+@router.post(
+    "/cases/{case_id}/documents",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DocumentPublic,
+    summary="Déposer une pièce",
+    description="Dépose une pièce (PDF, JPEG ou PNG ; 20 Mo au plus ; 200 Mo par dossier) : le "
+    "corps de la requête est le fichier lui-même (`curl --data-binary @facture.pdf`). Le type "
+    "est reconnu au contenu, non au nom. La pièce est chiffrée au repos ; son identifiant sert "
+    "ensuite dans les actions. Le candidat peut déposer ses pièces avant d'ouvrir son dossier."
+    "\n\nRéservé à : candidat, tiers mandaté, préfecture.",
+    responses={
+        **_RESPONSES,
+        409: PROBLEM_RESPONSES[409],
+        413: {"description": "Fichier trop volumineux"},
+        415: {"description": "Type de fichier non accepté"},
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {content_type.value: _BINARY for content_type in ContentType},
+        }
+    },
+)
+async def upload_document(
+    case_id: CaseIdPath,
+    request: Request,
+    services: ServicesDep,
+    user: Annotated[CurrentUser, Depends(_UPLOADERS)],
+    kind: Annotated[DocumentKind, Query(description="Nature de la pièce.")],
+    filename: Annotated[
+        str, Query(min_length=1, max_length=255, description="Nom du fichier (affichage).")
+    ],
+) -> DocumentPublic:
+    if request.headers.get("content-type", "").startswith("multipart/"):
+        raise ApiError(
+            ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED,
+            message="Envoyez le fichier lui-même comme corps de la requête "
+            "(curl --data-binary @fichier.pdf), non un formulaire multipart.",
+        )
+    declared = request.headers.get("content-length")
+    if (
+        declared is not None
+        and declared.isdigit()
+        and int(declared) > (services.settings.max_document_bytes)
+    ):
+        raise ApiError(ErrorCode.DOCUMENT_TOO_LARGE)
+    await _ensure_case_for_documents(services, user, case_id)
+    try:
+        info = await services.storage.ingest(
+            case_id=case_id,
+            kind=kind,
+            filename=filename,
+            uploaded_by=user.actor.id,
+            chunks=request.stream(),
+        )
+    except DomainError as refusal:
+        await audit.record(
+            services.engine, user.actor, "upload_document", refusal.code.value, case_id=case_id
+        )
+        raise
+    await audit.record(services.engine, user.actor, "upload_document", audit.OK, case_id=case_id)
+    return DocumentPublic.model_validate(info, from_attributes=True)
+
+
+@router.get(
+    "/cases/{case_id}/documents",
+    response_model=list[DocumentPublic],
+    summary="Lister les pièces",
+    description="Les pièces déposées dans le dossier, les plus anciennes d'abord.",
+    responses=_RESPONSES,
+)
+async def list_documents(
+    case_id: CaseIdPath, services: ServicesDep, user: Readers
+) -> list[DocumentPublic]:
+    await CaseGateway(services).ensure_visible(user, case_id)
+    return [
+        DocumentPublic.model_validate(info, from_attributes=True)
+        for info in await services.storage.list_for_case(case_id)
+    ]
+
+
+@router.get(
+    "/cases/{case_id}/documents/{document_id}",
+    response_class=StreamingResponse,
+    summary="Télécharger une pièce",
+    description="Le contenu de la pièce, vérifié (empreinte et taille) pendant la lecture.",
+    responses={**_RESPONSES, 200: {"content": {ct.value: _BINARY for ct in ContentType}}},
+)
+async def download_document(
+    case_id: CaseIdPath,
+    document_id: Annotated[str, Path(min_length=1, max_length=128)],
+    services: ServicesDep,
+    user: Readers,
+) -> StreamingResponse:
+    await CaseGateway(services).ensure_visible(user, case_id)
+    try:
+        info = await services.storage.get(document_id)
+    except DomainError:
+        raise ApiError(ErrorCode.DOCUMENT_NOT_FOUND) from None
+    if info.case_id != case_id:
+        raise ApiError(ErrorCode.DOCUMENT_NOT_FOUND)
+    stream = await services.storage.open(document_id)
+
+    async def content() -> Any:
+        async with aclosing(stream) as chunks:
+            async for chunk in chunks:
+                yield chunk
+
+    quoted_name = urllib.parse.quote(info.filename)
+    return StreamingResponse(
+        content(),
+        media_type=info.content_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quoted_name}",
+            "Content-Length": str(info.size),
+            "X-Content-Type-Options": "nosniff",
+        },
+    )
+
+
+Correspondents = Annotated[CurrentUser, Depends(_CORRESPONDENTS)]
+
+
+@router.get(
+    "/cases/{case_id}/messages",
+    response_model=list[MessagePublic],
+    tags=["Messages"],
+    summary="Lire les messages du dossier",
+    description="Les messages échangés entre le candidat (ou son tiers mandaté) et la CNCCFP."
+    "\n\nRéservé à : candidat, tiers mandaté, CNCCFP.",
+    responses=_RESPONSES,
+)
+async def list_messages(
+    case_id: CaseIdPath, services: ServicesDep, user: Correspondents
+) -> list[MessagePublic]:
+    await CaseGateway(services).ensure_visible(user, case_id)
+    async with services.engine.connect() as connection:
+        rows = await connection.execute(
+            select(case_messages)
+            .where(case_messages.c.case_id == case_id)
+            .order_by(case_messages.c.created_at, case_messages.c.message_id)
+        )
+        return [MessagePublic.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.post(
+    "/cases/{case_id}/messages",
+    status_code=status.HTTP_201_CREATED,
+    response_model=MessagePublic,
+    tags=["Messages"],
+    summary="Écrire sur le dossier",
+    description="Envoie un message à l'autre partie. Quand la CNCCFP écrit, le candidat est "
+    "prévenu par courriel (sans le contenu du message).\n\nRéservé à : candidat, tiers "
+    "mandaté, CNCCFP.",
+    responses=_RESPONSES,
+)
+async def post_message(
+    case_id: CaseIdPath,
+    body: MessageCreate,
+    services: ServicesDep,
+    user: Correspondents,
+    background: BackgroundTasks,
+) -> MessagePublic:
+    gateway = CaseGateway(services)
+    # Reading the case proves it exists (no message on a case that was never opened).
+    state = await gateway.read(user, case_id)
+    message = MessagePublic(
+        message_id=uuid.uuid4().hex,
+        author_role=user.role.value,
+        body=body.body,
+        created_at=dt.datetime.now(dt.UTC),
+    )
+    entry = await audit.begin(services.engine, user.actor, "post_message", case_id=case_id)
+    async with services.engine.begin() as connection:
+        await connection.execute(
+            insert(case_messages).values(
+                case_id=case_id, author_id=user.actor.id, **message.model_dump()
+            )
+        )
+    await audit.finish(services.engine, entry, audit.OK)
+    if user.role == Role.CNCCFP:
+        background.add_task(
+            send_new_message_notice,
+            services.settings,
+            to=state.candidate.email,
+            name=state.candidate.name,
+            case_id=case_id,
+        )
+    return message

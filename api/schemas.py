@@ -1,0 +1,505 @@
+"""HTTP schemas: what clients send (``…Create`` / ``…Body``) and what they read (``…Public``).
+
+They are kept apart from the tables and from the workflow's payloads: the HTTP contract can be
+documented in French and evolve without touching a history. The rules themselves are not here:
+bodies are turned into the domain's contracts, whose validators give the stable codes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.expenses import ExpenseCategory
+from domain.money import DecisionOutcome, ThreatLevel
+from domain.registries import RegistryOutcome
+from domain.stages import Action, Role, Stage
+
+DocumentId = Annotated[
+    str, Field(min_length=1, max_length=128, description="Identifiant d'une pièce déposée.")
+]
+
+
+class Body(BaseModel):
+    """Base of request bodies: unknown fields are refused, so a typo is not silently lost."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Public(BaseModel):
+    """Base of answers, read from the domain's objects by attribute."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+# --- Accounts and sessions ----------------------------------------------------------------------
+
+
+class CandidateAccountCreate(Body):
+    """Création d'un compte de candidat."""
+
+    email: str = Field(max_length=254, description="Adresse électronique du candidat.")
+    name: str = Field(
+        min_length=1, max_length=200, description="Nom et prénom, tels qu'ils figurent au dossier."
+    )
+
+
+class SignInLinkCreate(Body):
+    """Demande d'un lien de connexion."""
+
+    email: str = Field(max_length=254, description="Adresse électronique du compte.")
+
+
+class SessionCreate(Body):
+    """Échange d'un lien de connexion contre un jeton de session."""
+
+    token: str = Field(
+        min_length=1,
+        max_length=200,
+        description="Le jeton figurant dans le lien reçu par courriel.",
+    )
+
+
+class AccountPublic(Public):
+    """Un compte."""
+
+    account_id: str = Field(
+        description="Identifiant du compte (pour un candidat, son identifiant de candidat)."
+    )
+    email: str = Field(description="Adresse électronique.")
+    display_name: str = Field(description="Nom affiché.")
+    role: Role = Field(
+        description="Rôle : candidate, third_party, prefecture, cnccfp, admin ou operator."
+    )
+    departements: list[str] = Field(description="Départements servis (agents de préfecture).")
+    disabled: bool = Field(default=False, description="Le compte est désactivé.")
+
+
+class SessionPublic(BaseModel):
+    """Un jeton de session, montré une seule fois."""
+
+    token: str = Field(
+        description="Jeton à joindre à chaque requête : Authorization: Bearer <jeton>."
+    )
+    expires_at: dt.datetime = Field(description="Fin de validité du jeton.")
+    account: AccountPublic
+
+
+class Accepted(BaseModel):
+    """Demande prise en compte."""
+
+    detail: str = Field(description="Ce qui va se passer, en français.")
+
+
+# --- Elections ----------------------------------------------------------------------------------
+
+
+class ElectionPublic(Public):
+    """Une élection."""
+
+    election_id: str = Field(description="Identifiant de l'élection (ex. municipales-2026).")
+    election_type: str = Field(description="Type d'élection (municipales, législatives…).")
+    label: str = Field(description="Intitulé.")
+    first_round: dt.date = Field(description="Date du premier tour.")
+    second_round: dt.date | None = Field(description="Date du second tour, s'il y en a un.")
+    covered: bool = Field(description="Le remboursement des frais de sécurité s'applique.")
+    deposit_deadline: dt.datetime = Field(
+        description="Date limite de dépôt : 18 heures (Paris), dixième vendredi après le 1er tour."
+    )
+
+
+class ElectionCreate(Body):
+    """Ajout d'une élection."""
+
+    election_id: str = Field(
+        min_length=1, max_length=64, description="Identifiant : minuscules, chiffres et tirets."
+    )
+    election_type: str = Field(min_length=1, max_length=32, description="Type d'élection.")
+    label: str = Field(min_length=1, max_length=200, description="Intitulé.")
+    first_round: dt.date = Field(description="Date du premier tour.")
+    second_round: dt.date | None = Field(default=None, description="Date du second tour.")
+    covered: bool = Field(default=True, description="Le dispositif s'applique à cette élection.")
+
+
+class PrefectureUpdate(Body):
+    """Adresse du service préfectoral d'un département."""
+
+    email: str = Field(max_length=254, description="Adresse du service qui instruit les demandes.")
+
+
+class PrefecturePublic(BaseModel):
+    """Le service préfectoral d'un département."""
+
+    departement: str = Field(description="Numéro du département.")
+    email: str = Field(description="Adresse du service.")
+
+
+class StaffAccountCreate(Body):
+    """Création d'un compte d'agent (préfecture, CNCCFP, administration, exploitation)."""
+
+    email: str = Field(max_length=254, description="Adresse électronique professionnelle.")
+    display_name: str = Field(min_length=1, max_length=200, description="Nom affiché.")
+    role: Role = Field(description="prefecture, cnccfp, admin ou operator.")
+    departements: list[str] = Field(
+        default_factory=list, max_length=120, description="Départements servis (préfecture)."
+    )
+
+
+class StaffAccountPublic(BaseModel):
+    """Le compte créé et son jeton, montré une seule fois."""
+
+    account: AccountPublic
+    token: str = Field(description="Jeton de session de l'agent : il n'est affiché qu'une fois.")
+    expires_at: dt.datetime = Field(description="Fin de validité du jeton.")
+
+
+class AuditEntryPublic(Public):
+    """Une ligne du journal d'audit."""
+
+    at: dt.datetime = Field(description="Horodatage.")
+    actor_id: str = Field(description="Compte qui a agi.")
+    actor_role: str = Field(description="Son rôle.")
+    case_id: str | None = Field(description="Dossier concerné.")
+    action: str = Field(description="Action tentée.")
+    outcome: str = Field(description="ok, ou le code stable du refus.")
+    request_id: str | None = Field(description="Identifiant de la requête.")
+
+
+# --- Cases: actions -----------------------------------------------------------------------------
+
+
+class CaseCreate(Body):
+    """Ouverture d'un dossier et demande d'évaluation de la menace au préfet."""
+
+    election_id: str = Field(
+        min_length=1, max_length=64, description="L'élection (voir GET /elections)."
+    )
+    departement: str = Field(
+        min_length=1,
+        max_length=3,
+        description="Département de la circonscription (ex. 60, 2A, 974).",
+    )
+    candidacy_declared_on: dt.date = Field(
+        description="Date à laquelle la candidature a été rendue publique."
+    )
+    attended_second_round: bool = Field(
+        default=False, description="Le candidat est présent au second tour."
+    )
+    complaint_document_refs: list[DocumentId] = Field(
+        default_factory=list,
+        max_length=50,
+        description="Procès-verbal de plainte et pièces utiles, déposés au préalable.",
+    )
+    candidacy_proof_ref: DocumentId | None = Field(
+        default=None, description="Justificatif de la déclaration de candidature."
+    )
+
+
+class EvaluationRequestBody(Body):
+    """Nouvelle demande d'évaluation (après une menace non avérée), avec les faits nouveaux."""
+
+    complaint_document_refs: list[DocumentId] = Field(
+        default_factory=list, max_length=50, description="Pièces jointes."
+    )
+    candidacy_proof_ref: DocumentId | None = Field(
+        default=None, description="Justificatif de candidature."
+    )
+    new_facts: str | None = Field(default=None, max_length=10_000, description="Faits nouveaux.")
+
+
+class EvaluationBody(Body):
+    """Décision d'évaluation du préfet."""
+
+    recognised: bool = Field(description="La menace est avérée.")
+    level: ThreatLevel | None = Field(
+        default=None, description="Niveau de la menace avérée : 1 ou 2 (absent si non avérée)."
+    )
+    decided_on: dt.date = Field(description="Date de la décision.")
+    decision_document: DocumentId = Field(description="La décision, déposée au préalable.")
+
+
+class ThirdPartyBody(Body):
+    """Désignation d'un tiers mandaté, qui pourra agir sur ce dossier seulement."""
+
+    email: str = Field(max_length=254, description="Adresse du tiers : il s'y connectera.")
+    name: str = Field(min_length=1, max_length=200, description="Nom du tiers.")
+    mandate_document: DocumentId = Field(description="Le mandat signé, déposé au préalable.")
+
+
+class ExpenseLineBody(Body):
+    """Une ligne de dépense de sécurité."""
+
+    category: ExpenseCategory = Field(
+        description="premises_security (surveillance ou gardiennage des lieux de campagne) ou "
+        "close_protection (protection rapprochée)."
+    )
+    company_name: str = Field(
+        min_length=1, max_length=200, description="Raison sociale de l'entreprise."
+    )
+    siren: str = Field(max_length=20, description="SIREN de l'entreprise (9 chiffres).")
+    cnaps_authorisation: str = Field(
+        max_length=40, description="Autorisation d'exercice CNAPS (AUT-075-2124-07-01-20250906336)."
+    )
+    invoice_reference: str = Field(
+        min_length=1, max_length=200, description="Numéro de la facture."
+    )
+    service_start: dt.date = Field(description="Début de la prestation.")
+    service_end: dt.date = Field(description="Fin de la prestation.")
+    amount_cents: int = Field(description="Montant TTC en centimes d'euro (entier).")
+    document_refs: list[DocumentId] = Field(
+        min_length=1, max_length=50, description="Facture et justificatifs de paiement déposés."
+    )
+
+
+class EmptyBody(Body):
+    """Aucune donnée à fournir."""
+
+
+class ObservationsBody(Body):
+    """Observations de la CNCCFP (procédure contradictoire)."""
+
+    observations: str = Field(
+        min_length=1, max_length=10_000, description="Texte des observations."
+    )
+    contested_line_ids: list[str] = Field(
+        default_factory=list, max_length=200, description="Lignes de dépense contestées."
+    )
+    answer_delay_days: int | None = Field(
+        default=None, ge=1, le=365, description="Délai de réponse en jours (15 par défaut)."
+    )
+
+
+class AnswerBody(Body):
+    """Réponse du candidat aux observations."""
+
+    answer: str = Field(min_length=1, max_length=10_000, description="Texte de la réponse.")
+    document_refs: list[DocumentId] = Field(
+        default_factory=list, max_length=50, description="Pièces jointes."
+    )
+
+
+class ManualVerificationBody(Body):
+    """Vérification manuelle d'une entreprise par un rapporteur."""
+
+    line_id: str = Field(min_length=1, max_length=200, description="La ligne de dépense.")
+    valid: bool = Field(description="L'entreprise et son autorisation sont valides.")
+    note: str = Field(
+        min_length=1, max_length=10_000, description="Ce qui a été vérifié, et comment."
+    )
+
+
+class DecisionBody(Body):
+    """Décision de la CNCCFP sur le montant remboursé."""
+
+    amount_cents: int = Field(description="Montant arrêté, en centimes (0 : rejet).")
+    reasons: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Motifs (obligatoires en cas de réduction ou de rejet).",
+    )
+
+
+class PaymentBody(Body):
+    """Paiement enregistré par la préfecture."""
+
+    amount_cents: int = Field(
+        description="Montant payé, en centimes : celui arrêté par la Commission."
+    )
+    paid_on: dt.date = Field(description="Date du paiement.")
+    reference: str = Field(min_length=1, max_length=200, description="Référence du paiement.")
+
+
+class WithdrawBody(Body):
+    """Retrait du dossier par le candidat."""
+
+    reason: str | None = Field(default=None, max_length=2_000, description="Motif, facultatif.")
+
+
+class MessageCreate(Body):
+    """Un message sur le dossier."""
+
+    body: str = Field(min_length=1, max_length=10_000, description="Texte du message.")
+
+
+# --- Cases: what is read ------------------------------------------------------------------------
+
+
+class ElectionOfCase(Public):
+    election_id: str = Field(description="Identifiant de l'élection.")
+    label: str = Field(description="Intitulé.")
+    first_round: dt.date = Field(description="Premier tour.")
+    second_round: dt.date | None = Field(description="Second tour.")
+
+
+class ContactPublic(Public):
+    name: str = Field(description="Nom du candidat.")
+    email: str = Field(description="Adresse du candidat.")
+
+
+class EvaluationRequestPublic(Public):
+    number: int = Field(description="Numéro de la demande (1, puis réexamens).")
+    requested_at: dt.datetime = Field(description="Date de la demande.")
+    document_refs: list[str] = Field(description="Pièces jointes.")
+    new_facts: str | None = Field(description="Faits nouveaux.")
+
+
+class EvaluationPublic(Public):
+    number: int = Field(description="Numéro de la décision.")
+    recognised: bool = Field(description="Menace avérée.")
+    level: ThreatLevel | None = Field(description="Niveau (1 ou 2).")
+    decided_on: dt.date = Field(description="Date de la décision.")
+    decision_document: str = Field(description="La décision.")
+    recorded_at: dt.datetime = Field(description="Enregistrée le.")
+    recorded_by: str = Field(description="Enregistrée par.")
+
+
+class ThirdPartyPublic(Public):
+    id: str = Field(description="Compte du tiers mandaté.")
+    name: str = Field(description="Nom.")
+    email: str | None = Field(description="Adresse.")
+    mandate_document: str = Field(description="Le mandat.")
+    mandated_at: dt.datetime = Field(description="Désigné le.")
+
+
+class ExpenseLinePublic(Public):
+    line_id: str = Field(description="Identifiant de la ligne.")
+    category: ExpenseCategory = Field(description="Catégorie.")
+    company_name: str = Field(description="Entreprise.")
+    siren: str = Field(description="SIREN.")
+    cnaps_authorisation: str = Field(description="Autorisation CNAPS.")
+    invoice_reference: str = Field(description="Facture.")
+    service_start: dt.date = Field(description="Début de la prestation.")
+    service_end: dt.date = Field(description="Fin de la prestation.")
+    amount_cents: int = Field(description="Montant en centimes.")
+    document_refs: list[str] = Field(description="Pièces.")
+    added_at: dt.datetime = Field(description="Ajoutée le.")
+
+
+class RoundPublic(Public):
+    number: int = Field(description="Numéro du tour de la procédure contradictoire.")
+    sent_at: dt.datetime = Field(description="Observations adressées le.")
+    observations: str = Field(description="Observations.")
+    contested_line_ids: list[str] = Field(description="Lignes contestées.")
+    answer_due: dt.datetime = Field(description="Réponse attendue avant.")
+    answered_at: dt.datetime | None = Field(description="Répondu le.")
+    answer: str | None = Field(description="Réponse.")
+    answer_document_refs: list[str] = Field(description="Pièces de la réponse.")
+    expired_unanswered: bool = Field(description="Le délai a expiré sans réponse.")
+
+
+class DecisionPublic(Public):
+    amount_cents: int = Field(description="Montant arrêté, en centimes.")
+    claimed_cents: int = Field(description="Montant demandé.")
+    ceiling_cents: int = Field(description="Plafond du niveau de menace.")
+    outcome: DecisionOutcome = Field(description="approved, amended ou rejected.")
+    reasons: str | None = Field(description="Motifs.")
+    decided_at: dt.datetime = Field(description="Décidé le.")
+
+
+class PaymentPublic(Public):
+    amount_cents: int = Field(description="Montant payé.")
+    paid_on: dt.date = Field(description="Date du paiement.")
+    reference: str = Field(description="Référence.")
+    recorded_at: dt.datetime = Field(description="Enregistré le.")
+
+
+class LineCheckPublic(BaseModel):
+    """Ce que les registres (ou un rapporteur) disent de l'entreprise d'une ligne."""
+
+    line_id: str = Field(description="La ligne vérifiée.")
+    cnaps: RegistryOutcome | None = Field(description="Réponse du registre CNAPS.")
+    sirene: RegistryOutcome | None = Field(description="Réponse du répertoire SIRENE.")
+    checked_at: dt.datetime | None = Field(description="Vérifiée le.")
+    manual_valid: bool | None = Field(description="Avis du rapporteur, s'il a vérifié lui-même.")
+    manual_note: str | None = Field(description="Note du rapporteur.")
+    needs_manual_verification: bool = Field(
+        description="Les registres n'ont pas répondu : à vérifier manuellement."
+    )
+
+
+class SealPublic(Public):
+    manifest_sha256: str = Field(description="Empreinte SHA-256 du manifeste du dossier scellé.")
+    receipt_document_id: str = Field(description="Le récépissé de dépôt (PDF).")
+
+
+class StageChangePublic(Public):
+    at: dt.datetime = Field(description="Horodatage.")
+    action: Action = Field(description="Action.")
+    role: Role = Field(description="Rôle de l'auteur.")
+    from_stage: Stage = Field(description="Étape quittée.")
+    to_stage: Stage = Field(description="Étape atteinte.")
+
+
+class ActionPublic(BaseModel):
+    """Une action possible maintenant pour la personne connectée."""
+
+    action: Action = Field(description="Nom de l'action.")
+    label: str = Field(description="Ce qu'elle fait, en français.")
+
+
+class CasePublic(Public):
+    """Un dossier, tel que le voit la personne connectée."""
+
+    case_id: str = Field(description="Identifiant du dossier.")
+    election: ElectionOfCase
+    candidate_id: str = Field(description="Identifiant du candidat.")
+    candidate: ContactPublic
+    departement: str = Field(description="Département de la circonscription.")
+    stage: Stage = Field(description="Étape du dossier.")
+    stage_label: str = Field(default="", description="L'étape, en français.")
+    opened_at: dt.datetime = Field(description="Ouvert le.")
+    deposit_deadline: dt.datetime = Field(description="Date limite de dépôt de la demande.")
+    evaluation_requests: list[EvaluationRequestPublic]
+    evaluations: list[EvaluationPublic]
+    third_party: ThirdPartyPublic | None
+    space_opened_at: dt.datetime | None = Field(description="Espace de dépôt ouvert le.")
+    expense_lines: list[ExpenseLinePublic]
+    claimed_cents: int = Field(description="Total demandé, en centimes.")
+    submitted_at: dt.datetime | None = Field(description="Demande déposée le.")
+    seal: SealPublic | None
+    line_checks: list[LineCheckPublic]
+    rounds: list[RoundPublic]
+    decision: DecisionPublic | None
+    prefecture_contacted_at: dt.datetime | None = Field(description="Préfecture contactée le.")
+    payment: PaymentPublic | None
+    history: list[StageChangePublic]
+    closed_at: dt.datetime | None = Field(description="Clos le.")
+    available_actions: list[ActionPublic] = Field(
+        default_factory=list, description="Ce que la personne connectée peut faire maintenant."
+    )
+
+
+class CaseSummaryPublic(BaseModel):
+    """Un dossier dans une liste (sans donnée personnelle)."""
+
+    case_id: str = Field(description="Identifiant du dossier.")
+    election_id: str | None = Field(description="Élection.")
+    departement: str | None = Field(description="Département.")
+    stage: Stage | None = Field(description="Étape.")
+    deposit_deadline: dt.datetime | None = Field(description="Date limite de dépôt.")
+    next_deadline: dt.datetime | None = Field(description="Prochaine échéance du dossier.")
+    opened_at: dt.datetime | None = Field(description="Ouvert le.")
+    closed: bool = Field(description="Le dossier est clos.")
+
+
+class DocumentPublic(Public):
+    """Une pièce déposée."""
+
+    document_id: str = Field(description="Identifiant de la pièce.")
+    kind: str = Field(description="Nature de la pièce.")
+    filename: str = Field(description="Nom du fichier (affichage).")
+    size: int = Field(description="Taille en octets.")
+    sha256: str = Field(description="Empreinte SHA-256.")
+    content_type: str = Field(description="Type (PDF, JPEG ou PNG).")
+    uploaded_at: dt.datetime = Field(description="Déposée le.")
+
+
+class MessagePublic(Public):
+    """Un message sur le dossier."""
+
+    message_id: str = Field(description="Identifiant.")
+    author_role: str = Field(description="Rôle de l'auteur.")
+    body: str = Field(description="Texte.")
+    created_at: dt.datetime = Field(description="Envoyé le.")

@@ -1,0 +1,92 @@
+"""Steps of a case over HTTP, shared by the API tests (each asserts its own status)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from typing import Any
+
+import httpx
+
+from domain.documents import DocumentKind
+from embedded.demo import sample_pdf
+from tests.api.conftest import ApiStack
+
+PDF = "application/pdf"
+
+
+def new_email(prefix: str = "cand") -> str:
+    return f"{prefix}{uuid.uuid4().hex[:10]}@example.test"
+
+
+async def upload(
+    http: httpx.AsyncClient,
+    case_id: str,
+    kind: DocumentKind = DocumentKind.INVOICE,
+    filename: str = "piece.pdf",
+    content: bytes | None = None,
+) -> str:
+    data = content or sample_pdf(f"{kind.label} (document fictif) {uuid.uuid4().hex}")
+    response = await http.post(
+        f"/cases/{case_id}/documents",
+        params={"kind": kind.value, "filename": filename},
+        content=data,
+        headers={"Content-Type": PDF},
+    )
+    assert response.status_code == 201, response.text
+    document_id: str = response.json()["document_id"]
+    return document_id
+
+
+async def account_id(http: httpx.AsyncClient) -> str:
+    response = await http.get("/auth/me")
+    assert response.status_code == 200, response.text
+    value: str = response.json()["account_id"]
+    return value
+
+
+def case_id_of(stack: ApiStack, candidate_id: str) -> str:
+    return f"case-{stack.election_id}-{candidate_id}"
+
+
+async def open_case(stack: ApiStack, token: str, *, departement: str = "60") -> dict[str, Any]:
+    """Open a case with its complaint uploaded first; returns the case as the API shows it."""
+    async with stack.http(token) as http:
+        case_id = case_id_of(stack, await account_id(http))
+        complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
+        response = await http.post(
+            "/cases",
+            json={
+                "election_id": stack.election_id,
+                "departement": departement,
+                "candidacy_declared_on": (stack.first_round - dt.timedelta(days=120)).isoformat(),
+                "complaint_document_refs": [complaint],
+            },
+        )
+        assert response.status_code == 201, response.text
+        case: dict[str, Any] = response.json()
+        return case
+
+
+def expense_line(stack: ApiStack, document_id: str, invoice: str = "F-001") -> dict[str, Any]:
+    end = stack.first_round
+    return {
+        "category": "premises_security",
+        "company_name": "Gardiennage Picard SARL (fictif)",
+        "siren": "732829320",
+        "cnaps_authorisation": "AUT-060-2124-07-01-20250906336",
+        "invoice_reference": invoice,
+        "service_start": (end - dt.timedelta(days=30)).isoformat(),
+        "service_end": end.isoformat(),
+        "amount_cents": 840_000,
+        "document_refs": [document_id],
+    }
+
+
+async def act(
+    http: httpx.AsyncClient, method: str, path: str, body: Any = None, expected: int = 200
+) -> dict[str, Any]:
+    response = await http.request(method, path, json=body)
+    assert response.status_code == expected, response.text
+    result: dict[str, Any] = response.json()
+    return result

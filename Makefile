@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint fmt typecheck pytest bench histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest bench bench-api histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -41,6 +41,10 @@ fmt: $(STAMP)
 ## Benchmark of whole cases against a fresh dev server (CASES=200 by default).
 bench: $(STAMP)
 	$(BIN)/python -m bench.case_lifecycle --cases $${CASES:-200}
+
+## Latency of an API action against the same update sent directly (CLIENTS=50, ACTIONS=20).
+bench-api: $(STAMP)
+	$(BIN)/python -m bench.api_actions --clients $${CLIENTS:-50} --actions $${ACTIONS:-20}
 
 ## Record replay histories of the current workflow code: make histories LABEL=v3 (keep the old ones).
 histories: $(STAMP)

@@ -298,6 +298,62 @@ class CatchAllMiddleware:
             await response(scope, receive, send)
 
 
+MAX_JSON_BODY_BYTES = 1024 * 1024
+"""Largest request body outside document uploads (which have their own, larger limits)."""
+
+
+class BodySizeLimit:
+    """Refuses (413) a request body above ``max_bytes``, except document uploads.
+
+    Uploads are streamed into storage, which meters them against the document limits; any other
+    body is read whole by the framework, so a hostile one is cut off here.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or (
+            scope["method"] == "POST" and str(scope["path"]).endswith("/documents")
+        ):
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length", b"")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(scope, receive, send)
+            return
+        received = 0
+
+        async def metered_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, metered_receive, send)
+        except _BodyTooLarge:
+            await self._too_large(scope, receive, send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = problem_response(
+            ErrorCode.INVALID_INPUT.value,
+            "Le corps de la requête est trop volumineux.",
+            status=413,
+        )
+        await response(scope, receive, send)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemPublic, "description": TITLES[status]}
     for status in (401, 403, 404, 409, 422, 503)

@@ -14,7 +14,12 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api.deps import Services
-from api.errors import CatchAllMiddleware, install_error_handlers
+from api.errors import (
+    MAX_JSON_BODY_BYTES,
+    BodySizeLimit,
+    CatchAllMiddleware,
+    install_error_handlers,
+)
 from api.routes import admin, auth, candidates, cases, cnccfp, prefecture
 from core.accounts import Accounts
 from core.cases import CaseClient
@@ -99,10 +104,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings or Settings()
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
-    for module in (auth, cases, candidates, prefecture, cnccfp, admin):
-        app.include_router(module.router)
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            # Stable operation ids for generated clients: the endpoint's name.
-            route.operation_id = route.name
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
+    for router in ROUTERS:
+        app.include_router(router)
     return app
+
+
+ROUTERS = (
+    auth.router,
+    cases.router,
+    candidates.router,
+    prefecture.router,
+    cnccfp.router,
+    admin.router,
+)
+
+
+def api_routes() -> list[APIRoute]:
+    """Every route of the API (the authorisation matrix and the docs tests read them)."""
+    return [route for router in ROUTERS for route in router.routes if isinstance(route, APIRoute)]
+
+
+for _route in api_routes():
+    # Stable operation ids for generated clients: the endpoint's name.
+    _route.operation_id = _route.name

@@ -287,15 +287,11 @@ class Accounts:
     async def grant_mandate(self, *, case_id: str, account_id: str, document_id: str) -> None:
         """Record that a third party may act on one case (mirrors the workflow's mandate).
 
-        A case has one mandated third party: granting ends any other mandate on the case.
+        Other mandates on the case stand until ``end_other_mandates``: the API calls it once the
+        workflow has accepted the new third party, so that a refused change leaves the current
+        third party in place.
         """
-        now = self._now()
         async with self._engine.begin() as connection:
-            await connection.execute(
-                update(case_mandates)
-                .where(case_mandates.c.case_id == case_id, case_mandates.c.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
             await connection.execute(
                 delete(case_mandates).where(
                     case_mandates.c.case_id == case_id, case_mandates.c.account_id == account_id
@@ -306,8 +302,21 @@ class Accounts:
                     case_id=case_id,
                     account_id=account_id,
                     mandate_document_id=document_id,
-                    granted_at=now,
+                    granted_at=self._now(),
                 )
+            )
+
+    async def end_other_mandates(self, *, case_id: str, keep: str) -> None:
+        """End every mandate on the case but ``keep``'s (a case has one third party)."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(case_mandates)
+                .where(
+                    case_mandates.c.case_id == case_id,
+                    case_mandates.c.account_id != keep,
+                    case_mandates.c.revoked_at.is_(None),
+                )
+                .values(revoked_at=self._now())
             )
 
     async def revoke_mandate(self, *, case_id: str, account_id: str) -> None:

@@ -43,7 +43,7 @@ from domain.contracts import (
     SubmitInput,
     WithdrawInput,
 )
-from domain.errors import DomainError, ErrorCode
+from domain.errors import MESSAGES, DomainError, ErrorCode
 from domain.expenses import ExpenseLineDraft
 from domain.identifiers import is_valid_departement
 from domain.ids import case_workflow_id
@@ -155,9 +155,17 @@ async def open_case(
     outcome = "error"
     try:
         async with asyncio.timeout(services.settings.api_request_timeout_s):
-            state = await services.cases.open_case(
+            await services.cases.open_case(
                 case_input, request, request_id=f"{case_id}:open:{key}" if key else None
             )
+            # The case as it is now, not as the first request left it.
+            state = await services.cases.state(case_id)
+            if state.stage.is_terminal:
+                # The update id made the retry of a first request return its first answer;
+                # the case has since ended and is not opened again.
+                raise CaseActionRefused(
+                    ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED]
+                )
         outcome = audit.OK
     except CaseActionRefused as refusal:
         outcome = refusal.code
@@ -206,6 +214,9 @@ async def mandate_third_party(
             "le tiers doit utiliser une adresse qui lui est propre.",
         )
     party_id = third_party.account_id
+    previously_mandated = await services.accounts.holds_mandate(
+        case_id=case_id, account_id=party_id
+    )
     # The mandate is granted first, so that the third party can act as soon as the case
     # records them; it is withdrawn again if the case refuses.
     await services.accounts.grant_mandate(
@@ -226,8 +237,10 @@ async def mandate_third_party(
             key,
         )
     except BaseException:
-        await services.accounts.revoke_mandate(case_id=case_id, account_id=party_id)
+        if not previously_mandated:
+            await services.accounts.revoke_mandate(case_id=case_id, account_id=party_id)
         raise
+    await services.accounts.end_other_mandates(case_id=case_id, keep=party_id)
     return case_public(state, user.role)
 
 

@@ -1,0 +1,489 @@
+"""``python -m api.admin``: the administration command, run on a machine that reaches the database.
+
+It is how the first accounts exist (the admin routes need an admin token) and how a lost staff
+token is replaced. Every subcommand reads ``Settings()`` from the environment, migrates the
+database, does its job and prints a short French report; a refused input exits with status 2 and
+its French message on stderr, never a traceback.
+
+Subcommands::
+
+    create-staff --email E --name N --role {prefecture,cnccfp,admin,operator} [--departement 60 ...]
+        create a staff account; prints its session token once
+    new-token --email E
+        a new session token for an existing staff account (the old ones keep working)
+    disable --email E
+        disable an account: its sessions stop working at once
+    set-prefecture --departement 60 --email E
+        record the address of a département's prefecture service
+    add-election --id ID --type T --label L --first-round YYYY-MM-DD [--second-round YYYY-MM-DD]
+                 [--covered | --not-covered]
+        add an election (coverage defaults to the type's)
+    seed-demo
+        demo data for the embedded stack (an election open for deposits, the prefecture of the
+        60, one account per staff role, a candidate); running it again issues fresh tokens
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from collections.abc import Awaitable, Callable, Sequence
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
+from core.accounts import AccountRecord, Accounts
+from core.db import create_engine, elections, migrate
+from core.settings import Environment, Settings
+from domain.calendar import PARIS, deposit_deadline
+from domain.errors import DomainError, ErrorCode
+from domain.stages import Role
+
+EXIT_OK = 0
+EXIT_REFUSED = 2
+
+ROLE_LABELS: dict[Role, str] = {
+    Role.CANDIDATE: "candidat",
+    Role.THIRD_PARTY: "tiers mandaté",
+    Role.PREFECTURE: "agent de préfecture",
+    Role.CNCCFP: "rapporteur de la CNCCFP",
+    Role.ADMIN: "administrateur",
+    Role.OPERATOR: "exploitant",
+}
+
+DEMO_ELECTION_ID = "exercice-demo"
+DEMO_ELECTION_LABEL = "Exercice (démonstration)"
+DEMO_DEPARTEMENT = "60"
+DEMO_PREFECTURE_EMAIL = "prefecture-60@secupol.localhost"
+DEMO_STAFF: tuple[tuple[str, str, Role, tuple[str, ...]], ...] = (
+    ("admin@secupol.localhost", "Administrateur (démonstration)", Role.ADMIN, ()),
+    ("rapporteur@secupol.localhost", "Rapporteur CNCCFP (démonstration)", Role.CNCCFP, ()),
+    (
+        "agent-60@secupol.localhost",
+        "Agent de la préfecture de l'Oise (démonstration)",
+        Role.PREFECTURE,
+        (DEMO_DEPARTEMENT,),
+    ),
+    ("exploitation@secupol.localhost", "Exploitation (démonstration)", Role.OPERATOR, ()),
+)
+DEMO_CANDIDATE_EMAIL = "camille.martin@secupol.localhost"
+DEMO_CANDIDATE_NAME = "Camille Martin (fictif)"
+
+Handler = Callable[[Settings, AsyncEngine, argparse.Namespace], Awaitable[str]]
+
+
+class CommandRefused(Exception):
+    """A refusal of this command that is no rule of the procedure (so has no ``ErrorCode``).
+
+    Args:
+        message: French, for the person at the terminal.
+    """
+
+    def __init__(self, message: str):
+        self.message = message
+        super().__init__(message)
+
+
+# --- Subcommands --------------------------------------------------------------------------------
+
+
+async def create_staff_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``create-staff``: a staff account and its first token."""
+    account, token = await create_staff(
+        Accounts(engine, settings),
+        email=args.email,
+        display_name=_text(args.name, field="name", label="Le nom", limit=200),
+        role=Role(args.role),
+        departements=args.departement,
+    )
+    return "\n".join(
+        [
+            f"Compte créé : {account.email}",
+            *_account_lines(account),
+            *_token_lines(settings, token),
+        ]
+    )
+
+
+async def new_token_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``new-token``: another session token for a staff account (one lost its token)."""
+    accounts = Accounts(engine, settings)
+    account = await _existing_account(accounts, args.email)
+    if account.role not in STAFF_ROLES:
+        raise CommandRefused(
+            "Ce compte n'est pas celui d'un agent : un candidat ou un tiers mandaté se connecte "
+            "par un lien reçu par courriel (POST /auth/sign-in-links), pas avec un jeton remis "
+            "par un administrateur."
+        )
+    if account.disabled:
+        raise CommandRefused("Ce compte est désactivé : aucun jeton ne peut lui être remis.")
+    token = await accounts.open_session(account.account_id)
+    return "\n".join(
+        [
+            f"Nouveau jeton pour {account.email}",
+            *_account_lines(account),
+            *_token_lines(settings, token),
+            "Les jetons remis auparavant restent valables jusqu'à leur expiration ; "
+            "désactivez le compte (disable) si l'un d'eux a pu être dérobé.",
+        ]
+    )
+
+
+async def disable_command(settings: Settings, engine: AsyncEngine, args: argparse.Namespace) -> str:
+    """``disable``: the account can no longer act; its sessions stop at once."""
+    accounts = Accounts(engine, settings)
+    account = await _existing_account(accounts, args.email)
+    if account.disabled:
+        return f"Le compte {account.email} était déjà désactivé : rien n'a changé."
+    await accounts.disable(account.account_id)
+    return "\n".join(
+        [
+            f"Compte désactivé : {account.email}",
+            *_account_lines(account),
+            "Ses sessions ne sont plus acceptées.",
+        ]
+    )
+
+
+async def set_prefecture_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``set-prefecture``: where a département's new cases address their requests."""
+    email = check_email(args.email)
+    await set_prefecture(engine, args.departement, email)
+    return (
+        f"Préfecture du département {args.departement} : {email}\n"
+        "Les dossiers de ce département lui adressent désormais leurs demandes."
+    )
+
+
+async def add_election_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``add-election``: an election candidates may open cases for (if covered)."""
+    label = _text(args.label, field="label", label="L'intitulé", limit=200)
+    election_type = _text(args.type, field="type", label="Le type d'élection", limit=32)
+    covered = await add_election(
+        engine,
+        election_id=args.id,
+        election_type=election_type,
+        label=label,
+        first_round=args.first_round,
+        second_round=args.second_round,
+        covered=args.covered,
+    )
+    lines = _election_lines(election_type, label, args.first_round, args.second_round, covered)
+    return "\n".join([f"Élection ajoutée : {args.id}", *lines])
+
+
+async def seed_demo_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``seed-demo``: what the embedded stack needs to be tried by hand; idempotent."""
+    if settings.environment == Environment.PRODUCTION:
+        raise CommandRefused(
+            "Les données de démonstration ne sont pas créées en production "
+            "(SECUPOL_ENVIRONMENT=production)."
+        )
+    accounts = Accounts(engine, settings)
+    first_round = dt.datetime.now(PARIS).date() - dt.timedelta(days=10)
+    second_round = first_round + dt.timedelta(days=7)
+    election_added = await _ensure_demo_election(engine, first_round, second_round)
+    await set_prefecture(engine, DEMO_DEPARTEMENT, DEMO_PREFECTURE_EMAIL)
+
+    lines = [
+        "Sécu'Pol — données de démonstration (fictives)",
+        "",
+        f"Élection {DEMO_ELECTION_ID} ({'ajoutée' if election_added else 'mise à jour'})",
+        *_election_lines("municipales", DEMO_ELECTION_LABEL, first_round, second_round, True),
+        "",
+        f"Préfecture du département {DEMO_DEPARTEMENT} : {DEMO_PREFECTURE_EMAIL}",
+        "",
+        "Comptes d'agents. Chaque jeton n'est affiché qu'une fois ; il se joint à chaque requête "
+        "dans l'en-tête « Authorization: Bearer <jeton> ».",
+    ]
+    for email, name, role, departements in DEMO_STAFF:
+        account, token, created = await _ensure_demo_staff(
+            accounts, email=email, name=name, role=role, departements=departements
+        )
+        state = "créé" if created else "existant, nouveau jeton"
+        lines += ["", f"{ROLE_LABELS[role]} — {account.email} ({state})"]
+        lines += _account_lines(account)
+        lines.append(f"  jeton          : {token}")
+    lines += ["", f"Ces jetons expirent le {_expiry(settings)}."]
+
+    candidate, created = await _ensure_demo_candidate(accounts)
+    url = settings.public_url.rstrip("/")
+    lines += [
+        "",
+        f"Compte candidat — {candidate.email} ({'créé' if created else 'existant'})",
+        f"  identifiant    : {candidate.account_id}",
+        f"  nom            : {candidate.display_name}",
+        "Un candidat n'a pas de jeton remis par un administrateur : il se connecte par un lien "
+        "reçu par courriel. La pile lancée (make up, et l'API) :",
+        "  1. demander un lien :",
+        f"     curl -X POST {url}/auth/sign-in-links -H 'Content-Type: application/json' "
+        f'-d \'{{"email": "{candidate.email}"}}\'',
+        "  2. lire le courriel et y relever le jeton du lien (…/auth/sign-in?token=…) :",
+        "     make mail, puis .venv/bin/python -m embedded.mailbox show N (N : numéro du message)",
+        "  3. échanger ce jeton contre un jeton de session :",
+        f"     curl -X POST {url}/auth/sessions -H 'Content-Type: application/json' "
+        '-d \'{"token": "<jeton du lien>"}\'',
+        "",
+        f"Documentation de l'API : {url}/docs",
+    ]
+    return "\n".join(lines)
+
+
+# --- Helpers ------------------------------------------------------------------------------------
+
+
+async def _ensure_demo_election(
+    engine: AsyncEngine, first_round: dt.date, second_round: dt.date
+) -> bool:
+    """Add the demo election, or move its dates to now; whether it was added."""
+    try:
+        await add_election(
+            engine,
+            election_id=DEMO_ELECTION_ID,
+            election_type="municipales",
+            label=DEMO_ELECTION_LABEL,
+            first_round=first_round,
+            second_round=second_round,
+            covered=True,
+        )
+        return True
+    except DomainError as error:
+        if error.code != ErrorCode.ELECTION_EXISTS:
+            raise
+    # Seeded weeks ago, its deposit deadline may have passed: the demo must stay open for new
+    # cases. Cases already opened keep the dates they were opened with.
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(elections)
+            .where(elections.c.election_id == DEMO_ELECTION_ID)
+            .values(
+                election_type="municipales",
+                label=DEMO_ELECTION_LABEL,
+                first_round=first_round,
+                second_round=second_round,
+                covered=True,
+            )
+        )
+    return False
+
+
+async def _ensure_demo_staff(
+    accounts: Accounts, *, email: str, name: str, role: Role, departements: Sequence[str]
+) -> tuple[AccountRecord, str, bool]:
+    """The demo staff account (created if missing) with a fresh token; whether it was created."""
+    existing = await accounts.find_by_email(email)
+    if existing is None:
+        account, token = await create_staff(
+            accounts, email=email, display_name=name, role=role, departements=departements
+        )
+        return account, token, True
+    if existing.role != role or existing.departements != sorted(departements) or existing.disabled:
+        raise CommandRefused(_not_reusable(email))
+    return existing, await accounts.open_session(existing.account_id), False
+
+
+async def _ensure_demo_candidate(accounts: Accounts) -> tuple[AccountRecord, bool]:
+    existing = await accounts.find_by_email(DEMO_CANDIDATE_EMAIL)
+    if existing is None:
+        account = await accounts.create(
+            email=DEMO_CANDIDATE_EMAIL, display_name=DEMO_CANDIDATE_NAME, role=Role.CANDIDATE
+        )
+        return account, True
+    if existing.role != Role.CANDIDATE or existing.disabled:
+        raise CommandRefused(_not_reusable(DEMO_CANDIDATE_EMAIL))
+    return existing, False
+
+
+def _not_reusable(email: str) -> str:
+    return (
+        f"Le compte {email} existe déjà, mais avec un autre rôle ou d'autres départements, ou "
+        "il est désactivé : la démonstration ne le réutilise pas."
+    )
+
+
+async def _existing_account(accounts: Accounts, email: str) -> AccountRecord:
+    account = await accounts.find_by_email(check_email(email))
+    if account is None:
+        raise DomainError(ErrorCode.ACCOUNT_NOT_FOUND, field="email")
+    return account
+
+
+def _text(value: str, *, field: str, label: str, limit: int) -> str:
+    """A required free text, stripped, within the column's length."""
+    text = value.strip()
+    if not text:
+        raise DomainError(ErrorCode.EMPTY_FIELD, field=field, message=f"{label} est obligatoire.")
+    if len(text) > limit:
+        raise DomainError(
+            ErrorCode.INVALID_INPUT,
+            field=field,
+            message=f"{label} dépasse {limit} caractères.",
+        )
+    return text
+
+
+def _account_lines(account: AccountRecord) -> list[str]:
+    return [
+        f"  identifiant    : {account.account_id}",
+        f"  nom            : {account.display_name}",
+        f"  rôle           : {account.role.value} ({ROLE_LABELS.get(account.role, '?')})",
+        f"  départements   : {', '.join(account.departements) or '—'}",
+    ]
+
+
+def _token_lines(settings: Settings, token: str) -> list[str]:
+    return [
+        f"  jeton          : {token}",
+        f"  expire le      : {_expiry(settings)}",
+        "Ce jeton n'est affiché qu'une fois : transmettez-le à son titulaire par un canal sûr. "
+        "Il se joint à chaque requête dans l'en-tête « Authorization: Bearer <jeton> ».",
+    ]
+
+
+def _expiry(settings: Settings) -> str:
+    days = settings.staff_token_ttl_days
+    at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).astimezone(PARIS)
+    return f"{at:%d/%m/%Y à %H:%M} (heure de Paris), dans {days} jours"
+
+
+def _election_lines(
+    election_type: str,
+    label: str,
+    first_round: dt.date,
+    second_round: dt.date | None,
+    covered: bool,
+) -> list[str]:
+    deadline = deposit_deadline(first_round)
+    return [
+        f"  intitulé       : {label}",
+        f"  type           : {election_type}",
+        f"  premier tour   : {first_round:%d/%m/%Y}",
+        f"  second tour    : {'—' if second_round is None else f'{second_round:%d/%m/%Y}'}",
+        f"  dispositif     : {'applicable' if covered else 'non applicable'}",
+        f"  dépôt jusqu'au : {deadline:%d/%m/%Y à %H h %M} (heure de Paris)",
+    ]
+
+
+# --- Command line -------------------------------------------------------------------------------
+
+
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"date invalide : {value!r} (format attendu AAAA-MM-JJ)"
+        ) from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m api.admin",
+        description="Administration de Sécu'Pol : comptes d'agents, préfectures, élections.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMANDE")
+
+    staff = commands.add_parser("create-staff", help="créer un compte d'agent et son jeton")
+    staff.add_argument("--email", required=True)
+    staff.add_argument("--name", required=True, help="nom affiché")
+    staff.add_argument(
+        "--role",
+        required=True,
+        choices=sorted(role.value for role in STAFF_ROLES),
+    )
+    staff.add_argument(
+        "--departement",
+        action="append",
+        default=[],
+        metavar="NUMERO",
+        help="département servi (agents de préfecture ; répétable)",
+    )
+    staff.set_defaults(handler=create_staff_command)
+
+    token = commands.add_parser("new-token", help="nouveau jeton pour un compte d'agent")
+    token.add_argument("--email", required=True)
+    token.set_defaults(handler=new_token_command)
+
+    disable = commands.add_parser("disable", help="désactiver un compte")
+    disable.add_argument("--email", required=True)
+    disable.set_defaults(handler=disable_command)
+
+    prefecture = commands.add_parser("set-prefecture", help="adresse du service d'une préfecture")
+    prefecture.add_argument("--departement", required=True, metavar="NUMERO")
+    prefecture.add_argument("--email", required=True)
+    prefecture.set_defaults(handler=set_prefecture_command)
+
+    election = commands.add_parser("add-election", help="ajouter une élection")
+    election.add_argument("--id", required=True, help="minuscules, chiffres et tirets")
+    election.add_argument("--type", required=True, help="municipales, legislatives…")
+    election.add_argument("--label", required=True, help="intitulé")
+    election.add_argument("--first-round", required=True, type=_date, metavar="AAAA-MM-JJ")
+    election.add_argument("--second-round", type=_date, default=None, metavar="AAAA-MM-JJ")
+    coverage = election.add_mutually_exclusive_group()
+    coverage.add_argument(
+        "--covered",
+        dest="covered",
+        action="store_const",
+        const=True,
+        default=None,
+        help="le dispositif s'applique (par défaut : selon le type)",
+    )
+    coverage.add_argument(
+        "--not-covered",
+        dest="covered",
+        action="store_const",
+        const=False,
+        help="le dispositif ne s'applique pas",
+    )
+    election.set_defaults(handler=add_election_command)
+
+    demo = commands.add_parser("seed-demo", help="données de démonstration (pile locale)")
+    demo.set_defaults(handler=seed_demo_command)
+    return parser
+
+
+async def run(argv: Sequence[str] | None = None) -> int:
+    """Run one subcommand and return the exit status (argparse exits itself on bad usage).
+
+    Args:
+        argv: Arguments without the program name; ``sys.argv[1:]`` when omitted.
+    """
+    args = _parser().parse_args(argv)
+    handler: Handler = args.handler
+    settings = Settings()
+    engine = create_engine(settings)
+    try:
+        await migrate(engine)
+        report = await handler(settings, engine, args)
+    except DomainError as error:
+        sys.stderr.write(f"Refusé : {error.message} [{error.code}]\n")
+        return EXIT_REFUSED
+    except CommandRefused as error:
+        sys.stderr.write(f"Refusé : {error.message}\n")
+        return EXIT_REFUSED
+    finally:
+        await engine.dispose()
+    sys.stdout.write(report + "\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``python -m api.admin``."""
+    return asyncio.run(run(argv))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -6,6 +6,7 @@ their roles only through it, so the authorisation matrix test reads them from th
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass
 from typing import Annotated
@@ -13,15 +14,43 @@ from typing import Annotated
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.service import RPCError
 
-from api.errors import ApiError
+from api.errors import ApiError, TemporalUnavailable
 from core.accounts import AccountRecord, Accounts
 from core.cases import CaseClient
 from core.settings import Settings
 from core.storage import DocumentStorage
+from core.temporal import connect
 from domain.contracts import Actor
 from domain.errors import ErrorCode
 from domain.stages import Role
+
+
+class TemporalLink:
+    """The API's Temporal client, connected on first need.
+
+    The API starts, and answers what needs only the database, while Temporal is down; a request
+    that needs Temporal then gets 503 until it is back. Once connected, the SDK reconnects by
+    itself and a lost server shows as ``RPCError``.
+    """
+
+    def __init__(self, settings: Settings):
+        self._settings = settings
+        self._cases: CaseClient | None = None
+        self._lock = asyncio.Lock()
+
+    async def cases(self) -> CaseClient:
+        if self._cases is None:
+            async with self._lock:
+                if self._cases is None:
+                    try:
+                        client = await connect(self._settings)
+                    except (RuntimeError, OSError, RPCError) as error:
+                        # Raised by the connect call itself: the server is unreachable.
+                        raise TemporalUnavailable from error
+                    self._cases = CaseClient(client, self._settings.task_queue)
+        return self._cases
 
 
 @dataclass
@@ -30,9 +59,13 @@ class Services:
 
     settings: Settings
     engine: AsyncEngine
-    cases: CaseClient
+    temporal: TemporalLink
     storage: DocumentStorage
     accounts: Accounts
+
+    async def cases(self) -> CaseClient:
+        """The case client (raises ``TemporalUnavailable`` while Temporal is unreachable)."""
+        return await self.temporal.cases()
 
 
 def get_services(request: Request) -> Services:

@@ -9,7 +9,8 @@ user. Error tree of what the handlers receive::
     CaseNotFound                     404 case_not_found
     RequestValidationError           422 (invalid_json when the body is not JSON)
     HTTPException (Starlette)        404 not_found, 405 method_not_allowed, ...
-    infrastructure                   503 service_unavailable: Temporal RPC errors and timeouts,
+    infrastructure                   503 service_unavailable: Temporal unreachable, its RPC errors
+                                     and timeouts,
                                      SQLAlchemy errors, storage errors, OSError
     anything else                    500 internal_error (logged with its traceback)
 """
@@ -103,6 +104,10 @@ class ProblemPublic(BaseModel):
     errors: list[ProblemItem] = Field(
         default_factory=list, description="Toutes les raisons, quand il y en a plusieurs."
     )
+
+
+class TemporalUnavailable(Exception):
+    """The Temporal frontend could not be reached (answered 503)."""
 
 
 class ApiError(Exception):
@@ -259,6 +264,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for infrastructure in (
+        TemporalUnavailable,
         RPCError,
         WorkflowUpdateRPCTimeoutOrCancelledError,
         SQLAlchemyError,

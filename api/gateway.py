@@ -41,8 +41,16 @@ from core.cases import (
     CaseActionRefused,
     CaseNotFound,
 )
-from domain.contracts import ActionInput, CaseState
-from domain.errors import ErrorCode, problems_from_validation_error
+from domain.contracts import (
+    ActionInput,
+    AddExpenseLineInput,
+    AnswerObservationsInput,
+    CaseState,
+    MandateThirdPartyInput,
+    RecordEvaluationInput,
+    RequestEvaluationInput,
+)
+from domain.errors import DomainError, ErrorCode, problems_from_validation_error
 from domain.identifiers import is_candidate_id, is_opaque_id
 from domain.ids import CASE_ID_PREFIX, CASE_WORKFLOW_TYPE
 from domain.stages import RULES, Action, Role, Stage, actions_for
@@ -76,6 +84,24 @@ def build_input(make: Callable[[], InputT]) -> InputT:
         return make()
     except ValidationError as error:
         raise InputRefused(problems_from_validation_error(error)) from None
+
+
+def referenced_documents(input: BaseModel) -> list[tuple[str, str]]:
+    """The (field, document id) pairs an action's input refers to."""
+    found: list[tuple[str, str]] = []
+    if isinstance(input, RequestEvaluationInput):
+        found += [("complaint_document_refs", ref) for ref in input.complaint_document_refs]
+        if input.candidacy_proof_ref:
+            found.append(("candidacy_proof_ref", input.candidacy_proof_ref))
+    elif isinstance(input, RecordEvaluationInput):
+        found.append(("decision_document", input.decision_document))
+    elif isinstance(input, MandateThirdPartyInput):
+        found.append(("mandate_document", input.mandate_document))
+    elif isinstance(input, AddExpenseLineInput):
+        found += [("document_refs", ref) for ref in input.line.document_refs]
+    elif isinstance(input, AnswerObservationsInput):
+        found += [("document_refs", ref) for ref in input.document_refs]
+    return found
 
 
 def candidate_of(case_id: str) -> str | None:
@@ -152,7 +178,8 @@ class CaseGateway:
             if candidate_of(case_id) is None:
                 raise ApiError(ErrorCode.CASE_NOT_FOUND)
             try:
-                description = await self._services.cases.handle(case_id).describe()
+                cases = await self._services.cases()
+                description = await cases.handle(case_id).describe()
             except RPCError as error:
                 if error.status == RPCStatusCode.NOT_FOUND:
                     raise ApiError(ErrorCode.CASE_NOT_FOUND) from None
@@ -167,8 +194,9 @@ class CaseGateway:
     async def read(self, user: CurrentUser, case_id: str) -> CaseState:
         await self.ensure_visible(user, case_id)
         try:
+            cases = await self._services.cases()
             async with asyncio.timeout(self._services.settings.api_request_timeout_s):
-                return await self._services.cases.state(case_id)
+                return await cases.state(case_id)
         except CaseNotFound:
             raise ApiError(ErrorCode.CASE_NOT_FOUND) from None
 
@@ -187,6 +215,7 @@ class CaseGateway:
         """
         await self.ensure_visible(user, case_id)
         input = build_input(make_input)
+        await self.check_documents(case_id, input)
         services = self._services
         request_id = (
             f"{action.value}:{user.actor.id}:{idempotency_key}" if idempotency_key else None
@@ -196,8 +225,9 @@ class CaseGateway:
         )
         outcome = "error"
         try:
+            cases = await services.cases()
             async with asyncio.timeout(services.settings.api_request_timeout_s):
-                state = await services.cases.act(case_id, action, input, request_id=request_id)
+                state = await cases.act(case_id, action, input, request_id=request_id)
             outcome = audit.OK
         except CaseActionRefused as refusal:
             outcome = refusal.code
@@ -212,12 +242,27 @@ class CaseGateway:
             await audit.finish(services.engine, entry, outcome)
         return state
 
+    async def check_documents(self, case_id: str, input: BaseModel) -> None:
+        """Refuse (422 ``document_not_found``) a reference to a document not in this case.
+
+        The workflow only holds references; checking them here tells the person at once,
+        rather than when the dossier is sealed.
+        """
+        for field, reference in referenced_documents(input):
+            try:
+                info = await self._services.storage.get(reference)
+            except DomainError:
+                info = None
+            if info is None or info.case_id != case_id:
+                raise ApiError(ErrorCode.DOCUMENT_NOT_FOUND, field=field)
+
     async def list(self, query: str, limit: int) -> list[CaseSummaryPublic]:
         """Cases matching a visibility query (already scoped by the caller), by next deadline."""
         full = f"WorkflowType = '{CASE_WORKFLOW_TYPE}'" + (f" AND ({query})" if query else "")
         summaries: list[CaseSummaryPublic] = []
+        cases = await self._services.cases()
         async with asyncio.timeout(self._services.settings.api_request_timeout_s):
-            async for execution in self._services.cases.client.list_workflows(full, limit=limit):
+            async for execution in cases.client.list_workflows(full, limit=limit):
                 summaries.append(summary_of(execution))
         far = dt.datetime.max.replace(tzinfo=dt.UTC)
         summaries.sort(key=lambda s: (s.closed, s.next_deadline or far, s.case_id))

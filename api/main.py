@@ -13,20 +13,19 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api.deps import Services
+from api.deps import Services, TemporalLink
 from api.errors import (
     MAX_JSON_BODY_BYTES,
     BodySizeLimit,
     CatchAllMiddleware,
+    TemporalUnavailable,
     install_error_handlers,
 )
 from api.routes import admin, auth, candidates, cases, cnccfp, prefecture
 from core.accounts import Accounts
-from core.cases import CaseClient
 from core.db import create_engine, migrate
 from core.settings import Settings
 from core.storage import build_storage
-from core.temporal import connect
 
 log = logging.getLogger(__name__)
 
@@ -74,16 +73,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     engine = create_engine(settings)
     try:
         await migrate(engine)
-        # Lazy: the API starts while Temporal is down, and answers 503 until it is back.
-        client = await connect(settings, lazy=True)
+        temporal = TemporalLink(settings)
         async with build_storage(settings, engine) as storage:
             app.state.services = Services(
                 settings=settings,
                 engine=engine,
-                cases=CaseClient(client, settings.task_queue),
+                temporal=temporal,
                 storage=storage,
                 accounts=Accounts(engine, settings),
             )
+            try:
+                await temporal.cases()
+            except TemporalUnavailable:
+                log.warning(
+                    "Temporal at %s unreachable: retried on each request", settings.temporal_address
+                )
             log.info("API ready (Temporal %s)", settings.temporal_address)
             yield
     finally:

@@ -149,17 +149,19 @@ async def open_case(
         )
     )
     case_id = case_workflow_id(election.election_id, account.account_id)
+    await CaseGateway(services).check_documents(case_id, request)
     entry = await audit.begin(
         services.engine, user.actor, "open_case", case_id=case_id, request_id=key
     )
     outcome = "error"
     try:
+        cases = await services.cases()
         async with asyncio.timeout(services.settings.api_request_timeout_s):
-            await services.cases.open_case(
+            await cases.open_case(
                 case_input, request, request_id=f"{case_id}:open:{key}" if key else None
             )
             # The case as it is now, not as the first request left it.
-            state = await services.cases.state(case_id)
+            state = await cases.state(case_id)
             if state.stage.is_terminal:
                 # The update id made the retry of a first request return its first answer;
                 # the case has since ended and is not opened again.
@@ -196,6 +198,16 @@ async def mandate_third_party(
     gateway = CaseGateway(services)
     await gateway.ensure_visible(user, case_id)
     contact = build_input(lambda: CandidateContact(name=body.name, email=body.email))
+    mandate = build_input(
+        lambda: MandateThirdPartyInput(
+            actor=user.actor,
+            third_party_id="pending",
+            name=contact.name,
+            email=contact.email,
+            mandate_document=body.mandate_document,
+        )
+    )
+    await gateway.check_documents(case_id, mandate)
     third_party = await services.accounts.find_by_email(contact.email)
     if third_party is None:
         try:

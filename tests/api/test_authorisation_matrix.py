@@ -139,7 +139,7 @@ async def world(api: ApiStack) -> World:
     )
 
 
-def body_for(route: APIRoute, stack: ApiStack) -> Any:
+def body_for(route: APIRoute, stack: ApiStack, document: str) -> Any:
     today = dt.date.today().isoformat()
     unique = uuid.uuid4().hex[:8]
     return {
@@ -151,16 +151,16 @@ def body_for(route: APIRoute, stack: ApiStack) -> Any:
         "mandate_third_party": {
             "email": new_email("tiers"),
             "name": "Autre tiers",
-            "mandate_document": "doc-mandat",
+            "mandate_document": document,
         },
         "request_evaluation": {"new_facts": "Nouvelles menaces."},
-        "add_expense_line": expense_line(stack, "doc-facture"),
+        "add_expense_line": expense_line(stack, document),
         "answer_observations": {"answer": "Réponse."},
         "withdraw": {},
         "record_evaluation": {
             "recognised": False,
             "decided_on": today,
-            "decision_document": "doc-decision",
+            "decision_document": document,
         },
         "record_payment": {"amount_cents": 100, "paid_on": today, "reference": "VIR-1"},
         "send_observations": {"observations": "Observations."},
@@ -223,7 +223,9 @@ async def test_authorisation_matrix(api: ApiStack, world: World, caller: Caller)
                     headers={"Content-Type": "application/pdf"},
                 )
             else:
-                response = await http.request(method, url, json=body_for(route, api))
+                response = await http.request(
+                    method, url, json=body_for(route, api, world.document_id)
+                )
             expected = expected_status(method, route, caller)
             if response.status_code != expected:
                 failures.append(f"{method} {path}: {response.status_code} != {expected}")

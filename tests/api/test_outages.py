@@ -1,0 +1,165 @@
+"""When Temporal or the database is down, the API answers 503 and applies nothing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+from starlette.types import Receive, Scope, Send
+
+from api.errors import CatchAllMiddleware
+from api.main import create_app
+from api.staff import add_election, set_prefecture
+from core.accounts import Accounts
+from core.db import audit_log, create_engine, migrate
+from core.settings import Settings
+from domain.stages import Role
+from embedded.temporal_server import free_port
+from tests.api.conftest import POSTGRES_URL, _database_url, _drop_database, _serve
+
+
+@asynccontextmanager
+async def served(settings: Settings) -> AsyncIterator[str]:
+    server, task = await _serve(create_app(settings), settings.api_port)
+    try:
+        yield f"http://127.0.0.1:{settings.api_port}"
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def candidate_token(settings: Settings) -> str:
+    engine = create_engine(settings)
+    try:
+        await migrate(engine)
+        accounts = Accounts(engine, settings)
+        account = await accounts.create(
+            email=f"c{uuid.uuid4().hex[:8]}@example.test",
+            display_name="Camille Martin",
+            role=Role.CANDIDATE,
+        )
+        await add_election(
+            engine,
+            election_id="panne",
+            election_type="municipales",
+            label="Panne",
+            first_round=dt.date.today() - dt.timedelta(days=10),
+            second_round=None,
+        )
+        await set_prefecture(engine, "60", "pref-60@interieur.example.test")
+        return await accounts.open_session(account.account_id)
+    finally:
+        await engine.dispose()
+
+
+async def test_temporal_down_is_503_and_nothing_is_applied(
+    settings: Settings, tmp_path: Path
+) -> None:
+    port = free_port()
+    local = settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "database_url": None,
+            "temporal_address": f"127.0.0.1:{free_port()}",  # nobody listens there
+            "api_port": port,
+            "api_request_timeout_s": 3.0,
+        }
+    )
+    token = await candidate_token(local)
+    async with (
+        served(local) as base,
+        httpx.AsyncClient(
+            base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+        ) as http,
+    ):
+        # The database still answers: who you are is known.
+        assert (await http.get("/auth/me")).status_code == 200
+        response = await http.post(
+            "/cases",
+            json={
+                "election_id": "panne",
+                "departement": "60",
+                "candidacy_declared_on": "2026-06-01",
+            },
+        )
+        assert response.status_code == 503, response.text
+        body = response.json()
+        assert body["code"] == "service_unavailable"
+        assert response.headers["retry-after"]
+        assert "127.0.0.1" not in response.text
+        listing = await http.get("/cases")
+        assert listing.status_code == 503
+    engine = create_engine(local)
+    try:
+        async with engine.connect() as connection:
+            outcomes = (
+                await connection.execute(select(audit_log.c.action, audit_log.c.outcome))
+            ).all()
+    finally:
+        await engine.dispose()
+    assert [(row.action, row.outcome) for row in outcomes] == [("open_case", "error")]
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs SECUPOL_TEST_POSTGRES_URL")
+async def test_database_down_is_503_then_the_api_recovers(
+    settings: Settings, tmp_path: Path
+) -> None:
+    url, database = await _database_url("postgresql", tmp_path)
+    assert database is not None
+    port = free_port()
+    local = settings.model_copy(
+        update={"data_dir": tmp_path, "database_url": url, "api_port": port}
+    )
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        token = await candidate_token(local)
+        async with (
+            served(local) as base,
+            httpx.AsyncClient(
+                base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30
+            ) as http,
+        ):
+            assert (await http.get("/auth/me")).status_code == 200
+            async with admin.connect() as connection:
+                await connection.execute(
+                    text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS false')
+                )
+                await connection.execute(
+                    text(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                        f"WHERE datname = '{database}'"
+                    )
+                )
+            for request in (http.get("/auth/me"), http.get("/elections")):
+                response = await request
+                assert response.status_code == 503, response.text
+                assert response.json()["code"] == "service_unavailable"
+                assert database not in response.text
+            async with admin.connect() as connection:
+                await connection.execute(
+                    text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
+                )
+            assert (await http.get("/auth/me")).status_code == 200
+    finally:
+        await admin.dispose()
+        await _drop_database(database)
+
+
+async def test_an_unexpected_error_is_a_generic_500() -> None:
+    # No real component fails this way on purpose: a stand-in app raises a bug's error.
+    async def broken(scope: Scope, receive: Receive, send: Send) -> None:
+        raise KeyError("secret-internal-detail")
+
+    transport = httpx.ASGITransport(app=CatchAllMiddleware(broken))
+    async with httpx.AsyncClient(transport=transport, base_url="http://api") as http:
+        response = await http.get("/")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
+    assert "secret" not in response.text

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint fmt typecheck pytest bench bench-api histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest bench seed-demo bench-api histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -12,9 +12,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Run the whole embedded stack (Temporal dev server + Web UI, SMTP mailbox, worker). Ctrl-C stops it.
+## Run the whole embedded stack (Temporal dev server + Web UI, SMTP mailbox, worker, API). Ctrl-C stops it.
 up: $(STAMP)
 	mkdir -p data
+	# Migrate once before the processes start: the API and the worker would otherwise race on it.
+	$(BIN)/alembic upgrade head
 	$(BIN)/honcho start -f Procfile
 
 ## Every check CI runs: format, lint, types, then the test suite.
@@ -50,6 +52,10 @@ bench-api: $(STAMP)
 histories: $(STAMP)
 	test -n "$(LABEL)" || (echo "usage: make histories LABEL=vN" && exit 2)
 	SECUPOL_RECORD_HISTORIES=$(LABEL) $(BIN)/pytest -m record_history tests/workflows
+
+## Demo accounts, election and prefecture for the running stack; prints their tokens and a guide.
+seed-demo: $(STAMP)
+	$(BIN)/python -m api.admin seed-demo
 
 ## Read the emails the embedded stack sent.
 mail: $(STAMP)

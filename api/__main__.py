@@ -12,6 +12,8 @@ from core.settings import Settings
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # Alembic lists its plugins at INFO on every start; its upgrade lines are what matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = Settings()
     uvicorn.run(
         create_app(settings),

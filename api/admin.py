@@ -227,7 +227,7 @@ async def seed_demo_command(
         f"  identifiant    : {candidate.account_id}",
         f"  nom            : {candidate.display_name}",
         "Un candidat n'a pas de jeton remis par un administrateur : il se connecte par un lien "
-        "reçu par courriel. La pile lancée (make up, et l'API) :",
+        "reçu par courriel. La pile lancée (make up) :",
         "  1. demander un lien :",
         f"     curl -X POST {url}/auth/sign-in-links -H 'Content-Type: application/json' "
         f'-d \'{{"email": "{candidate.email}"}}\'',

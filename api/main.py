@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -18,6 +19,7 @@ from api.errors import (
     MAX_JSON_BODY_BYTES,
     BodySizeLimit,
     CatchAllMiddleware,
+    ProblemPublic,
     TemporalUnavailable,
     install_error_handlers,
 )
@@ -111,7 +113,61 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     for router in ROUTERS:
         app.include_router(router)
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _in_french(generate())
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+_SCHEMA_DESCRIPTIONS = {
+    # Enumerations of the domain, whose docstrings are written for developers (in English).
+    "Action": "Action sur un dossier (nom de la mise à jour Temporal qui la porte).",
+    "Stage": "Étape d'un dossier.",
+    "Role": "Rôle d'un compte.",
+    "DocumentKind": "Nature d'une pièce.",
+    "ExpenseCategory": "Catégorie de dépense de sécurité remboursable.",
+    "RegistryOutcome": "Réponse d'un registre (CNAPS ou SIRENE).",
+    "DecisionOutcome": "Sens de la décision : approuvée, réformée ou rejetée.",
+    "ThreatLevel": "Niveau de la menace avérée : 1 ou 2.",
+    "Body_sign_in_form": "Formulaire de connexion.",
+}
+
+
+def _in_french(schema: dict[str, Any]) -> dict[str, Any]:
+    """Replace what FastAPI writes in English by default: response labels, and its own 422
+    shape by the problem document every error actually is."""
+    problem_ref = {"$ref": "#/components/schemas/ProblemPublic"}
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for status, response in operation.get("responses", {}).items():
+                if response.get("description") == "Successful Response":
+                    response["description"] = "Succès"
+                if status.isdigit() and int(status) >= 400:
+                    response["content"] = {"application/problem+json": {"schema": problem_ref}}
+                    if response.get("description") == "Validation Error":
+                        response["description"] = "Données invalides"
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    for name, description in _SCHEMA_DESCRIPTIONS.items():
+        if name in components:
+            components[name]["description"] = description
+    components.pop("HTTPValidationError", None)
+    components.pop("ValidationError", None)
+    if "ProblemPublic" not in components:
+        components["ProblemPublic"] = ProblemPublic.model_json_schema(
+            ref_template="#/components/schemas/{model}"
+        )
+    for name, definition in (
+        ProblemPublic.model_json_schema(ref_template="#/components/schemas/{model}")
+        .get("$defs", {})
+        .items()
+    ):
+        components.setdefault(name, definition)
+    return schema
 
 
 ROUTERS = (

@@ -327,6 +327,8 @@ class MessageCreate(Body):
 
 
 class ElectionOfCase(Public):
+    """L'élection du dossier."""
+
     election_id: str = Field(description="Identifiant de l'élection.")
     label: str = Field(description="Intitulé.")
     first_round: dt.date = Field(description="Premier tour.")
@@ -334,11 +336,15 @@ class ElectionOfCase(Public):
 
 
 class ContactPublic(Public):
+    """Le candidat."""
+
     name: str = Field(description="Nom du candidat.")
     email: str = Field(description="Adresse du candidat.")
 
 
 class EvaluationRequestPublic(Public):
+    """Une demande d'évaluation de la menace adressée au préfet."""
+
     number: int = Field(description="Numéro de la demande (1, puis réexamens).")
     requested_at: dt.datetime = Field(description="Date de la demande.")
     document_refs: list[str] = Field(description="Pièces jointes.")
@@ -346,6 +352,8 @@ class EvaluationRequestPublic(Public):
 
 
 class EvaluationPublic(Public):
+    """Une décision d'évaluation du préfet."""
+
     number: int = Field(description="Numéro de la décision.")
     recognised: bool = Field(description="Menace avérée.")
     level: ThreatLevel | None = Field(description="Niveau (1 ou 2).")
@@ -356,6 +364,8 @@ class EvaluationPublic(Public):
 
 
 class ThirdPartyPublic(Public):
+    """Le tiers mandaté du dossier."""
+
     id: str = Field(description="Compte du tiers mandaté.")
     name: str = Field(description="Nom.")
     email: str | None = Field(description="Adresse.")
@@ -364,6 +374,8 @@ class ThirdPartyPublic(Public):
 
 
 class ExpenseLinePublic(Public):
+    """Une ligne de dépense de la demande."""
+
     line_id: str = Field(description="Identifiant de la ligne.")
     category: ExpenseCategory = Field(description="Catégorie.")
     company_name: str = Field(description="Entreprise.")
@@ -378,6 +390,8 @@ class ExpenseLinePublic(Public):
 
 
 class RoundPublic(Public):
+    """Un tour de la procédure contradictoire."""
+
     number: int = Field(description="Numéro du tour de la procédure contradictoire.")
     sent_at: dt.datetime = Field(description="Observations adressées le.")
     observations: str = Field(description="Observations.")
@@ -390,6 +404,8 @@ class RoundPublic(Public):
 
 
 class DecisionPublic(Public):
+    """La décision de la CNCCFP."""
+
     amount_cents: int = Field(description="Montant arrêté, en centimes.")
     claimed_cents: int = Field(description="Montant demandé.")
     ceiling_cents: int = Field(description="Plafond du niveau de menace.")
@@ -399,6 +415,8 @@ class DecisionPublic(Public):
 
 
 class PaymentPublic(Public):
+    """Le paiement enregistré par la préfecture."""
+
     amount_cents: int = Field(description="Montant payé.")
     paid_on: dt.date = Field(description="Date du paiement.")
     reference: str = Field(description="Référence.")
@@ -420,11 +438,15 @@ class LineCheckPublic(BaseModel):
 
 
 class SealPublic(Public):
+    """Le dossier scellé au dépôt."""
+
     manifest_sha256: str = Field(description="Empreinte SHA-256 du manifeste du dossier scellé.")
     receipt_document_id: str = Field(description="Le récépissé de dépôt (PDF).")
 
 
 class StageChangePublic(Public):
+    """Un changement d'étape du dossier."""
+
     at: dt.datetime = Field(description="Horodatage.")
     action: Action = Field(description="Action.")
     role: Role = Field(description="Rôle de l'auteur.")

@@ -155,7 +155,8 @@ async def sign_in_page(token: str = "") -> HTMLResponse:
     "précédente).",
 )
 async def sign_in_form(
-    token: Annotated[str, Form(max_length=200)], services: ServicesDep
+    token: Annotated[str, Form(max_length=200, description="Le jeton du lien de connexion.")],
+    services: ServicesDep,
 ) -> HTMLResponse:
     try:
         session = await _open_session(services, token)

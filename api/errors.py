@@ -33,7 +33,7 @@ from temporalio.service import RPCError
 
 from core.cases import CaseActionRefused, CaseNotFound
 from core.storage import StorageError
-from domain.errors import MESSAGES, DomainError, ErrorCode, Problem
+from domain.errors import MESSAGES, DomainError, ErrorCode, Problem, problems_from_error_items
 
 log = logging.getLogger(__name__)
 
@@ -169,35 +169,9 @@ def _unavailable() -> JSONResponse:
 
 
 def _validation_problems(error: RequestValidationError) -> list[Problem]:
-    problems: list[Problem] = []
-    for item in error.errors():
-        # FastAPI prefixes the location with where it came from (body, query, path, header).
-        location = [str(part) for part in item.get("loc", ())[1:]]
-        where = ".".join(location) or None
-        kind = str(item.get("type", ""))
-        if kind == "json_invalid":
-            problems.append(Problem(ErrorCode.INVALID_JSON.value, MESSAGES[ErrorCode.INVALID_JSON]))
-            continue
-        known = {code.value for code in ErrorCode}
-        if kind in known:
-            problems.append(Problem(kind, str(item.get("msg", MESSAGES[ErrorCode(kind)])), where))
-            continue
-        code = _BUILTIN.get(kind, ErrorCode.INVALID_INPUT)
-        problems.append(Problem(code.value, MESSAGES[code], where))
+    # FastAPI starts each location with where it came from (body, query, path, header).
+    problems = problems_from_error_items(error.errors(), skip_location=1)
     return problems or [Problem(ErrorCode.INVALID_INPUT.value, MESSAGES[ErrorCode.INVALID_INPUT])]
-
-
-_BUILTIN: dict[str, ErrorCode] = {
-    "missing": ErrorCode.EMPTY_FIELD,
-    "string_too_short": ErrorCode.EMPTY_FIELD,
-    "too_short": ErrorCode.EMPTY_FIELD,
-    "int_type": ErrorCode.AMOUNT_NOT_INTEGER,
-    "int_from_float": ErrorCode.AMOUNT_NOT_INTEGER,
-    "int_parsing": ErrorCode.AMOUNT_NOT_INTEGER,
-    "greater_than": ErrorCode.INVALID_AMOUNT,
-    "greater_than_equal": ErrorCode.INVALID_AMOUNT,
-    "less_than_equal": ErrorCode.INVALID_AMOUNT,
-}
 
 
 def problems_response(problems: list[Problem]) -> JSONResponse:

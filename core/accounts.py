@@ -268,19 +268,41 @@ class Accounts:
         Raises:
             DomainError: ``session_invalid``.
         """
+        # One query for the session and its account (every request makes it); the
+        # départements only for prefecture staff.
         async with self._engine.connect() as connection:
-            account_id = (
+            row = (
                 await connection.execute(
-                    select(sessions.c.account_id).where(
+                    select(accounts)
+                    .join(sessions, sessions.c.account_id == accounts.c.account_id)
+                    .where(
                         sessions.c.token_hash == hash_token(token),
                         sessions.c.revoked_at.is_(None),
                         sessions.c.expires_at > self._now(),
+                        accounts.c.disabled_at.is_(None),
                     )
                 )
-            ).scalar()
-        account = None if account_id is None else await self.get(account_id)
-        if account is None or account.disabled:
-            raise DomainError(ErrorCode.SESSION_INVALID)
+            ).first()
+            if row is None:
+                raise DomainError(ErrorCode.SESSION_INVALID)
+            scopes: list[str] = []
+            if row.role == Role.PREFECTURE.value:
+                scopes = list(
+                    (
+                        await connection.execute(
+                            select(account_departements.c.departement)
+                            .where(account_departements.c.account_id == row.account_id)
+                            .order_by(account_departements.c.departement)
+                        )
+                    ).scalars()
+                )
+        account = AccountRecord(
+            account_id=row.account_id,
+            email=row.email,
+            display_name=row.display_name,
+            role=Role(row.role),
+            departements=scopes,
+        )
         actor = Actor(role=account.role, id=account.account_id, departements=account.departements)
         return account, actor
 

@@ -18,8 +18,10 @@ so that ``problems_from_validation_error`` can report them exactly like a ``Doma
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
@@ -258,6 +260,7 @@ _BUILTIN_ERROR_CODES: dict[str, ErrorCode] = {
     "less_than_equal": ErrorCode.INVALID_AMOUNT,
     "enum": ErrorCode.INVALID_INPUT,
     "literal_error": ErrorCode.INVALID_INPUT,
+    "json_invalid": ErrorCode.INVALID_JSON,
 }
 
 
@@ -267,13 +270,30 @@ def problems_from_validation_error(error: ValidationError) -> list[Problem]:
     Our own checks already raise errors typed with a stable code; pydantic's built-in ones are
     mapped through a fixed table, and anything else is reported as ``invalid_input``.
     """
+    return problems_from_error_items(error.errors(include_url=False))
+
+
+def problems_from_error_items(
+    items: Iterable[Mapping[str, Any]], *, skip_location: int = 0
+) -> list[Problem]:
+    """``problems_from_validation_error`` on the error items pydantic (or FastAPI) lists.
+
+    Args:
+        items: Error dicts with ``type``, ``loc`` and ``msg``.
+        skip_location: Leading parts of each location to drop (FastAPI starts them with
+            ``body``, ``query``…).
+    """
     known = {code.value for code in ErrorCode}
     problems: list[Problem] = []
-    for item in error.errors(include_url=False):
-        location = ".".join(str(part) for part in item["loc"]) or None
-        kind = item["type"]
+    for item in items:
+        parts = [str(part) for part in tuple(item.get("loc", ()))[skip_location:]]
+        kind = str(item.get("type", ""))
+        # An unreadable JSON document has no field at fault, only a character offset.
+        location = None if kind == "json_invalid" else ".".join(parts) or None
         if kind in known:
-            problems.append(Problem(kind, item["msg"], location))
+            problems.append(
+                Problem(kind, str(item.get("msg", MESSAGES[ErrorCode(kind)])), location)
+            )
             continue
         code = _BUILTIN_ERROR_CODES.get(kind, ErrorCode.INVALID_INPUT)
         if location and location.endswith("category") and kind == "enum":

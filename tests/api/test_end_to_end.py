@@ -55,9 +55,13 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
         again = await act(http, "POST", "/cases", body, expected=201)
         assert again["case_id"] == case_id
 
-    # 2. The prefecture of the 60 finds it and records a recognised threat, level 1.
+    # 2. The prefecture of the 60 finds it (not the 75's) and records a recognised threat.
     summary = await listed(api, pref, case_id)
     assert summary["stage"] == "evaluation_requested" and summary["departement"] == "60"
+    await listed(api, candidate, case_id)
+    async with api.http(api.staff["pref75"]) as http:
+        others = (await http.get("/cases")).json()
+        assert case_id not in [item["case_id"] for item in others]
     async with api.http(pref) as http:
         decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf")
         case = await act(
@@ -85,6 +89,7 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
         )
         assert case["third_party"]["name"] == "Dominique Bernard"
     third = await api.sign_in(third_email, create=False)
+    await listed(api, third, case_id)
     async with api.http(third) as http:
         assert (await http.get(f"/cases/{case_id}")).status_code == 200
         case = await act(http, "POST", f"/cases/{case_id}/space-request")
@@ -251,3 +256,106 @@ async def test_a_pdf_uploaded_is_the_pdf_downloaded(api: ApiStack) -> None:
     assert response.status_code == 200
     assert response.content == content
     assert "devis.pdf" in response.headers["content-disposition"]
+
+
+async def test_the_link_in_the_email_opens_a_session_from_its_page(api: ApiStack) -> None:
+    email = new_email()
+    before = len(api.mail.store.for_recipient(email))
+    async with api.http() as http:
+        await http.post("/auth/accounts", json={"email": email, "name": "Camille Martin"})
+        await api.link_token(email, before)
+        body = api.mail.store.for_recipient(email)[-1].get_body(("plain",))
+        assert body is not None
+        link = next(
+            word for word in str(body.get_content()).split() if "/auth/sign-in?token=" in word
+        )
+        assert link.startswith(api.settings.public_url)
+        page = await http.get(link)
+        assert page.status_code == 200
+        token = link.rsplit("token=", 1)[1]
+        assert f'value="{token}"' in page.text
+        signed_in = await http.post("/auth/sign-in", data={"token": token})
+        assert signed_in.status_code == 201
+        session = signed_in.text.split("<pre>")[1].split("</pre>")[0]
+    async with api.http(session) as http:
+        me = await http.get("/auth/me")
+    assert me.status_code == 200 and me.json()["email"] == email
+
+
+async def test_a_threat_not_recognised_is_examined_again_and_ceilings_hold(api: ApiStack) -> None:
+    token = await api.sign_in(new_email())
+    pref, cnccfp = api.staff["pref60"], api.staff["cnccfp"]
+    async with api.http(token) as http:
+        me = (await http.get("/auth/me")).json()
+        case_id = case_id_of(api, me["account_id"])
+        complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
+        body = {
+            "election_id": api.election_id,
+            "departement": "60",
+            "candidacy_declared_on": (api.first_round - dt.timedelta(days=90)).isoformat(),
+            "complaint_document_refs": [complaint],
+        }
+        await act(http, "POST", "/cases", body, expected=201)
+    async with api.http(pref) as http:
+        decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "refus.pdf")
+        evaluation = {
+            "recognised": False,
+            "decided_on": dt.date.today().isoformat(),
+            "decision_document": decision,
+        }
+        case = await act(http, "POST", f"/cases/{case_id}/evaluation", evaluation)
+        assert case["stage"] == "threat_not_recognised"
+        # A level without a recognised threat is refused with the domain's code.
+        response = await http.post(
+            f"/cases/{case_id}/evaluation", json={**evaluation, "recognised": False, "level": 2}
+        )
+        assert response.status_code == 422 and response.json()["code"] == "invalid_threat_level"
+    async with api.http(token) as http:
+        response = await http.post(f"/cases/{case_id}/space-request")
+        assert response.status_code == 409 and response.json()["code"] == "wrong_stage"
+        new_facts = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte-2.pdf")
+        case = await act(
+            http,
+            "POST",
+            f"/cases/{case_id}/evaluation-requests",
+            {"complaint_document_refs": [new_facts], "new_facts": "Nouvelles menaces."},
+        )
+        assert case["stage"] == "evaluation_requested"
+        assert len(case["evaluation_requests"]) == 2
+    async with api.http(pref) as http:
+        decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "accord.pdf")
+        await act(
+            http,
+            "POST",
+            f"/cases/{case_id}/evaluation",
+            {**evaluation, "recognised": True, "level": 1, "decision_document": decision},
+        )
+    async with api.http(token) as http:
+        await act(http, "POST", f"/cases/{case_id}/space-request")
+    async with api.http(cnccfp) as http:
+        await act(http, "POST", f"/cases/{case_id}/space")
+    async with api.http(token) as http:
+        invoice = await upload(http, case_id, DocumentKind.INVOICE, "facture.pdf")
+        line = {
+            "category": "close_protection",
+            "company_name": "Protection Rapprochée Lutèce SAS (fictif)",
+            "siren": "552100554",
+            "cnaps_authorisation": "AUT-075-2124-07-01-20250906336",
+            "invoice_reference": "PR-1",
+            "service_start": (api.first_round - dt.timedelta(days=20)).isoformat(),
+            "service_end": api.first_round.isoformat(),
+            "amount_cents": 2_000_000,
+            "document_refs": [invoice],
+        }
+        await act(http, "POST", f"/cases/{case_id}/expense-lines", line)
+        await act(http, "POST", f"/cases/{case_id}/submission")
+    async with api.http(cnccfp) as http:
+        # Level 1: never above 15,000 €, whatever was claimed; less than that must give reasons.
+        response = await http.post(f"/cases/{case_id}/decision", json={"amount_cents": 2_000_000})
+        assert response.status_code == 422
+        assert response.json()["code"] == "amount_above_ceiling"
+        response = await http.post(f"/cases/{case_id}/decision", json={"amount_cents": 1_000_000})
+        assert response.status_code == 422 and response.json()["code"] == "reasons_required"
+        case = await act(http, "POST", f"/cases/{case_id}/decision", {"amount_cents": 1_500_000})
+        assert case["decision"]["outcome"] == "approved"
+        assert case["decision"]["ceiling_cents"] == 1_500_000

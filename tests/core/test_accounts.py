@@ -158,3 +158,29 @@ async def test_mandates(accounts: Accounts) -> None:
         case_id="case-municipales-2026-c1", account_id=third.account_id, document_id="doc1"
     )
     assert await accounts.mandated_cases(third.account_id) == ["case-municipales-2026-c1"]
+    assert await accounts.holds_mandate(
+        case_id="case-municipales-2026-c1", account_id=third.account_id
+    )
+    # A new third party on the case: both hold a mandate until the case accepts the new one.
+    other = await accounts.create(email="u@example.fr", display_name="U", role=Role.THIRD_PARTY)
+    await accounts.grant_mandate(
+        case_id="case-municipales-2026-c1", account_id=other.account_id, document_id="doc2"
+    )
+    await accounts.end_other_mandates(case_id="case-municipales-2026-c1", keep=other.account_id)
+    assert await accounts.mandated_cases(third.account_id) == []
+    assert await accounts.mandated_cases(other.account_id) == ["case-municipales-2026-c1"]
+    await accounts.revoke_mandate(case_id="case-municipales-2026-c1", account_id=other.account_id)
+    assert not await accounts.holds_mandate(
+        case_id="case-municipales-2026-c1", account_id=other.account_id
+    )
+
+
+async def test_sign_in_links_per_address_are_limited_each_hour(
+    accounts: Accounts, clock: Clock
+) -> None:
+    await accounts.create(email="flood@example.fr", display_name="F", role=Role.CANDIDATE)
+    limit = Settings(_env_file=None).sign_in_links_per_hour  # type: ignore[call-arg]
+    issued = [await accounts.issue_sign_in_link("flood@example.fr") for _ in range(limit + 2)]
+    assert all(issued[:limit]) and issued[limit:] == [None, None]
+    clock.advance(dt.timedelta(hours=1, seconds=1))
+    assert await accounts.issue_sign_in_link("flood@example.fr") is not None

@@ -53,25 +53,7 @@ from domain.contracts import (
 from domain.errors import DomainError, ErrorCode, problems_from_validation_error
 from domain.identifiers import is_candidate_id, is_opaque_id
 from domain.ids import CASE_ID_PREFIX, CASE_WORKFLOW_TYPE
-from domain.stages import RULES, Action, Role, Stage, actions_for
-
-STAGE_LABELS: dict[Stage, str] = {
-    Stage.OPENED: "Dossier ouvert",
-    Stage.EVALUATION_REQUESTED: "Évaluation de la menace demandée au préfet",
-    Stage.THREAT_NOT_RECOGNISED: "Menace non avérée",
-    Stage.THREAT_RECOGNISED: "Menace avérée",
-    Stage.SPACE_REQUESTED: "Espace de dépôt demandé",
-    Stage.SPACE_OPEN: "Espace de dépôt ouvert",
-    Stage.SUBMITTED: "Demande déposée",
-    Stage.OBSERVATIONS_PENDING: "Observations de la Commission en attente de réponse",
-    Stage.UNDER_REVIEW: "Demande en cours d'examen",
-    Stage.DECIDED: "Montant arrêté : contactez la préfecture",
-    Stage.PAYMENT_PENDING: "Paiement en cours par la préfecture",
-    Stage.PAID: "Remboursement payé",
-    Stage.REJECTED: "Demande rejetée",
-    Stage.TIME_BARRED: "Forclos : demande non déposée dans le délai",
-    Stage.WITHDRAWN: "Dossier retiré",
-}
+from domain.stages import RULES, STAGE_LABELS, Action, Role, Stage, actions_for
 
 _STAGE_VALUES = {stage.value for stage in Stage}
 

@@ -460,6 +460,10 @@ class AddNoteInput(OperatorInput):
     pass
 
 
+class RetryRegistryChecksInput(OperatorInput):
+    """Check again, now, the companies of every line marked "à vérifier manuellement"."""
+
+
 # --- Activities ---------------------------------------------------------------------------------
 
 

@@ -51,6 +51,25 @@ class Stage(StrEnum):
         return self in TERMINAL_STAGES
 
 
+STAGE_LABELS: dict[Stage, str] = {
+    Stage.OPENED: "Dossier ouvert",
+    Stage.EVALUATION_REQUESTED: "Évaluation de la menace demandée au préfet",
+    Stage.THREAT_NOT_RECOGNISED: "Menace non avérée",
+    Stage.THREAT_RECOGNISED: "Menace avérée",
+    Stage.SPACE_REQUESTED: "Espace de dépôt demandé",
+    Stage.SPACE_OPEN: "Espace de dépôt ouvert",
+    Stage.SUBMITTED: "Demande déposée",
+    Stage.OBSERVATIONS_PENDING: "Observations de la Commission en attente de réponse",
+    Stage.UNDER_REVIEW: "Demande en cours d'examen",
+    Stage.DECIDED: "Montant arrêté : contactez la préfecture",
+    Stage.PAYMENT_PENDING: "Paiement en cours par la préfecture",
+    Stage.PAID: "Remboursement payé",
+    Stage.REJECTED: "Demande rejetée",
+    Stage.TIME_BARRED: "Forclos : demande non déposée dans le délai",
+    Stage.WITHDRAWN: "Dossier retiré",
+}
+"""Each stage in French, for people (API answers, the case's summary in the Web UI)."""
+
 TERMINAL_STAGES = frozenset({Stage.PAID, Stage.REJECTED, Stage.TIME_BARRED, Stage.WITHDRAWN})
 OPEN_STAGES = frozenset(Stage) - TERMINAL_STAGES
 BEFORE_SUBMISSION = frozenset(
@@ -104,6 +123,7 @@ class Action(StrEnum):
     CORRECT_FIRST_ROUND = "correct_first_round"
     CORRECT_DEPOSIT_DEADLINE = "correct_deposit_deadline"
     ADD_NOTE = "add_note"
+    RETRY_REGISTRY_CHECKS = "retry_registry_checks"
     # Timers.
     DEPOSIT_DEADLINE_EXPIRED = "deposit_deadline_expired"
     ANSWER_DELAY_EXPIRED = "answer_delay_expired"
@@ -270,6 +290,13 @@ RULES: dict[Action, Rule] = {
             OPEN_STAGES,
             (),
             "Ajouter une note d'exploitation",
+        ),
+        Rule(
+            Action.RETRY_REGISTRY_CHECKS,
+            frozenset({Role.OPERATOR}),
+            OPEN_STAGES,
+            (),
+            "Relancer la vérification des entreprises",
         ),
         Rule(
             Action.DEPOSIT_DEADLINE_EXPIRED,

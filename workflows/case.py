@@ -24,7 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import visibility
-    from domain.calendar import PARIS, deposit_deadline
+    from domain.calendar import PARIS, deposit_deadline, french_date
     from domain.contracts import (
         EMAIL_PERMANENT_ERRORS,
         SEAL_PERMANENT_ERRORS,
@@ -58,6 +58,7 @@ with workflow.unsafe.imports_passed_through():
         RemoveExpenseLineInput,
         RequestEvaluationInput,
         RequestSpaceInput,
+        RetryRegistryChecksInput,
         SealDossierInput,
         SealDossierResult,
         SendEmailInput,
@@ -89,6 +90,7 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.stages import (
         BEFORE_SUBMISSION,
+        STAGE_LABELS,
         Action,
         Outcome,
         Role,
@@ -128,6 +130,7 @@ REGISTRY_TIMEOUT = dt.timedelta(seconds=30)
 # Behaviour added after cases had started: running cases replay their old path.
 PATCH_SEALED_DOSSIER = "sealed-dossier-v1"
 PATCH_REGISTRY_CHECKS = "registry-checks-v1"
+PATCH_MEMO_SUMMARY = "memo-summary-v1"
 
 _STAGE_KEY = SearchAttributeKey.for_keyword(visibility.STAGE)
 _DEPARTEMENT_KEY = SearchAttributeKey.for_keyword(visibility.DEPARTEMENT)
@@ -732,6 +735,30 @@ class CandidateCaseWorkflow:
             self._add_note(input.operator_id, input.reason)
             self._changed()
 
+    @workflow.signal(name=Action.RETRY_REGISTRY_CHECKS.value)
+    def retry_registry_checks(self, input: RetryRegistryChecksInput) -> None:
+        """Check again the companies of the lines the registries could not answer for.
+
+        For when an outage is over: each such line gets a fresh set of attempts. The lines a
+        reviewer has verified manually, and those the registries answered, are left as they are.
+        """
+        if not self._accept_operator_event(Action.RETRY_REGISTRY_CHECKS):
+            return
+        state = self._state
+        pending = [
+            line
+            for line in state.expense_lines
+            if self._line_check(line.line_id).needs_manual_verification
+        ]
+        for line in pending:
+            self._start_line_check(line, at_submission=state.submitted_at is not None)
+        self._add_note(
+            input.operator_id,
+            f"Nouvelle vérification de {len(pending)} ligne(s) auprès des registres : "
+            f"{input.reason}",
+        )
+        self._changed()
+
     def _accept_operator_event(self, action: Action) -> bool:
         try:
             check_stage(self._state.stage, action)
@@ -813,7 +840,24 @@ class CandidateCaseWorkflow:
             else _NEXT_DEADLINE_KEY.value_unset(),
         ]
         workflow.upsert_search_attributes(updates)
+        summary = self._summary(next_deadline)
+        # Shown in the Web UI beside the case: no name, no amount, nothing personal.
+        workflow.set_current_details(summary)
+        if workflow.patched(PATCH_MEMO_SUMMARY):
+            workflow.upsert_memo({"summary": summary})
         self._published = shown
+
+    def _summary(self, next_deadline: dt.datetime | None) -> str:
+        state = self._state
+        parts = [
+            STAGE_LABELS[state.stage],
+            f"département {state.departement}",
+            state.election.election_id,
+        ]
+        if next_deadline is not None:
+            local = next_deadline.astimezone(PARIS)
+            parts.append(f"prochaine échéance le {french_date(local.date())} à {local:%H:%M}")
+        return " · ".join(parts)
 
     # --- Sealing the dossier -------------------------------------------------------------------
 

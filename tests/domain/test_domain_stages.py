@@ -415,7 +415,12 @@ def test_next_stage_refuses_an_outcome_the_action_cannot_have(
         (
             Stage.OPENED,
             Role.OPERATOR,
-            [Action.CORRECT_FIRST_ROUND, Action.CORRECT_DEPOSIT_DEADLINE, Action.ADD_NOTE],
+            [
+                Action.CORRECT_FIRST_ROUND,
+                Action.CORRECT_DEPOSIT_DEADLINE,
+                Action.ADD_NOTE,
+                Action.RETRY_REGISTRY_CHECKS,
+            ],
         ),
         (Stage.OPENED, Role.SYSTEM, [Action.DEPOSIT_DEADLINE_EXPIRED]),
         (Stage.EVALUATION_REQUESTED, Role.PREFECTURE, [Action.RECORD_EVALUATION]),

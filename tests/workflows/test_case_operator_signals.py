@@ -1,0 +1,89 @@
+"""Operators' signals: corrections and a forced retry, never a decision."""
+
+from __future__ import annotations
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
+
+from core.settings import CnapsRegistryKind, Settings
+from core.storage import DocumentStorage
+from domain.contracts import AddExpenseLineInput, CasePolicy, RetryRegistryChecksInput
+from domain.registries import RegistryOutcome
+from domain.stages import Action
+from embedded.temporal_server import free_port
+from tests.helpers import (
+    TestCaseClient,
+    assert_eventually,
+    candidate,
+    evaluation_request,
+    new_case_input,
+    running_worker,
+)
+from tests.workflows.test_case_lifecycle import line, recognised_open_space
+
+
+async def test_a_forced_retry_checks_again_the_lines_left_to_verify_by_hand(
+    client: Client,
+    settings: Settings,
+    db_engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+) -> None:
+    # While the CNAPS registry is down, the line is left "à vérifier manuellement".
+    async with running_worker(
+        client,
+        settings,
+        db_engine,
+        storage,
+        task_queue,
+        cnaps_registry=CnapsRegistryKind.HTTP,
+        cnaps_http_url=f"http://127.0.0.1:{free_port()}/autorisations",
+        registry_timeout_s=1.0,
+    ) as cases:
+        case, case_id, invoice = await recognised_open_space(
+            cases, policy=CasePolicy(reminder_offsets=[], registry_max_attempts=2)
+        )
+        await cases.act(
+            case_id,
+            Action.ADD_EXPENSE_LINE,
+            AddExpenseLineInput(actor=candidate(case), line=line(100_000, "F-1", invoice)),
+        )
+
+        async def to_verify_by_hand() -> None:
+            state = await cases.state(case_id)
+            assert state.line_checks and state.line_checks[0].needs_manual_verification
+
+        await assert_eventually(to_verify_by_hand, timeout=30)
+
+    # The registry is back (the referential again); an operator asks for a new check.
+    async with running_worker(client, settings, db_engine, storage, task_queue) as cases:
+        await cases.signal(
+            case_id,
+            Action.RETRY_REGISTRY_CHECKS,
+            RetryRegistryChecksInput(operator_id="ops-1", reason="Fin de la panne du CNAPS."),
+        )
+
+        async def checked_again() -> None:
+            state = await cases.state(case_id)
+            check = state.line_checks[0]
+            assert check.cnaps is not None and check.cnaps.outcome == RegistryOutcome.VALID
+            assert not check.needs_manual_verification
+            assert "Fin de la panne du CNAPS." in state.operator_notes[-1].text
+
+        await assert_eventually(checked_again, timeout=30)
+
+
+async def test_the_memo_summarises_the_case_without_personal_data(cases: TestCaseClient) -> None:
+    case = new_case_input()
+    state = await cases.open_case(case, evaluation_request(case))
+
+    async def summarised() -> str:
+        description = await cases.handle(state.case_id).describe()
+        memo = await description.memo()
+        summary = str(memo.get("summary", ""))
+        assert "Évaluation de la menace demandée au préfet" in summary
+        return summary
+
+    summary = await assert_eventually(summarised)
+    assert "département 60" in summary and "prochaine échéance le" in summary
+    assert case.candidate.name not in summary and case.candidate.email not in summary

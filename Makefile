@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint fmt typecheck pytest bench seed-demo bench-api histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest bench seed-demo bench-api config-docs histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,10 @@ bench-api: $(STAMP)
 histories: $(STAMP)
 	test -n "$(LABEL)" || (echo "usage: make histories LABEL=vN" && exit 2)
 	SECUPOL_RECORD_HISTORIES=$(LABEL) $(BIN)/pytest -m record_history tests/workflows
+
+## Regenerate docs/configuration.md from core/settings.py (a test fails while it is stale).
+config-docs: $(STAMP)
+	$(BIN)/python -m core.settings_reference
 
 ## Demo accounts, election and prefecture for the running stack; prints their tokens and a guide.
 seed-demo: $(STAMP)

@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-import logging
-
 import uvicorn
 
 from api.main import create_app
+from core.logs import configure_logging
 from core.settings import Settings
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # Alembic lists its plugins at INFO on every start; its upgrade lines are what matter.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = Settings()
+    configure_logging(settings, "api")
     uvicorn.run(
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
         proxy_headers=True,
         server_header=False,
-        log_level="info",
+        # uvicorn's own logging config would keep its lines out of the JSON formatter.
+        log_config=None,
+        log_level=settings.log_level.lower(),
     )
 
 

@@ -10,7 +10,7 @@ user. Error tree of what the handlers receive::
     RequestValidationError           422 (invalid_json when the body is not JSON)
     HTTPException (Starlette)        404 not_found, 405 method_not_allowed, ...
     infrastructure                   503 service_unavailable: Temporal unreachable, its RPC errors
-                                     and timeouts,
+                                     and timeouts, the S3 client's errors,
                                      SQLAlchemy errors, storage errors, OSError
     anything else                    500 internal_error (logged with its traceback)
 """
@@ -21,6 +21,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -238,6 +239,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
     for infrastructure in (
+        # The S3 client's own errors (a missing bucket, refused credentials, a lost endpoint).
+        BotoCoreError,
+        ClientError,
         TemporalUnavailable,
         RPCError,
         WorkflowUpdateRPCTimeoutOrCancelledError,

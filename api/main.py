@@ -14,6 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
+from api import observability
 from api.deps import Services, TemporalLink
 from api.errors import (
     MAX_JSON_BODY_BYTES,
@@ -23,7 +24,7 @@ from api.errors import (
     TemporalUnavailable,
     install_error_handlers,
 )
-from api.routes import admin, auth, candidates, cases, cnccfp, prefecture
+from api.routes import admin, auth, candidates, cases, cnccfp, codec, prefecture
 from core.accounts import Accounts
 from core.db import create_engine, migrate
 from core.settings import Settings
@@ -66,6 +67,7 @@ TAGS = [
     {"name": "CNCCFP", "description": "Les actions des rapporteurs de la Commission."},
     {"name": "Messages", "description": "Les échanges entre le candidat et la Commission."},
     {"name": "Administration", "description": "Comptes d'agents, préfectures, élections, audit."},
+    {"name": "Exploitation", "description": "Santé du service, métriques, codec de l'interface."},
 ]
 
 
@@ -113,6 +115,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
     for router in ROUTERS:
         app.include_router(router)
+    # Operators' routes: the codec endpoint of the Web UI, health, readiness and metrics.
+    app.include_router(codec.router)
+    codec.install_cors(app, app.state.settings)
+    observability.install(app)
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -135,6 +141,7 @@ _SCHEMA_DESCRIPTIONS = {
     "DecisionOutcome": "Sens de la décision : approuvée, réformée ou rejetée.",
     "ThreatLevel": "Niveau de la menace avérée : 1 ou 2.",
     "Body_sign_in_form": "Formulaire de connexion.",
+    "Body_codec_sign_in_codec_connexion_post": "Formulaire d'activation du décodage.",
 }
 
 

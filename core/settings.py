@@ -40,6 +40,8 @@ class SireneRegistryKind(StrEnum):
 
 DEVELOPMENT_DOCUMENT_KEY = "c2VjdXBvbC1kZXZlbG9wbWVudC1rZXktMzItYnl0ZXM="
 """A public key for the embedded stack only: refused in production."""
+DEVELOPMENT_PAYLOAD_KEY = "c2VjdXBvbC1wYXlsb2Fkcy1kZXZlbG9wbWVudC1rZXk="
+"""A public payload key for the embedded stack only: refused in production."""
 
 
 class Settings(BaseSettings):
@@ -50,16 +52,55 @@ class Settings(BaseSettings):
     )
 
     environment: Environment = Environment.DEVELOPMENT
+    """``development`` (the embedded stack), ``test`` or ``production``; production refuses the
+    public development keys."""
     data_dir: Path = Path("data")
     """Where the embedded stack keeps its files (Temporal SQLite, app database, mail, documents)."""
 
     # Temporal
     temporal_address: str = "127.0.0.1:7233"
+    """The Temporal frontend, ``host:port`` (Temporal Cloud: its regional or namespace endpoint)."""
     temporal_namespace: str = "default"
+    """The namespace of the cases (Temporal Cloud: ``<namespace>.<account id>``)."""
     temporal_ui_port: int = 8233
+    """Port of the Web UI of the embedded dev server (``make up`` only)."""
     task_queue: str = "secupol-cases"
+    """Task queue the workers poll and the API starts cases on."""
     temporal_connect_timeout_s: float = 60.0
     """How long a starting worker waits for the Temporal server to answer."""
+    temporal_tls: bool = False
+    """TLS to the Temporal frontend (a cluster behind TLS, Temporal Cloud)."""
+    temporal_tls_ca_file: Path | None = None
+    """CA bundle of the server certificate (system roots when unset)."""
+    temporal_tls_cert_file: Path | None = None
+    """Client certificate for mutual TLS (Temporal Cloud with mTLS)."""
+    temporal_tls_key_file: Path | None = None
+    """Private key of the client certificate."""
+    temporal_tls_server_name: str | None = None
+    """Overrides the name checked in the server certificate."""
+    temporal_api_key: SecretStr | None = None
+    """API key (Temporal Cloud); implies TLS."""
+
+    # Payload encryption (what Temporal stores: inputs, states, results, memos, failures)
+    payload_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {"dev-payload-1": SecretStr(DEVELOPMENT_PAYLOAD_KEY)}
+    )
+    """Key id to base64 of a 32-byte AES-GCM key. Every key decrypts; ``payload_key_id``
+    encrypts. Rotate by adding a key, then switching ``payload_key_id`` to it."""
+    payload_key_id: str = "dev-payload-1"
+    """The key that encrypts new payloads."""
+    codec_cors_origins: list[str] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+    """Origins allowed to call the codec endpoint: the Temporal Web UI's."""
+
+    # Observability
+    log_format: str = "text"
+    """``text`` for people at a terminal, ``json`` for a log pipeline."""
+    log_level: str = "INFO"
+    """Level of the processes' logs (``DEBUG``, ``INFO``, ``WARNING``, ``ERROR``)."""
+    worker_metrics_address: str | None = "127.0.0.1:9464"
+    """Where the worker serves Temporal SDK metrics for Prometheus (None: not served)."""
 
     # App database
     database_url: str | None = None
@@ -67,26 +108,39 @@ class Settings(BaseSettings):
 
     # Email
     smtp_host: str = "127.0.0.1"
+    """The SMTP relay (the embedded mailbox by default)."""
     smtp_port: int = 8025
+    """Its port (the embedded mailbox listens on 8025; a relay usually on 25, 465 or 587)."""
     smtp_use_tls: bool = False
     """Implicit TLS (SMTPS, usually port 465)."""
     smtp_starttls: bool = False
+    """Upgrade the connection with STARTTLS (usually port 587)."""
     smtp_username: str | None = None
+    """Relay account, with ``smtp_password`` (both or neither)."""
     smtp_password: SecretStr | None = None
+    """Password of ``smtp_username``."""
     smtp_timeout_s: float = 20.0
+    """How long one SMTP exchange may take before the attempt fails (and is retried)."""
     mail_from: str = "Sécu'Pol <ne-pas-repondre@secupol.localhost>"
+    """Sender (``From``) of every email."""
     mail_reply_to: str | None = None
+    """``Reply-To`` of every email, if set."""
 
     # Documents
     storage_backend: StorageBackend = StorageBackend.LOCAL
+    """Where documents live: ``local`` (disk) or ``s3`` (an S3-compatible store)."""
     documents_dir: Path | None = None
     """Local backend: where encrypted objects live; defaults to ``data_dir / "documents"``."""
     s3_endpoint_url: str | None = None
     """S3 backend: endpoint of an S3-compatible store (None for AWS itself)."""
     s3_bucket: str = "secupol-documents"
+    """S3 backend: the bucket (created if missing)."""
     s3_region: str = "eu-west-3"
+    """S3 backend: the bucket's region (MinIO: ``us-east-1`` unless configured otherwise)."""
     s3_access_key_id: str | None = None
+    """S3 backend: access key; the usual AWS credential chain when unset."""
     s3_secret_access_key: SecretStr | None = None
+    """S3 backend: secret of ``s3_access_key_id``."""
     document_keys: dict[str, SecretStr] = Field(
         default_factory=lambda: {"dev-1": SecretStr(DEVELOPMENT_DOCUMENT_KEY)}
     )
@@ -94,20 +148,29 @@ class Settings(BaseSettings):
     document_key_id: str = "dev-1"
     """The key that encrypts new documents."""
     max_document_bytes: int = 20 * 1024 * 1024
+    """Largest accepted upload, in bytes (20 MiB)."""
     max_case_bytes: int = 200 * 1024 * 1024
+    """Most bytes of documents one case may hold (200 MiB)."""
 
     # Registries (CNAPS authorisations, SIRENE)
     cnaps_registry: CnapsRegistryKind = CnapsRegistryKind.FILE
+    """CNAPS authorisations: ``file`` (a CSV referential) or ``http`` (an HTTP adapter)."""
     cnaps_file: Path | None = None
     """CSV referential; defaults to the sample shipped in ``activities/registries/data``."""
     cnaps_http_url: str | None = None
     """HTTP adapter: ``GET {url}/{number}`` answers the authorisation as JSON, 404 if unknown."""
     cnaps_http_token: SecretStr | None = None
+    """HTTP adapter: sent as ``Authorization: Bearer <token>`` when set."""
     sirene_registry: SireneRegistryKind = SireneRegistryKind.FILE
+    """SIRENE: ``file`` (a CSV referential) or ``insee`` (the INSEE API)."""
     sirene_file: Path | None = None
+    """CSV referential; defaults to the sample shipped in ``activities/registries/data``."""
     insee_api_url: str = "https://api.insee.fr/api-sirene/3.11"
+    """INSEE adapter: base URL of the SIRENE API."""
     insee_api_key: SecretStr | None = None
+    """INSEE adapter: the API key (required with ``sirene_registry=insee``)."""
     registry_timeout_s: float = 10.0
+    """How long one registry lookup may take before the attempt fails."""
     registry_max_attempts: int = 5
     """Attempts before a line is marked "à vérifier manuellement" instead of blocking the case."""
 
@@ -124,7 +187,9 @@ class Settings(BaseSettings):
 
     # HTTP API
     api_host: str = "127.0.0.1"
+    """Interface ``python -m api`` listens on (``0.0.0.0`` in a container)."""
     api_port: int = 8000
+    """Port ``python -m api`` listens on."""
     public_url: str = "http://localhost:8000"
     """Where users reach the API: the base of the links in sign-in emails."""
     api_request_timeout_s: float = 30.0
@@ -132,9 +197,13 @@ class Settings(BaseSettings):
 
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
+    """Reminders are sent this many days before the deposit deadline."""
     answer_delay_days: int = 15
+    """Days the candidate has to answer the CNCCFP's observations."""
     payment_followup_days: int = 30
+    """Days after a decision before the candidate is reminded to contact the prefecture."""
     payment_followup_max: int = 3
+    """Most such follow-up reminders."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -149,6 +218,14 @@ class Settings(BaseSettings):
             for key in self.document_keys.values()
         ):
             raise ValueError("the development document key may not be used in production")
+        if self.payload_key_id not in self.payload_keys:
+            raise ValueError("payload_key_id must name one of payload_keys")
+        if self.environment == Environment.PRODUCTION and any(
+            key.get_secret_value() == DEVELOPMENT_PAYLOAD_KEY for key in self.payload_keys.values()
+        ):
+            raise ValueError("the development payload key may not be used in production")
+        if self.log_format not in {"text", "json"}:
+            raise ValueError("log_format is text or json")
         return self
 
     @property

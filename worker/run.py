@@ -9,15 +9,32 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from temporalio.client import Client
+from temporalio.runtime import Runtime
 from temporalio.worker import Worker
 
 from activities import open_activities
 from core.db import create_engine, migrate
+from core.logs import configure_logging
 from core.settings import Settings
+from core.telemetry import runtime_for
 from core.temporal import connect_when_ready
+from worker.preflight import missing_search_attributes
 from workflows import WORKFLOWS
 
 log = logging.getLogger("secupol.worker")
+
+
+class MissingSearchAttributes(Exception):
+    """The namespace lacks search attributes the cases and their lists depend on."""
+
+    def __init__(self, namespace: str, missing: list[str]):
+        self.namespace = namespace
+        self.missing = missing
+        super().__init__(
+            f"namespace {namespace} lacks the search attributes {', '.join(missing)}; register "
+            "them with `python -m worker register-search-attributes` (make up does it for the "
+            "embedded server), then start the worker again"
+        )
 
 
 def build_worker(
@@ -36,11 +53,21 @@ def build_worker(
     )
 
 
-async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
-    """Run until ``stop`` is set, then finish the tasks under way and return."""
+async def run_worker(
+    settings: Settings, stop: asyncio.Event, *, runtime: Runtime | None = None
+) -> None:
+    """Run until ``stop`` is set, then finish the tasks under way and return.
+
+    Raises:
+        MissingSearchAttributes: the namespace lacks secupol's search attributes.
+    """
     engine = create_engine(settings)
     await migrate(engine)
-    client = await connect_when_ready(settings)
+    client = await connect_when_ready(settings, runtime=runtime)
+    missing = await missing_search_attributes(client, settings.temporal_namespace)
+    if missing:
+        await engine.dispose()
+        raise MissingSearchAttributes(settings.temporal_namespace, missing)
     try:
         async with (
             open_activities(settings, engine) as activities,
@@ -58,18 +85,20 @@ async def run_worker(settings: Settings, stop: asyncio.Event) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    # httpx logs each request's URL at INFO, and registry URLs carry SIRENs and CNAPS numbers.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    # Alembic announces each of its plugins; the "Running upgrade" lines are what matters.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     settings = Settings()
+    configure_logging(settings, "worker")
+    # Once per process, before any client: it binds the metrics port.
+    runtime = runtime_for(settings)
 
     async def _main() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
-        await run_worker(settings, stop)
+        await run_worker(settings, stop, runtime=runtime)
 
-    asyncio.run(_main())
+    try:
+        asyncio.run(_main())
+    except MissingSearchAttributes as error:
+        log.error("%s", error)
+        raise SystemExit(2) from None

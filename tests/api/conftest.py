@@ -7,6 +7,7 @@ database. Every test of this package runs once on SQLite and once on PostgreSQL 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import os
 import re
@@ -125,16 +126,15 @@ async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None
     raise RuntimeError("the API did not start")
 
 
-@pytest.fixture(scope="package", params=BACKENDS)
-async def api(
-    request: pytest.FixtureRequest,
-    workdir: Path,
+@contextlib.asynccontextmanager
+async def api_stack(
+    backend: str,
+    directory: Path,
     settings: Settings,
     client: Client,
     mail_server: MailServer,
 ) -> AsyncIterator[ApiStack]:
-    backend: str = request.param
-    directory = workdir / f"api-{backend}"
+    """A seeded API on ``backend``'s database, with its worker, served on a free port."""
     directory.mkdir(exist_ok=True)
     url, database = await _database_url(backend, directory)
     port = free_port()
@@ -179,6 +179,21 @@ async def api(
         await engine.dispose()
         if database is not None:
             await _drop_database(database)
+
+
+@pytest.fixture(scope="package", params=BACKENDS)
+async def api(
+    request: pytest.FixtureRequest,
+    workdir: Path,
+    settings: Settings,
+    client: Client,
+    mail_server: MailServer,
+) -> AsyncIterator[ApiStack]:
+    backend: str = request.param
+    async with api_stack(
+        backend, workdir / f"api-{backend}", settings, client, mail_server
+    ) as stack:
+        yield stack
 
 
 async def _seed(stack: ApiStack) -> None:

@@ -18,6 +18,8 @@ from tests.api.conftest import ApiStack
 from tests.api.flow import new_email, open_case
 
 EXAMPLES_PER_ROLE = 150
+HTML_PAGES = {"/auth/sign-in", "/codec/connexion"}
+"""Forms for people in a browser: they answer HTML, refusals included."""
 
 
 def fuzz(base_url: str, token: str, examples: int, case_id: str) -> tuple[int, list[str]]:
@@ -48,7 +50,7 @@ def fuzz(base_url: str, token: str, examples: int, case_id: str) -> tuple[int, l
         seen.append(response.status_code)
         if response.status_code >= 500:
             errors.append(f"{case.method} {case.formatted_path}: {response.status_code}")
-        elif response.status_code >= 400 and case.path != "/auth/sign-in":  # an HTML page
+        elif response.status_code >= 400 and case.path not in HTML_PAGES:
             content_type = response.headers.get("content-type") or [""]
             assert content_type[0] == "application/problem+json", (
                 f"{case.method} {case.formatted_path}"

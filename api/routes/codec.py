@@ -1,0 +1,380 @@
+"""The codec endpoint of the Temporal Web UI: ``POST /codec/encode`` and ``POST /codec/decode``.
+
+The Temporal codec-server protocol: the body is a ``temporal.api.common.v1.Payloads`` in the
+proto3 JSON form (``{"payloads": [{"metadata": {"encoding": "<base64>"}, "data": "<base64>"}]}``),
+the answer has the same shape, and the caller names its namespace in ``X-Namespace``. Payloads
+are run through the same ``EncryptionCodec`` as every Temporal client; a payload that is not
+encrypted comes back untouched, so the UI can send whatever it shows.
+
+The UI calls the endpoint from the operator's browser, on another origin (the UI's), so the
+``/codec/`` paths answer CORS for exactly ``settings.codec_cors_origins`` (``install_cors``); no
+other path of the API does.
+
+Who may call it: an account with the ``operator`` or ``admin`` role, by its session token
+(``Authorization: Bearer``). Each call is in the audit log (no content).
+
+The Web UI cannot send such a token in a header: its "pass access token" option forwards the
+token of the UI's own OIDC sign-in, and there is no field where an operator could paste one. Its
+"include credentials" option, however, sends cookies. So an operator opens
+``{public_url}/codec/connexion`` once in the browser they use the UI with, and gives their token
+there: the answer sets a cookie (``HttpOnly``, ``SameSite=Strict``, ``Secure`` over HTTPS, path
+``/codec`` only, for the session's remaining life), which the UI's calls then carry; CORS allows
+credentials for exactly the UI's origins. ``SameSite=Strict`` keeps the cookie off requests
+from other sites (the UI and the API are one site: same host or same registrable domain).
+
+The embedded stack (``make up``, no UI sign-in) also accepts a call *without* any credentials
+when all of the following hold, and refuses it (401) otherwise:
+
+- ``settings.environment`` is ``development`` (never in test or production);
+- the TCP peer is a loopback address (the browser runs on the machine that runs the stack);
+- the ``Origin`` header is one of ``settings.codec_cors_origins`` (a page of another origin,
+  including a DNS-rebinding one, is refused: the browser sets ``Origin`` itself).
+
+That is safe enough for what development holds (the embedded stack's public development key,
+fictitious cases); it is not for a deployment behind a reverse proxy on the same host (every
+request would come from loopback), which is one more reason why a real deployment runs with
+``environment=production``. ``temporal workflow show --codec-endpoint … --codec-auth "Bearer
+<token>"`` works with an operator's token everywhere.
+"""
+
+from __future__ import annotations
+
+import html
+import ipaddress
+import logging
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Header, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from google.protobuf import json_format
+from pydantic import BaseModel, Field
+from starlette.middleware.cors import CORSMiddleware
+from starlette.types import ASGIApp, Receive, Scope, Send
+from temporalio.api.common.v1 import Payload, Payloads
+
+from api import audit
+from api.deps import Allow, CurrentUser, ServicesDep, current_user
+from api.errors import PROBLEM_RESPONSES, ApiError
+from core.codec import EncryptionCodec, PayloadIntegrityError, PayloadKeyUnavailable
+from core.settings import Environment, Settings
+from domain.errors import DomainError, ErrorCode
+from domain.stages import Role
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/codec"
+router = APIRouter(prefix=PREFIX, tags=["Exploitation"])
+
+_OPERATORS = Allow(Role.OPERATOR, Role.ADMIN)
+_operator_token = HTTPBearer(
+    auto_error=False,
+    scheme_name="Jeton d'exploitation",
+    description="Jeton de session d'un compte exploitant ou administrateur : en-tête "
+    "`Authorization: Bearer <jeton>`. En développement seulement, l'interface Temporal locale "
+    "(origine autorisée, adresse de bouclage) peut s'en passer.",
+)
+_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: PROBLEM_RESPONSES[code] for code in (401, 403, 422, 503)
+}
+_ONLY_OPERATORS = "\n\nRéservé à : exploitant, administrateur."
+
+
+class CodecPayload(BaseModel):
+    """Une donnée Temporal (Payload) au format JSON de protobuf."""
+
+    metadata: dict[str, str] = Field(
+        default_factory=dict,
+        description="Métadonnées : nom → valeur encodée en base64 (dont `encoding`).",
+    )
+    data: str = Field(default="", description="Contenu, encodé en base64.")
+
+
+class CodecPayloads(BaseModel):
+    """Une liste de données Temporal (Payloads), telle que l'interface l'envoie."""
+
+    payloads: list[CodecPayload] = Field(
+        default_factory=list, description="Les données, dans l'ordre."
+    )
+
+
+_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "description": "Les données à traiter (Payloads au format JSON de protobuf).",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/CodecPayloads"}}},
+    }
+}
+
+
+def is_local_ui(request: Request, settings: Settings) -> bool:
+    """Whether a call without a token comes from the Web UI of a development stack.
+
+    See the module docstring: development only, from a loopback peer, with an allowed ``Origin``.
+    """
+    if settings.environment != Environment.DEVELOPMENT:
+        return False
+    if request.headers.get("origin") not in settings.codec_cors_origins:
+        return False
+    if request.client is None:
+        return False
+    try:
+        return ipaddress.ip_address(request.client.host).is_loopback
+    except ValueError:
+        return False
+
+
+COOKIE = "secupol_codec"
+"""The cookie of the Web UI's codec session (see the module docstring)."""
+
+
+async def codec_caller(
+    request: Request,
+    services: ServicesDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_operator_token)],
+) -> CurrentUser | None:
+    """The operator or admin calling, or None for the local Web UI of a development stack."""
+    if credentials is None:
+        cookie = request.cookies.get(COOKIE)
+        if cookie:
+            credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=cookie)
+        elif is_local_ui(request, services.settings):
+            return None
+        else:
+            raise ApiError(ErrorCode.AUTHENTICATION_REQUIRED)
+    return await _OPERATORS(await current_user(services, credentials))
+
+
+_PAGE = """<!doctype html>
+<html lang="fr"><head><meta charset="utf-8"><title>Sécu'Pol — décodage dans l'interface
+Temporal</title><meta name="robots" content="noindex"></head>
+<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
+<h1>Sécu'Pol — exploitation</h1>
+{content}
+</body></html>"""
+
+
+@router.get(
+    "/connexion",
+    response_class=HTMLResponse,
+    summary="Page de connexion du décodage",
+    description="Page où un exploitant donne une fois son jeton, dans le navigateur où il "
+    "utilise l'interface Temporal : les appels de l'interface au décodage portent ensuite un "
+    "cookie réservé aux adresses /codec.",
+)
+async def codec_sign_in_page() -> HTMLResponse:
+    content = (
+        "<p>Pour que l'interface Temporal affiche les données des dossiers en clair, donnez "
+        "votre jeton d'exploitant ou d'administrateur :</p>"
+        f'<form method="post" action="{PREFIX}/connexion">'
+        '<input type="password" name="token" size="50" autocomplete="off"> '
+        '<button type="submit">Activer le décodage</button></form>'
+    )
+    return HTMLResponse(_PAGE.format(content=content))
+
+
+@router.post(
+    "/connexion",
+    response_class=HTMLResponse,
+    summary="Activer le décodage dans l'interface Temporal",
+    description="Vérifie le jeton (exploitant ou administrateur) et le dépose dans un cookie "
+    "HttpOnly, SameSite=Strict, limité aux adresses /codec et à la durée de la session."
+    + _ONLY_OPERATORS,
+)
+async def codec_sign_in(
+    request: Request,
+    services: ServicesDep,
+    token: Annotated[str, Form(min_length=1, max_length=200, description="Jeton d'exploitant.")],
+) -> HTMLResponse:
+    try:
+        user = await _OPERATORS(
+            await current_user(
+                services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+            )
+        )
+    except (ApiError, DomainError) as refusal:
+        page = _PAGE.format(content=f"<p>{html.escape(refusal.message)}</p>")
+        return HTMLResponse(page, status_code=403 if isinstance(refusal, ApiError) else 401)
+    await audit.record(services.engine, user.actor, "codec_sign_in", audit.OK)
+    response = HTMLResponse(
+        _PAGE.format(
+            content="<p>Le décodage est activé dans ce navigateur. Dans l'interface Temporal, "
+            "les réglages « Data Encoder » doivent indiquer l'adresse "
+            f"<code>{html.escape(str(request.base_url).rstrip('/'))}{PREFIX}</code> et inclure "
+            "les informations d'identification.</p>"
+        )
+    )
+    response.set_cookie(
+        COOKIE,
+        token,
+        max_age=services.settings.staff_token_ttl_days * 24 * 3600,
+        path=PREFIX,
+        secure=request.url.scheme == "https",
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+CodecCaller = Annotated[CurrentUser | None, Depends(codec_caller)]
+
+
+def payload_codec(request: Request) -> EncryptionCodec:
+    """The codec of the application's settings, built once."""
+    codec: EncryptionCodec | None = getattr(request.app.state, "payload_codec", None)
+    if codec is None:
+        codec = EncryptionCodec(request.app.state.settings)
+        request.app.state.payload_codec = codec
+    return codec
+
+
+CodecDep = Annotated[EncryptionCodec, Depends(payload_codec)]
+
+
+def checked_namespace(
+    services: ServicesDep,
+    namespace: Annotated[
+        str | None,
+        Header(
+            alias="X-Namespace",
+            description="Espace de noms Temporal des données, envoyé par l'interface ; s'il est "
+            "présent, ce doit être celui de Sécu'Pol.",
+        ),
+    ] = None,
+) -> None:
+    if namespace is not None and namespace != services.settings.temporal_namespace:
+        raise ApiError(
+            ErrorCode.INVALID_INPUT,
+            field="X-Namespace",
+            message="Cet espace de noms Temporal n'est pas celui de Sécu'Pol : ses données ne "
+            "sont pas chiffrées par ses clés.",
+        )
+
+
+async def _read_payloads(request: Request) -> list[Payload]:
+    message = Payloads()
+    try:
+        json_format.Parse(await request.body(), message, ignore_unknown_fields=True)
+    except (json_format.ParseError, ValueError, RecursionError):
+        # The parser's message quotes the body: it is not returned.
+        raise ApiError(
+            ErrorCode.INVALID_INPUT,
+            message="Le corps doit être une liste de données Temporal (Payloads) au format JSON "
+            'de protobuf : {"payloads": [{"metadata": {…}, "data": "…"}]}.',
+        ) from None
+    return list(message.payloads)
+
+
+def _answer(payloads: Sequence[Payload]) -> Response:
+    body = json_format.MessageToJson(Payloads(payloads=payloads), indent=None)
+    return Response(content=body, media_type="application/json")
+
+
+async def _audit(
+    services: ServicesDep, caller: CurrentUser | None, action: str, outcome: str = audit.OK
+) -> None:
+    if caller is None:
+        log.info("%s by the local Web UI (development): %s", action, outcome)
+        return
+    await audit.record(services.engine, caller.actor, action, outcome)
+
+
+@router.post(
+    "/encode",
+    operation_id="codec_encode",
+    response_model=CodecPayloads,
+    summary="Chiffrer des données pour Temporal",
+    description="Chiffre chaque donnée avec la clé courante, comme le font les clients Temporal "
+    "de Sécu'Pol : l'interface Temporal s'en sert pour les données qu'un exploitant y saisit. "
+    "Protocole « codec server » de Temporal : corps et réponse au format JSON de protobuf, "
+    "espace de noms dans l'en-tête `X-Namespace`." + _ONLY_OPERATORS,
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+    dependencies=[Depends(checked_namespace)],
+)
+async def codec_encode(
+    request: Request, services: ServicesDep, caller: CodecCaller, codec: CodecDep
+) -> Response:
+    encoded = await codec.encode(await _read_payloads(request))
+    await _audit(services, caller, "codec_encode")
+    return _answer(encoded)
+
+
+@router.post(
+    "/decode",
+    operation_id="codec_decode",
+    response_model=CodecPayloads,
+    summary="Déchiffrer des données de Temporal",
+    description="Déchiffre chaque donnée chiffrée par Sécu'Pol, avec la clé dont l'identifiant "
+    "figure dans ses métadonnées ; une donnée non chiffrée est renvoyée telle quelle. C'est "
+    "l'adresse à indiquer à l'interface Temporal (option `--ui-codec-endpoint` ou réglages "
+    "« Data Encoder », sans le suffixe `/decode`). Protocole « codec server » de Temporal : "
+    "corps et réponse au format JSON de protobuf, espace de noms dans l'en-tête "
+    "`X-Namespace`." + _ONLY_OPERATORS,
+    responses=_RESPONSES,
+    openapi_extra=_BODY,
+    dependencies=[Depends(checked_namespace)],
+)
+async def codec_decode(
+    request: Request, services: ServicesDep, caller: CodecCaller, codec: CodecDep
+) -> Response:
+    payloads = await _read_payloads(request)
+    try:
+        decoded = await codec.decode(payloads)
+    except PayloadKeyUnavailable as error:
+        await _audit(services, caller, "codec_decode", ErrorCode.INVALID_INPUT.value)
+        raise ApiError(
+            ErrorCode.INVALID_INPUT,
+            message=f"Une donnée est chiffrée avec la clé « {error.key_id} », qui n'est pas "
+            "configurée (payload_keys).",
+        ) from None
+    except PayloadIntegrityError:
+        await _audit(services, caller, "codec_decode", ErrorCode.INVALID_INPUT.value)
+        raise ApiError(
+            ErrorCode.INVALID_INPUT,
+            message="Une donnée chiffrée est illisible : altérée, ou chiffrée autrement.",
+        ) from None
+    await _audit(services, caller, "codec_decode")
+    return _answer(decoded)
+
+
+class CodecCors:
+    """CORS for the ``/codec/`` paths only, for the Web UI's origins.
+
+    Preflight requests are answered, and answers carry ``Access-Control-Allow-Origin``, only for
+    an allowed origin, with credentials allowed (the codec session's cookie).
+
+    Args:
+        app: The application.
+        origins: The Web UI's origins (``settings.codec_cors_origins``).
+    """
+
+    def __init__(self, app: ASGIApp, origins: Sequence[str]) -> None:
+        self.app = app
+        self.cors = CORSMiddleware(
+            app,
+            allow_origins=list(origins),
+            allow_methods=["POST"],
+            allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+            # The codec session's cookie (the UI's "include credentials").
+            allow_credentials=True,
+            max_age=600,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and str(scope["path"]).startswith(PREFIX + "/"):
+            await self.cors(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def install_cors(app: FastAPI, settings: Settings) -> None:
+    """Answer CORS on the codec endpoint for ``settings.codec_cors_origins``.
+
+    Args:
+        app: The application; the middleware is added outermost, so that error answers carry
+            the CORS headers too (the UI can then read them).
+        settings: The allowed origins.
+    """
+    app.add_middleware(CodecCors, origins=list(settings.codec_cors_origins))

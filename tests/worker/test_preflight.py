@@ -1,0 +1,112 @@
+"""``python -m worker check`` and the search attributes a worker needs before it starts."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from google.protobuf.duration_pb2 import Duration
+from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+
+from core.settings import Settings
+from embedded.mailbox import MailServer
+from embedded.temporal_server import free_port
+from tests.helpers import assert_eventually
+from worker.preflight import missing_search_attributes, preflight, register_search_attributes
+from worker.run import MissingSearchAttributes, run_worker
+
+
+async def test_every_check_passes_on_a_sound_stack(
+    client: Client, settings: Settings, db_engine: AsyncEngine
+) -> None:
+    # (``client`` waits for the session's server to answer.)
+    results = await preflight(settings)
+    assert [(result.name, result.ok) for result in results] == [
+        ("temporal", True),
+        ("database", True),
+        ("smtp", True),
+        ("storage", True),
+    ], results
+
+
+async def test_each_failure_is_named_with_what_to_do(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    broken = settings.model_copy(
+        update={"smtp_port": free_port(), "data_dir": tmp_path, "database_url": None}
+    )
+    results = {result.name: result for result in await preflight(broken)}
+    assert results["temporal"].ok
+    assert not results["smtp"].ok and "unreachable" in results["smtp"].detail
+    # A database nobody migrated.
+    assert not results["database"].ok and "alembic upgrade head" in results["database"].detail
+
+
+async def test_a_namespace_without_search_attributes_stops_the_worker_until_registered(
+    client: Client, settings: Settings
+) -> None:
+    namespace = f"ns-{uuid.uuid4().hex[:8]}"
+    await client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace,
+            workflow_execution_retention_period=Duration(seconds=24 * 3600),
+        )
+    )
+    local = settings.model_copy(update={"temporal_namespace": namespace})
+
+    async def registered_namespace() -> list[str]:
+        missing = await missing_search_attributes(client, namespace)
+        assert missing
+        return missing
+
+    missing = await assert_eventually(registered_namespace)
+    assert "SecupolStage (Keyword)" in missing and len(missing) == 5
+    stop = asyncio.Event()
+    try:
+        await run_worker(local, stop)
+    except MissingSearchAttributes as error:
+        assert "register-search-attributes" in str(error)
+    else:
+        raise AssertionError("the worker started without its search attributes")
+
+    assert len(await register_search_attributes(client, namespace)) == 5
+
+    async def complete() -> None:
+        assert await missing_search_attributes(client, namespace) == []
+
+    await assert_eventually(complete)
+    assert await register_search_attributes(client, namespace) == []
+
+
+def test_the_check_command_prints_one_line_per_check(
+    client: Client, settings: Settings, mail_server: MailServer, db_engine: AsyncEngine
+) -> None:
+    environment = {
+        **os.environ,
+        "SECUPOL_TEMPORAL_ADDRESS": settings.temporal_address,
+        "SECUPOL_SMTP_PORT": str(mail_server.port),
+        "SECUPOL_DATA_DIR": str(settings.data_dir),
+    }
+    environment.pop("SECUPOL_DATABASE_URL", None)
+    done = subprocess.run(
+        [sys.executable, "-m", "worker", "check"],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert [line.split()[:2] for line in lines] == [
+        ["ok", "temporal"],
+        ["ok", "database"],
+        ["ok", "smtp"],
+        ["ok", "storage"],
+    ]

@@ -1,19 +1,18 @@
-"""The production profile on this machine: ``environment=production``, PostgreSQL for the app
-database, an S3-compatible store (moto, the S3 API on loopback), keys of its own (the
-development keys are refused in production), JSON logs; the API and the worker take a case
-through every stage over HTTP, as the compose file's services would.
+"""The production profile on this machine, with the compose file's settings: environment
+production, PostgreSQL for the app database, an S3-compatible store (moto, the S3 API on
+loopback), the example env file's keys (the development keys are refused in production), JSON
+logs; only the servers' addresses are this machine's. The API and the worker take a case through
+every stage over HTTP, as the compose file's services would.
 """
 
 from __future__ import annotations
 
-import base64
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from moto.server import ThreadedMotoServer
-from pydantic import SecretStr
+from temporalio.client import Client
 
 from core.settings import Environment, Settings, StorageBackend
 from core.storage import build_store
@@ -22,6 +21,12 @@ from embedded.mailbox import MailServer
 from embedded.temporal_server import free_port
 from tests.api import test_end_to_end as end_to_end
 from tests.api.conftest import POSTGRES_URL, api_stack
+from tests.test_deployment import (
+    PRODUCTION_ENV,
+    _read_env_file,
+    _service_environment,
+    _settings_from,
+)
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs SECUPOL_TEST_POSTGRES_URL")
 
@@ -37,36 +42,39 @@ def s3_endpoint() -> Iterator[str]:
         server.stop()
 
 
-def production_settings(settings: Settings, s3_endpoint: str) -> Settings:
-    def key() -> SecretStr:
-        return SecretStr(base64.b64encode(os.urandom(32)).decode())
-
-    return Settings(
-        **{
-            **settings.model_dump(),
-            "environment": Environment.PRODUCTION,
-            "storage_backend": StorageBackend.S3,
+def production_settings(
+    settings: Settings, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> Settings:
+    """The settings of the compose file's ``api`` service (with the example env file's keys),
+    where only the addresses of the servers change to this machine's."""
+    compose = _settings_from(
+        _service_environment("api", _read_env_file(PRODUCTION_ENV)), monkeypatch
+    )
+    return compose.model_copy(
+        update={
+            "temporal_address": settings.temporal_address,
+            "smtp_host": settings.smtp_host,
+            "smtp_port": settings.smtp_port,
             "s3_endpoint_url": s3_endpoint,
-            "s3_bucket": "secupol-production-test",
-            "s3_access_key_id": "secupol-test",
-            "s3_secret_access_key": SecretStr("secupol-test-secret"),
-            "document_keys": {"doc-2026-11": key()},
-            "document_key_id": "doc-2026-11",
-            "payload_keys": {"payload-2026-11": key()},
-            "payload_key_id": "payload-2026-11",
-            "log_format": "json",
+            "api_host": "127.0.0.1",
             "worker_metrics_address": None,
-        },
-        _env_file=None,
+        }
     )
 
 
 async def test_a_whole_case_on_the_production_profile(
-    settings: Settings, mail_server: MailServer, workdir: Path, s3_endpoint: str
+    settings: Settings,
+    client: Client,
+    mail_server: MailServer,
+    workdir: Path,
+    s3_endpoint: str,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    production = production_settings(settings, s3_endpoint)
+    production = production_settings(settings, s3_endpoint, monkeypatch)
     # Validated as production: the development keys would have been refused.
     assert production.environment == Environment.PRODUCTION
+    assert production.storage_backend == StorageBackend.S3
+    assert production.payload_key_id != settings.payload_key_id
     # The bucket exists before the services start (compose's minio-setup makes it).
     store = build_store(production, create_bucket=True)
     try:

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
+from core.cases import CaseNotFound
 from core.settings import CnapsRegistryKind, Settings
 from core.storage import DocumentStorage
-from domain.contracts import AddExpenseLineInput, CasePolicy, RetryRegistryChecksInput
+from domain.contracts import (
+    AddExpenseLineInput,
+    AddNoteInput,
+    CasePolicy,
+    RetryRegistryChecksInput,
+    WithdrawInput,
+)
 from domain.registries import RegistryOutcome
 from domain.stages import Action
 from embedded.temporal_server import free_port
@@ -87,3 +97,25 @@ async def test_the_memo_summarises_the_case_without_personal_data(cases: TestCas
     summary = await assert_eventually(summarised)
     assert "département 60" in summary and "prochaine échéance le" in summary
     assert case.candidate.name not in summary and case.candidate.email not in summary
+
+
+async def test_an_operator_note_is_kept_and_a_closed_case_takes_none(
+    cases: TestCaseClient,
+) -> None:
+    case = new_case_input()
+    state = await cases.open_case(case, evaluation_request(case))
+    case_id = state.case_id
+    note = AddNoteInput(operator_id="ops-2", reason="Relance téléphonique de la préfecture.")
+    await cases.signal(case_id, Action.ADD_NOTE, note)
+
+    async def noted() -> None:
+        notes = (await cases.state(case_id)).operator_notes
+        assert [(n.operator_id, n.text) for n in notes] == [("ops-2", note.reason)]
+
+    await assert_eventually(noted)
+    await cases.act(case_id, Action.WITHDRAW, WithdrawInput(actor=candidate(case)))
+    await cases.wait_closed(case_id, timeout=dt.timedelta(seconds=30))
+    # The workflow has ended: the signal has nowhere to go, and nothing changes.
+    with pytest.raises(CaseNotFound):
+        await cases.signal(case_id, Action.ADD_NOTE, note)
+    assert len((await cases.state(case_id)).operator_notes) == 1

@@ -51,11 +51,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import open_activities
 from api.main import create_app
+from api.serving import serving
 from api.staff import add_election, set_prefecture
 from bench.case_lifecycle import percentile
 from core.accounts import Accounts
@@ -308,20 +308,6 @@ async def open_http(base_url: str, bench_cases: list[BenchCase]) -> list[httpx.A
     return https
 
 
-async def serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    """uvicorn serving ``app`` on a loopback port, as ``tests/api/conftest.py`` does."""
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(600):
-        if server.started:
-            return server, task
-        if task.done():
-            task.result()  # raises what stopped it
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the API did not start")
-
-
 async def seed(engine: AsyncEngine, tag: str) -> ElectionInfo:
     """The election the cases belong to, and the prefecture of the département."""
     first_round = dt.datetime.now(PARIS).date() - dt.timedelta(days=10)
@@ -363,37 +349,35 @@ async def measure(
     setup_s = time.perf_counter() - setup_started
     first_round = election.first_round
 
-    port = settings.api_port
-    server, task = await serve(create_app(settings), port)
     https: list[httpx.AsyncClient] = []
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        https = await open_http(base_url, [warm_api, *api_cases])
-        warm_http, api_https = https[0], https[1:]
-        # Warm-up of both paths, on cases of their own (never timed).
-        warm = [
-            await direct_sender(cases, first_round, "W")(0, warm_direct, index)
-            for index in range(WARMUP_ACTIONS)
-        ] + [
-            await api_sender([warm_http], first_round, "W")(0, warm_api, index)
-            for index in range(WARMUP_ACTIONS)
-        ]
-        failed = [error for error in warm if error is not None]
-        if failed:
-            raise RuntimeError(f"warm-up failed: {failed[0]}")
-        await drain(cases, [warm_direct, warm_api])
+    async with serving(create_app(settings), settings.api_port) as base_url:
+        try:
+            https = await open_http(base_url, [warm_api, *api_cases])
+            warm_http, api_https = https[0], https[1:]
+            # Warm-up of both paths, on cases of their own (never timed).
+            warm = [
+                await direct_sender(cases, first_round, "W")(0, warm_direct, index)
+                for index in range(WARMUP_ACTIONS)
+            ] + [
+                await api_sender([warm_http], first_round, "W")(0, warm_api, index)
+                for index in range(WARMUP_ACTIONS)
+            ]
+            failed = [error for error in warm if error is not None]
+            if failed:
+                raise RuntimeError(f"warm-up failed: {failed[0]}")
+            await drain(cases, [warm_direct, warm_api])
 
-        direct = await run_phase(
-            "direct", direct_cases, actions, direct_sender(cases, first_round, "B")
-        )
-        await drain(cases, direct_cases)
-        api = await run_phase("api", api_cases, actions, api_sender(api_https, first_round, "B"))
-        await drain(cases, api_cases)
-    finally:
-        for http in https:
-            await http.aclose()
-        server.should_exit = True
-        await task
+            direct = await run_phase(
+                "direct", direct_cases, actions, direct_sender(cases, first_round, "B")
+            )
+            await drain(cases, direct_cases)
+            api = await run_phase(
+                "api", api_cases, actions, api_sender(api_https, first_round, "B")
+            )
+            await drain(cases, api_cases)
+        finally:
+            for http in https:
+                await http.aclose()
     return direct, api, setup_s
 
 

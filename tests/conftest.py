@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from moto.server import ThreadedMotoServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
@@ -17,7 +18,7 @@ from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from embedded.mailbox import MailServer
-from embedded.temporal_server import running_dev_server
+from embedded.temporal_server import free_port, running_dev_server
 from tests.helpers import TestCaseClient, running_worker
 
 
@@ -30,6 +31,18 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def temporal_address(workdir: Path) -> Iterator[str]:
     with running_dev_server(workdir) as address:
         yield address
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """A real S3-compatible server (moto) on a free loopback port, for the module's tests."""
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="session")

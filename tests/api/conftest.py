@@ -6,7 +6,6 @@ database. Every test of this package runs once on SQLite and once on PostgreSQL 
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -15,16 +14,15 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio.client import Client
 
 from api.main import create_app
+from api.serving import serving
 from api.staff import add_election, create_staff, set_prefecture
 from core.accounts import Accounts
 from core.db import create_engine, migrate
@@ -113,19 +111,6 @@ async def _drop_database(name: str) -> None:
         await admin.dispose()
 
 
-async def _serve(app: Any, port: int) -> tuple[uvicorn.Server, asyncio.Task[None]]:
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    for _ in range(600):
-        if server.started:
-            return server, task
-        if task.done():
-            task.result()  # raises what stopped it
-        await asyncio.sleep(0.05)
-    raise RuntimeError("the API did not start")
-
-
 @contextlib.asynccontextmanager
 async def api_stack(
     backend: str,
@@ -157,11 +142,10 @@ async def api_stack(
         await migrate(engine)
         storage = build_storage(local, engine)
         async with running_worker(client, local, engine, storage, task_queue) as cases:
-            server, task = await _serve(create_app(local), port)
-            try:
+            async with serving(create_app(local), port) as base_url:
                 stack = ApiStack(
                     backend=backend,
-                    base_url=f"http://127.0.0.1:{port}",
+                    base_url=base_url,
                     settings=local,
                     engine=engine,
                     mail=mail_server,
@@ -171,9 +155,6 @@ async def api_stack(
                 )
                 await _seed(stack)
                 yield stack
-            finally:
-                server.should_exit = True
-                await task
             await storage.aclose()
     finally:
         await engine.dispose()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 
 import httpx
@@ -16,23 +15,18 @@ from starlette.types import Receive, Scope, Send
 
 from api.errors import CatchAllMiddleware
 from api.main import create_app
+from api.serving import serving
 from api.staff import add_election, set_prefecture
 from core.accounts import Accounts
 from core.db import audit_log, create_engine, migrate
 from core.settings import Settings
 from domain.stages import Role
 from embedded.temporal_server import free_port
-from tests.api.conftest import POSTGRES_URL, _database_url, _drop_database, _serve
+from tests.api.conftest import POSTGRES_URL, _database_url, _drop_database
 
 
-@asynccontextmanager
-async def served(settings: Settings) -> AsyncIterator[str]:
-    server, task = await _serve(create_app(settings), settings.api_port)
-    try:
-        yield f"http://127.0.0.1:{settings.api_port}"
-    finally:
-        server.should_exit = True
-        await task
+def served(settings: Settings) -> AbstractAsyncContextManager[str]:
+    return serving(create_app(settings), settings.api_port)
 
 
 async def candidate_token(settings: Settings) -> str:

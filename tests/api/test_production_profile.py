@@ -7,18 +7,15 @@ every stage over HTTP, as the compose file's services would.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from moto.server import ThreadedMotoServer
 from temporalio.client import Client
 
 from core.settings import Environment, Settings, StorageBackend
 from core.storage import build_store
 from core.temporal import connect_when_ready
 from embedded.mailbox import MailServer
-from embedded.temporal_server import free_port
 from tests.api import test_end_to_end as end_to_end
 from tests.api.conftest import POSTGRES_URL, api_stack
 from tests.test_deployment import (
@@ -29,17 +26,6 @@ from tests.test_deployment import (
 )
 
 pytestmark = pytest.mark.skipif(not POSTGRES_URL, reason="needs SECUPOL_TEST_POSTGRES_URL")
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
 
 
 def production_settings(
@@ -67,10 +53,10 @@ async def test_a_whole_case_on_the_production_profile(
     client: Client,
     mail_server: MailServer,
     workdir: Path,
-    s3_endpoint: str,
+    moto_endpoint: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    production = production_settings(settings, s3_endpoint, monkeypatch)
+    production = production_settings(settings, moto_endpoint, monkeypatch)
     # Validated as production: the development keys would have been refused.
     assert production.environment == Environment.PRODUCTION
     assert production.storage_backend == StorageBackend.S3

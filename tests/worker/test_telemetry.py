@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.runtime import Runtime
 
 from core.settings import Settings
 from core.telemetry import runtime_for
+from core.temporal import connect_when_ready
 from embedded.temporal_server import free_port
+from tests.helpers import assert_eventually
 
 
 def settings_with(address: str | None) -> Settings:
@@ -40,3 +43,18 @@ async def test_the_runtime_serves_its_metrics_for_prometheus() -> None:
 
 def test_no_address_no_runtime() -> None:
     assert runtime_for(settings_with(None)) is None
+
+
+async def test_a_client_made_by_the_factory_reports_its_requests(settings: Settings) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    local = settings.model_copy(update={"worker_metrics_address": address})
+    runtime = runtime_for(local)
+    client = await connect_when_ready(local, runtime=runtime)
+    await client.workflow_service.get_system_info(GetSystemInfoRequest())
+
+    async def reported() -> None:
+        async with httpx.AsyncClient(timeout=10) as http:
+            page = (await http.get(f"http://{address}/metrics")).text
+        assert "temporal_request" in page, page
+
+    await assert_eventually(reported)

@@ -210,7 +210,9 @@ async def codec_sign_in(
         token,
         max_age=services.settings.staff_token_ttl_days * 24 * 3600,
         path=PREFIX,
-        secure=request.url.scheme == "https",
+        # Behind a TLS-terminating proxy the request may arrive over plain HTTP: the public
+        # address says how browsers reach the API.
+        secure=request.url.scheme == "https" or services.settings.public_url.startswith("https://"),
         httponly=True,
         samesite="strict",
     )

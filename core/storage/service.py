@@ -386,6 +386,11 @@ class DocumentStorage:
             statement = insert(documents).values(values)
         try:
             async with self._engine.begin() as connection:
+                if within_case_limit and connection.dialect.name == "postgresql":
+                    # Under READ COMMITTED, two inserts racing for a case's last bytes would each
+                    # miss the other's uncommitted row: one lock per case serialises them (SQLite
+                    # serialises every writer already).
+                    await connection.execute(case_lock(info.case_id))
                 result = await connection.execute(statement)
         except IntegrityError:
             # Classified by what the table now holds, not by the driver's message.
@@ -527,6 +532,15 @@ class DocumentStorage:
                 )
             )
         return int(total or 0)
+
+
+CASE_LOCK_NAMESPACE = "secupol-case-documents:"
+
+
+def case_lock(case_id: str) -> Any:
+    """PostgreSQL: the statement that takes the transaction's lock on a case's documents."""
+    key = func.hashtextextended(literal(CASE_LOCK_NAMESPACE + case_id), 0)
+    return select(func.pg_advisory_xact_lock(key))
 
 
 def build_storage(

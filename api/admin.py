@@ -34,11 +34,13 @@ from collections.abc import Awaitable, Callable, Sequence
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api import audit
 from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
 from core.accounts import AccountRecord, Accounts
 from core.db import create_engine, elections, migrate
 from core.settings import Environment, Settings
 from domain.calendar import PARIS, deposit_deadline
+from domain.contracts import Actor
 from domain.errors import DomainError, ErrorCode
 from domain.stages import Role
 
@@ -455,6 +457,10 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+CLI_ACTOR = Actor(role=Role.ADMIN, id="admin-cli")
+"""Who the audit log says acted: the command, run by whoever reaches the database."""
+
+
 async def run(argv: Sequence[str] | None = None) -> int:
     """Run one subcommand and return the exit status (argparse exits itself on bad usage).
 
@@ -465,15 +471,21 @@ async def run(argv: Sequence[str] | None = None) -> int:
     handler: Handler = args.handler
     settings = Settings()
     engine = create_engine(settings)
+    action = f"cli_{args.command.replace('-', '_')}"
     try:
         await migrate(engine)
-        report = await handler(settings, engine, args)
-    except DomainError as error:
-        sys.stderr.write(f"Refusé : {error.message} [{error.code}]\n")
-        return EXIT_REFUSED
-    except CommandRefused as error:
-        sys.stderr.write(f"Refusé : {error.message}\n")
-        return EXIT_REFUSED
+        try:
+            report = await handler(settings, engine, args)
+        except DomainError as error:
+            await audit.record(engine, CLI_ACTOR, action, error.code.value)
+            sys.stderr.write(f"Refusé : {error.message} [{error.code}]\n")
+            return EXIT_REFUSED
+        except CommandRefused as error:
+            await audit.record(engine, CLI_ACTOR, action, ErrorCode.INVALID_INPUT.value)
+            sys.stderr.write(f"Refusé : {error.message}\n")
+            return EXIT_REFUSED
+        # Like the admin routes, every command is in the audit log (never its tokens).
+        await audit.record(engine, CLI_ACTOR, action, audit.OK)
     finally:
         await engine.dispose()
     sys.stdout.write(report + "\n")

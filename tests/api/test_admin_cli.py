@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api.admin import run
 from api.staff import election_exists
 from core.accounts import Accounts
-from core.db import create_engine, elections, migrate, prefectures
+from core.db import audit_log, create_engine, elections, migrate, prefectures
 from core.settings import Settings
 from domain.calendar import PARIS, deposit_deadline
 from domain.errors import MESSAGES, DomainError, ErrorCode
@@ -299,3 +299,20 @@ def test_the_module_exits_2_without_a_traceback(admin_settings: Settings, tmp_pa
     assert done.stdout == ""
     assert MESSAGES[ErrorCode.SCOPE_REQUIRED] in done.stderr
     assert "Traceback" not in done.stderr
+
+
+async def test_every_command_is_in_the_audit_log_without_its_token(
+    admin_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    create = ("create-staff", "--name", "Rapporteur", "--role", "cnccfp", "--email")
+    status, out, _ = await admin(capsys, *create, "audit@cnccfp.example.test")
+    assert status == 0
+    status, _, _ = await admin(capsys, *create, "audit@cnccfp.example.test")
+    assert status == 2
+    async with database(admin_settings) as (engine, _), engine.connect() as connection:
+        rows = (await connection.execute(select(audit_log).order_by(audit_log.c.entry_id))).all()
+    assert [(row.actor_id, row.action, row.outcome) for row in rows] == [
+        ("admin-cli", "cli_create_staff", "ok"),
+        ("admin-cli", "cli_create_staff", "account_exists"),
+    ]
+    assert only_token(out) not in str([tuple(row) for row in rows])

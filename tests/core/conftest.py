@@ -8,6 +8,7 @@ document) and per-test databases, so that each test counts only its own rows and
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import uuid
@@ -175,13 +176,9 @@ POSTGRES_URL = os.environ.get("SECUPOL_TEST_POSTGRES_URL", "")
 BACKENDS = ["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"]
 
 
-@pytest.fixture(params=BACKENDS)
-async def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    if request.param == "sqlite":
-        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}")
-        yield engine
-        await engine.dispose()
-        return
+@contextlib.asynccontextmanager
+async def postgresql_schema() -> AsyncIterator[AsyncEngine]:
+    """An engine on a schema of its own in the test PostgreSQL, dropped afterwards."""
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_async_engine(POSTGRES_URL)
     async with admin.begin() as connection:
@@ -196,6 +193,17 @@ async def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIt
         async with admin.begin() as connection:
             await connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+async def bare_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'app.sqlite3'}")
+        yield engine
+        await engine.dispose()
+        return
+    async with postgresql_schema() as engine:
+        yield engine
 
 
 @pytest.fixture

@@ -5,18 +5,20 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from core.db import documents
+from core.db import documents, migrate
 from core.settings import Settings
 from core.storage import DocumentStorage, LocalDiskStore
 from core.storage.service import case_lock
 from domain.documents import DocumentKind
 from domain.errors import DomainError, ErrorCode
+from tests.core.conftest import POSTGRES_URL, postgresql_schema
 from tests.core.samples import pdf_bytes, stream
 
 CASE = "case-municipales-2026-climite"
@@ -57,13 +59,21 @@ async def test_concurrent_uploads_never_exceed_the_case_limit(
     assert total is not None and total <= limit
 
 
+@pytest.fixture
+async def postgresql_engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated app database on PostgreSQL only (SQLite serialises writers by itself)."""
+    async with postgresql_schema() as engine:
+        await migrate(engine)
+        yield engine
+
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="needs SECUPOL_TEST_POSTGRES_URL")
 async def test_on_postgresql_an_upload_waits_for_the_case_lock(
-    app_engine: AsyncEngine, storage_settings: Settings, tmp_path: Path
+    postgresql_engine: AsyncEngine, storage_settings: Settings, tmp_path: Path
 ) -> None:
     """Another transaction holding the case (as a concurrent upload does while it records its
     document) makes an upload wait, then count that transaction's bytes."""
-    if app_engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers by itself")
+    app_engine = postgresql_engine
     store = LocalDiskStore(tmp_path / "objects")
     async with (
         DocumentStorage(storage_settings, app_engine, store) as storage,

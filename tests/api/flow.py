@@ -90,3 +90,30 @@ async def act(
     assert response.status_code == expected, response.text
     result: dict[str, Any] = response.json()
     return result
+
+
+async def record_evaluation(
+    stack: ApiStack, case_id: str, *, recognised: bool = True, level: int | None = 1
+) -> dict[str, Any]:
+    """The prefecture of the 60 uploads its decision and records it."""
+    async with stack.http(stack.staff["pref60"]) as http:
+        decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf")
+        return await act(
+            http,
+            "POST",
+            f"/cases/{case_id}/evaluation",
+            {
+                "recognised": recognised,
+                "level": level if recognised else None,
+                "decided_on": dt.date.today().isoformat(),
+                "decision_document": decision,
+            },
+        )
+
+
+async def open_space(stack: ApiStack, token: str, case_id: str) -> dict[str, Any]:
+    """The candidate asks for the deposit space; the CNCCFP opens it."""
+    async with stack.http(token) as http:
+        await act(http, "POST", f"/cases/{case_id}/space-request")
+    async with stack.http(stack.staff["cnccfp"]) as http:
+        return await act(http, "POST", f"/cases/{case_id}/space")

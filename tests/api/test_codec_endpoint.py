@@ -27,7 +27,7 @@ from domain.contracts import CandidateContact
 from domain.documents import DocumentKind
 from embedded.temporal_server import temporal_binary
 from tests.api.conftest import ApiStack
-from tests.api.flow import act, case_id_of, upload
+from tests.api.flow import act, open_case, open_space, record_evaluation, upload
 from tests.helpers import assert_eventually
 
 UI_ORIGIN = "http://localhost:8233"
@@ -79,30 +79,11 @@ async def full_case(api: ApiStack) -> FullCase:
     email = f"zephyrine.{uuid.uuid4().hex[:8]}@xylotest-codec.example"
     candidate = await api.sign_in(email, name=NAME)
     pref, cnccfp = api.staff["pref60"], api.staff["cnccfp"]
-    async with api.http(candidate) as http:
-        case_id = case_id_of(api, (await http.get("/auth/me")).json()["account_id"])
-        complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
-        body = {
-            "election_id": api.election_id,
-            "departement": "60",
-            "candidacy_declared_on": (api.first_round - dt.timedelta(days=90)).isoformat(),
-            "complaint_document_refs": [complaint],
-        }
-        case = await act(http, "POST", "/cases", body, expected=201)
-        assert case["candidate"]["name"] == NAME
-    async with api.http(pref) as http:
-        decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf")
-        evaluation = {
-            "recognised": True,
-            "level": 1,
-            "decided_on": dt.date.today().isoformat(),
-            "decision_document": decision,
-        }
-        await act(http, "POST", f"/cases/{case_id}/evaluation", evaluation)
-    async with api.http(candidate) as http:
-        await act(http, "POST", f"/cases/{case_id}/space-request")
-    async with api.http(cnccfp) as http:
-        await act(http, "POST", f"/cases/{case_id}/space")
+    case = await open_case(api, candidate)
+    assert case["candidate"]["name"] == NAME
+    case_id = case["case_id"]
+    await record_evaluation(api, case_id)
+    await open_space(api, candidate, case_id)
     async with api.http(candidate) as http:
         invoice = await upload(http, case_id, DocumentKind.INVOICE, "facture.pdf")
         line = {

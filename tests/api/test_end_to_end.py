@@ -8,7 +8,15 @@ from typing import Any
 from domain.documents import DocumentKind
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
-from tests.api.flow import act, case_id_of, new_email, upload
+from tests.api.flow import (
+    act,
+    case_id_of,
+    new_email,
+    open_case,
+    open_space,
+    record_evaluation,
+    upload,
+)
 from tests.helpers import assert_eventually, templates_of
 
 
@@ -284,30 +292,19 @@ async def test_the_link_in_the_email_opens_a_session_from_its_page(api: ApiStack
 
 async def test_a_threat_not_recognised_is_examined_again_and_ceilings_hold(api: ApiStack) -> None:
     token = await api.sign_in(new_email())
-    pref, cnccfp = api.staff["pref60"], api.staff["cnccfp"]
-    async with api.http(token) as http:
-        me = (await http.get("/auth/me")).json()
-        case_id = case_id_of(api, me["account_id"])
-        complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
-        body = {
-            "election_id": api.election_id,
-            "departement": "60",
-            "candidacy_declared_on": (api.first_round - dt.timedelta(days=90)).isoformat(),
-            "complaint_document_refs": [complaint],
-        }
-        await act(http, "POST", "/cases", body, expected=201)
-    async with api.http(pref) as http:
-        decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "refus.pdf")
-        evaluation = {
-            "recognised": False,
-            "decided_on": dt.date.today().isoformat(),
-            "decision_document": decision,
-        }
-        case = await act(http, "POST", f"/cases/{case_id}/evaluation", evaluation)
-        assert case["stage"] == "threat_not_recognised"
+    case_id = (await open_case(api, token))["case_id"]
+    case = await record_evaluation(api, case_id, recognised=False)
+    assert case["stage"] == "threat_not_recognised"
+    async with api.http(api.staff["pref60"]) as http:
         # A level without a recognised threat is refused with the domain's code.
         response = await http.post(
-            f"/cases/{case_id}/evaluation", json={**evaluation, "recognised": False, "level": 2}
+            f"/cases/{case_id}/evaluation",
+            json={
+                "recognised": False,
+                "level": 2,
+                "decided_on": dt.date.today().isoformat(),
+                "decision_document": case["evaluations"][0]["decision_document"],
+            },
         )
         assert response.status_code == 422 and response.json()["code"] == "invalid_threat_level"
     async with api.http(token) as http:
@@ -322,18 +319,8 @@ async def test_a_threat_not_recognised_is_examined_again_and_ceilings_hold(api: 
         )
         assert case["stage"] == "evaluation_requested"
         assert len(case["evaluation_requests"]) == 2
-    async with api.http(pref) as http:
-        decision = await upload(http, case_id, DocumentKind.EVALUATION_DECISION, "accord.pdf")
-        await act(
-            http,
-            "POST",
-            f"/cases/{case_id}/evaluation",
-            {**evaluation, "recognised": True, "level": 1, "decision_document": decision},
-        )
-    async with api.http(token) as http:
-        await act(http, "POST", f"/cases/{case_id}/space-request")
-    async with api.http(cnccfp) as http:
-        await act(http, "POST", f"/cases/{case_id}/space")
+    await record_evaluation(api, case_id, recognised=True, level=1)
+    await open_space(api, token, case_id)
     async with api.http(token) as http:
         invoice = await upload(http, case_id, DocumentKind.INVOICE, "facture.pdf")
         line = {
@@ -349,7 +336,7 @@ async def test_a_threat_not_recognised_is_examined_again_and_ceilings_hold(api: 
         }
         await act(http, "POST", f"/cases/{case_id}/expense-lines", line)
         await act(http, "POST", f"/cases/{case_id}/submission")
-    async with api.http(cnccfp) as http:
+    async with api.http(api.staff["cnccfp"]) as http:
         # Level 1: never above 15,000 €, whatever was claimed; less than that must give reasons.
         response = await http.post(f"/cases/{case_id}/decision", json={"amount_cents": 2_000_000})
         assert response.status_code == 422

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities import open_activities
 from core.cases import CaseClient
-from core.settings import Settings
+from core.settings import CnapsRegistryKind, Settings
 from core.storage import DocumentStorage
 from domain.contracts import (
     Actor,
@@ -28,6 +28,7 @@ from domain.contracts import (
 from domain.documents import DocumentKind
 from domain.stages import Role
 from embedded.demo import upload_sample
+from embedded.temporal_server import free_port
 from worker.run import build_worker
 
 T = TypeVar("T")
@@ -50,6 +51,15 @@ async def running_worker(
         build_worker(client, local, activities),
     ):
         yield TestCaseClient(client, task_queue, storage)
+
+
+def unreachable_cnaps() -> dict[str, Any]:
+    """Settings overrides of a worker whose CNAPS registry is an HTTP endpoint nobody listens on."""
+    return {
+        "cnaps_registry": CnapsRegistryKind.HTTP,
+        "cnaps_http_url": f"http://127.0.0.1:{free_port()}/autorisations",
+        "registry_timeout_s": 1.0,
+    }
 
 
 class TestCaseClient(CaseClient):

@@ -15,6 +15,7 @@ from api.deps import CurrentUserDep, ServicesDep
 from api.errors import PROBLEM_RESPONSES
 from api.gateway import build_input
 from api.mail import send_sign_in_link
+from api.pages import message_page, page
 from api.schemas import (
     Accepted,
     AccountPublic,
@@ -121,13 +122,7 @@ async def open_session(body: SessionCreate, services: ServicesDep) -> SessionPub
     return await _open_session(services, body.token)
 
 
-_PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Sécu'Pol — connexion</title>
-<meta name="robots" content="noindex"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
-<h1>Sécu'Pol</h1>
-{content}
-</body></html>"""
+_TITLE = "Sécu'Pol — connexion"
 
 
 @router.get(
@@ -144,7 +139,7 @@ async def sign_in_page(token: str = "") -> HTMLResponse:
         f'<input type="hidden" name="token" value="{html.escape(token[:200], quote=True)}">'
         '<button type="submit">Me connecter</button></form>'
     )
-    return HTMLResponse(_PAGE.format(content=content))
+    return page(content, title=_TITLE)
 
 
 @router.post(
@@ -161,16 +156,14 @@ async def sign_in_form(
     try:
         session = await _open_session(services, token)
     except DomainError as error:
-        return HTMLResponse(
-            _PAGE.format(content=f"<p>{html.escape(error.message)}</p>"), status_code=401
-        )
+        return message_page(error.message, title=_TITLE, status=401)
     content = (
         f"<p>Bonjour {html.escape(session.account.display_name)}, vous êtes connecté(e).</p>"
         "<p>Votre jeton de session (à garder pour vous) :</p>"
         f"<pre>{html.escape(session.token)}</pre>"
         "<p>Joignez-le à chaque requête : <code>Authorization: Bearer &lt;jeton&gt;</code>.</p>"
     )
-    return HTMLResponse(_PAGE.format(content=content), status_code=201)
+    return page(content, title=_TITLE, status=201)
 
 
 @router.get(

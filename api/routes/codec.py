@@ -57,6 +57,7 @@ from temporalio.api.common.v1 import Payload, Payloads
 from api import audit
 from api.deps import Allow, CurrentUser, ServicesDep, current_user
 from api.errors import PROBLEM_RESPONSES, ApiError
+from api.pages import message_page, page
 from core.codec import EncryptionCodec, PayloadIntegrityError, PayloadKeyUnavailable
 from core.settings import Environment, Settings
 from domain.errors import DomainError, ErrorCode
@@ -146,13 +147,8 @@ async def codec_caller(
     return await _OPERATORS(await current_user(services, credentials))
 
 
-_PAGE = """<!doctype html>
-<html lang="fr"><head><meta charset="utf-8"><title>Sécu'Pol — décodage dans l'interface
-Temporal</title><meta name="robots" content="noindex"></head>
-<body style="font-family: sans-serif; max-width: 40em; margin: 3em auto">
-<h1>Sécu'Pol — exploitation</h1>
-{content}
-</body></html>"""
+_TITLE = "Sécu'Pol — décodage dans l'interface Temporal"
+_HEADING = "Sécu'Pol — exploitation"
 
 
 @router.get(
@@ -171,7 +167,7 @@ async def codec_sign_in_page() -> HTMLResponse:
         '<input type="password" name="token" size="50" autocomplete="off"> '
         '<button type="submit">Activer le décodage</button></form>'
     )
-    return HTMLResponse(_PAGE.format(content=content))
+    return page(content, title=_TITLE, heading=_HEADING)
 
 
 @router.post(
@@ -194,16 +190,16 @@ async def codec_sign_in(
             )
         )
     except (ApiError, DomainError) as refusal:
-        page = _PAGE.format(content=f"<p>{html.escape(refusal.message)}</p>")
-        return HTMLResponse(page, status_code=403 if isinstance(refusal, ApiError) else 401)
+        status = 403 if isinstance(refusal, ApiError) else 401
+        return message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
     await audit.record(services.engine, user.actor, "codec_sign_in", audit.OK)
-    response = HTMLResponse(
-        _PAGE.format(
-            content="<p>Le décodage est activé dans ce navigateur. Dans l'interface Temporal, "
-            "les réglages « Data Encoder » doivent indiquer l'adresse "
-            f"<code>{html.escape(str(request.base_url).rstrip('/'))}{PREFIX}</code> et inclure "
-            "les informations d'identification.</p>"
-        )
+    response = page(
+        "<p>Le décodage est activé dans ce navigateur. Dans l'interface Temporal, "
+        "les réglages « Data Encoder » doivent indiquer l'adresse "
+        f"<code>{html.escape(str(request.base_url).rstrip('/'))}{PREFIX}</code> et inclure "
+        "les informations d'identification.</p>",
+        title=_TITLE,
+        heading=_HEADING,
     )
     response.set_cookie(
         COOKIE,

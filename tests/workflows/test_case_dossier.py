@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from core.cases import CaseActionRefused
-from core.settings import CnapsRegistryKind, Settings
+from core.settings import Settings
 from core.storage import DocumentStorage
 from domain.contracts import (
     AddExpenseLineInput,
@@ -24,8 +24,14 @@ from domain.contracts import (
 from domain.documents import DocumentKind
 from domain.registries import RegistryOutcome
 from domain.stages import Action, Stage
-from embedded.temporal_server import free_port
-from tests.helpers import CNCCFP, TestCaseClient, assert_eventually, candidate, running_worker
+from tests.helpers import (
+    CNCCFP,
+    TestCaseClient,
+    assert_eventually,
+    candidate,
+    running_worker,
+    unreachable_cnaps,
+)
 from tests.workflows.test_case_lifecycle import line, recognised_open_space
 from tests.workflows.test_case_refusals import assert_refused
 
@@ -149,9 +155,7 @@ async def unreachable_registry(
         db_engine,
         storage,
         task_queue,
-        cnaps_registry=CnapsRegistryKind.HTTP,
-        cnaps_http_url=f"http://127.0.0.1:{free_port()}/autorisations",
-        registry_timeout_s=1.0,
+        **unreachable_cnaps(),
     ) as cases:
         yield cases
 

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
 from core.cases import CaseNotFound
-from core.settings import CnapsRegistryKind, Settings
+from core.settings import Settings
 from core.storage import DocumentStorage
 from domain.contracts import (
     AddExpenseLineInput,
@@ -20,7 +20,6 @@ from domain.contracts import (
 )
 from domain.registries import RegistryOutcome
 from domain.stages import Action
-from embedded.temporal_server import free_port
 from tests.helpers import (
     TestCaseClient,
     assert_eventually,
@@ -28,6 +27,7 @@ from tests.helpers import (
     evaluation_request,
     new_case_input,
     running_worker,
+    unreachable_cnaps,
 )
 from tests.workflows.test_case_lifecycle import line, recognised_open_space
 
@@ -46,9 +46,7 @@ async def test_a_forced_retry_checks_again_the_lines_left_to_verify_by_hand(
         db_engine,
         storage,
         task_queue,
-        cnaps_registry=CnapsRegistryKind.HTTP,
-        cnaps_http_url=f"http://127.0.0.1:{free_port()}/autorisations",
-        registry_timeout_s=1.0,
+        **unreachable_cnaps(),
     ) as cases:
         case, case_id, invoice = await recognised_open_space(
             cases, policy=CasePolicy(reminder_offsets=[], registry_max_attempts=2)

@@ -204,6 +204,33 @@ class Settings(BaseSettings):
     """Days after a decision before the candidate is reminded to contact the prefecture."""
     payment_followup_max: int = 3
     """Most such follow-up reminders."""
+    prefecture_reminder_after_days: int = 7
+    """Staff reminder to the prefecture this many days after an evaluation is requested, then
+    every ``prefecture_reminder_every_days`` while it is pending (DOMAIN.md rule 3)."""
+    prefecture_reminder_every_days: int = 7
+    """Interval between the prefecture's reminders for a pending evaluation."""
+    prefecture_reminder_before_days: list[int] = Field(default_factory=lambda: [21, 7])
+    """The prefecture is also reminded this many days before the deposit deadline."""
+    cnccfp_reminder_after_days: int = 2
+    """Staff reminder to the CNCCFP this many days after a space is requested and not opened."""
+    cnccfp_reminder_before_days: list[int] = Field(default_factory=lambda: [7, 3, 1])
+    """The CNCCFP is also reminded this many days before the deposit deadline."""
+    decision_reminder_before_days: list[int] = Field(default_factory=lambda: [30, 7])
+    """Reminders to the CNCCFP this many days before a decision is due (six months after the
+    deposit, DOMAIN.md rule 5)."""
+    cnccfp_email: str = "secupol@cnccfp.localhost"
+    """Address of the CNCCFP service that receives staff reminders and space requests."""
+    receipt_grace_minutes: int = 10
+    """A deposit the API received before the deadline is still taken this long after it, while
+    the worker catches up (DOMAIN.md rule 4); the time bar waits as long."""
+    appeal_court_evaluation: str = "le tribunal administratif territorialement compétent"
+    """Court named in the voies de recours of a prefect's evaluation decision."""
+    appeal_court_decision: str = "le tribunal administratif de Paris"
+    """Court named in the voies de recours of a CNCCFP decision on the amount."""
+    appeal_court_closing: str = "le tribunal administratif de Paris"
+    """Court named in the voies de recours of a CNCCFP closing of a case."""
+    appeal_delay_months: int = 2
+    """Delay of the recours contentieux (CJA R. 421-1), stated in every decision."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -250,4 +277,17 @@ class Settings(BaseSettings):
             answer_delay=dt.timedelta(days=self.answer_delay_days),
             payment_followup_delay=dt.timedelta(days=self.payment_followup_days),
             payment_followup_max=self.payment_followup_max,
+            prefecture_reminder_after=dt.timedelta(days=self.prefecture_reminder_after_days),
+            prefecture_reminder_every=dt.timedelta(days=self.prefecture_reminder_every_days),
+            prefecture_reminder_before=[
+                dt.timedelta(days=days) for days in self.prefecture_reminder_before_days
+            ],
+            cnccfp_reminder_after=dt.timedelta(days=self.cnccfp_reminder_after_days),
+            cnccfp_reminder_before=[
+                dt.timedelta(days=days) for days in self.cnccfp_reminder_before_days
+            ],
+            decision_reminder_before=[
+                dt.timedelta(days=days) for days in self.decision_reminder_before_days
+            ],
+            receipt_grace=dt.timedelta(minutes=self.receipt_grace_minutes),
         )

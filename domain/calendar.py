@@ -65,6 +65,50 @@ def eligible_period(
     return start, last_round_attended
 
 
+DECISION_DELAY_MONTHS = 6
+"""L. 52-15 al. 2, applied by L. 52-18-3: the CNCCFP decides within six months of the deposit."""
+END_OF_DAY = dt.time(23, 59, 59)
+
+
+def end_of_day_paris(moment: dt.datetime, days: int) -> dt.datetime:
+    """The end (23:59:59, Paris time) of the day ``days`` days after ``moment``'s Paris day.
+
+    How an answer delay in days is read: a delay of 15 days given on 1 June ends on 16 June at
+    23:59:59 Paris time, whatever the hour the observations were sent.
+
+    Raises:
+        ValueError: ``moment`` is naive.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    day = moment.astimezone(PARIS).date() + dt.timedelta(days=days)
+    return dt.datetime.combine(day, END_OF_DAY, tzinfo=PARIS)
+
+
+def add_months(moment: dt.datetime, months: int) -> dt.datetime:
+    """The same Paris wall-clock time ``months`` later; a day missing in that month becomes its
+    last day (31 August + 6 months = 28 or 29 February).
+
+    Raises:
+        ValueError: ``moment`` is naive.
+    """
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    local = moment.astimezone(PARIS)
+    index = local.year * 12 + local.month - 1 + months
+    year, month = divmod(index, 12)
+    month += 1
+    next_month = dt.date(year + (month == 12), month % 12 + 1, 1)
+    last_day = (next_month - dt.timedelta(days=1)).day
+    day = min(local.day, last_day)
+    return dt.datetime.combine(dt.date(year, month, day), local.time(), tzinfo=PARIS)
+
+
+def decision_due(submitted_at: dt.datetime, months: int = DECISION_DELAY_MONTHS) -> dt.datetime:
+    """When the CNCCFP's decision is due: six months after the deposit (rule 5)."""
+    return add_months(submitted_at, months)
+
+
 FRENCH_WEEKDAYS = ("lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche")
 FRENCH_MONTHS = (
     "janvier",

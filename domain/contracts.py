@@ -24,6 +24,7 @@ from domain.errors import ErrorCode, custom_error
 from domain.expenses import ExpenseLine, ExpenseLineDraft, claimed_total_cents
 from domain.identifiers import is_candidate_id, is_opaque_id, is_valid_departement
 from domain.money import DecisionOutcome, NonNegativeCents, PositiveCents, ThreatLevel
+from domain.money import ceiling_cents as level_ceiling_cents
 from domain.registries import LineCheck
 from domain.stages import Action, Role, Stage
 
@@ -128,8 +129,34 @@ class CasePolicy(Contract):
     payment_followup_max: int = 3
     registry_max_attempts: int = 5
     """Attempts at an unreachable registry before a line is marked "à vérifier manuellement"."""
+    prefecture_reminder_after: dt.timedelta = dt.timedelta(days=7)
+    """Staff reminder to the prefecture this long after an evaluation is requested (rule 3)..."""
+    prefecture_reminder_every: dt.timedelta = dt.timedelta(days=7)
+    """...then again after each such delay while the evaluation is pending..."""
+    prefecture_reminder_before: list[dt.timedelta] = Field(
+        default_factory=lambda: [dt.timedelta(days=21), dt.timedelta(days=7)]
+    )
+    """...and this long before the deposit deadline."""
+    cnccfp_reminder_after: dt.timedelta = dt.timedelta(days=2)
+    """Staff reminder to the CNCCFP this long after a space is requested and not opened..."""
+    cnccfp_reminder_before: list[dt.timedelta] = Field(
+        default_factory=lambda: [dt.timedelta(days=7), dt.timedelta(days=3), dt.timedelta(days=1)]
+    )
+    """...and this long before the deposit deadline."""
+    decision_reminder_before: list[dt.timedelta] = Field(
+        default_factory=lambda: [dt.timedelta(days=30), dt.timedelta(days=7)]
+    )
+    """Reminders to the CNCCFP before its decision is due (rule 5)."""
+    receipt_grace: dt.timedelta = dt.timedelta(minutes=10)
+    """How long after the deposit deadline a deposit the API received in time is still taken
+    (rule 4): the time bar waits this long for the actions received before the deadline."""
 
-    @field_validator("reminder_offsets")
+    @field_validator(
+        "reminder_offsets",
+        "prefecture_reminder_before",
+        "cnccfp_reminder_before",
+        "decision_reminder_before",
+    )
     @classmethod
     def _positive_offsets(cls, value: list[dt.timedelta]) -> list[dt.timedelta]:
         if any(offset <= dt.timedelta(0) for offset in value):
@@ -149,9 +176,12 @@ class OpenCaseInput(Contract):
     departement: Departement
     """Département of the circonscription: it decides which prefecture acts."""
     prefecture_email: Email
+    cnccfp_email: Email | None = None
+    """Where staff reminders to the CNCCFP go (rule 3, rule 5); none are sent without it."""
     candidacy_declared_on: dt.date
     """When the candidacy was made public: expenses before it are not eligible."""
     attended_second_round: bool = False
+    """Obsolete (rule 2): rounds attended are stated at the deposit. Kept for old payloads."""
     deposit_deadline: dt.datetime | None = None
     """Defaults to the legal deadline of the first round; set earlier only by tests and drills."""
     policy: CasePolicy = Field(default_factory=CasePolicy)
@@ -175,6 +205,10 @@ class EvaluationRequest(Contract):
     requested_at: dt.datetime
     document_refs: list[str] = Field(default_factory=list)
     new_facts: str | None = None
+    complaint_document_refs: list[str] = Field(default_factory=list)
+    candidacy_proof_ref: str | None = None
+    reevaluation: bool = False
+    """A request to re-evaluate a recognised threat (escalation, rule 7)."""
 
 
 class Evaluation(Contract):
@@ -187,6 +221,36 @@ class Evaluation(Contract):
     decision_document: DocumentRef
     recorded_at: dt.datetime
     recorded_by: str
+    ceiling_cents: int | None = None
+    """The ceiling of the level, fixed when the evaluation was recorded (None before rule 7)."""
+    reevaluation: bool = False
+    """A re-evaluation or correction of a recognised threat (rule 7)."""
+    reason: str | None = None
+    candidacy_declared_on: dt.date | None = None
+    """The declaration date as the prefecture checked it (rule 6)."""
+
+
+class LineVerdict(Contract):
+    """The CNCCFP's verdict on one expense line (rule 8)."""
+
+    line_id: str
+    accepted_cents: int
+    """What the line is accepted for: its whole amount, less (a cut), or nothing."""
+    reason: str | None = None
+    """Required when the line is cut."""
+    recorded_at: dt.datetime
+    recorded_by: str
+
+
+class LateWindow(Contract):
+    """A late deposit window the CNCCFP opened after the deadline passed while the case waited
+    on the administration (rule 3)."""
+
+    opened_at: dt.datetime
+    opened_by: str
+    reason: Text
+    previous_deadline: dt.datetime
+    deposit_deadline: dt.datetime
 
 
 class ThirdParty(Contract):
@@ -280,8 +344,27 @@ class CaseState(Contract):
     prefecture_email: str
     candidacy_declared_on: dt.date
     attended_second_round: bool = False
+    """Obsolete (rule 2): see ``rounds_attended``."""
     policy: CasePolicy
     opened_at: dt.datetime
+    cnccfp_email: str | None = None
+    rounds_attended: int | None = None
+    """The last round the candidate stood in (1 or 2), stated at the deposit and correctable
+    by the CNCCFP (rule 2); None until then."""
+    rounds_corrections: list[str] = Field(default_factory=list)
+    """Reasons the CNCCFP gave when it corrected the rounds attended."""
+    received_at: dt.datetime | None = None
+    """When the API received the deposit (its legal time, rule 4)."""
+    decision_due: dt.datetime | None = None
+    """When the CNCCFP's decision is due: six months after the deposit (rule 5)."""
+    line_verdicts: list[LineVerdict] = Field(default_factory=list)
+    awaiting_since: dt.datetime | None = None
+    awaited_stage: Stage | None = None
+    """The stage the case waited in when the deadline passed (rule 3)."""
+    late_windows: list[LateWindow] = Field(default_factory=list)
+    closing_reason: str | None = None
+    staff_reminders_sent: list[str] = Field(default_factory=list)
+    """Keys of the reminders already sent to the prefecture and the CNCCFP."""
 
     stage: Stage = Stage.OPENED
     history: list[StageChange] = Field(default_factory=list)
@@ -317,18 +400,46 @@ class CaseState(Contract):
         return None
 
     @property
+    def threat_recognised(self) -> bool:
+        """Whether a prefect ever recognised the threat: the CNCCFP's view starts there."""
+        return any(evaluation.recognised for evaluation in self.evaluations)
+
+    @property
+    def ceiling_cents(self) -> int | None:
+        """The ceiling in force: that of the latest recognised level, as fixed when recorded."""
+        if not self.evaluations or not self.evaluations[-1].recognised:
+            return None
+        latest = self.evaluations[-1]
+        if latest.ceiling_cents is not None:
+            return latest.ceiling_cents
+        return level_ceiling_cents(latest.level) if latest.level is not None else None
+
+    def verdict(self, line_id: str) -> LineVerdict | None:
+        for verdict in self.line_verdicts:
+            if verdict.line_id == line_id:
+                return verdict
+        return None
+
+    @property
     def claimed_cents(self) -> int:
         return claimed_total_cents(self.expense_lines)
 
     @property
     def eligible_period(self) -> tuple[dt.date, dt.date]:
+        """Until the candidate states the rounds they stood in, the period runs to the last
+        round of the election (rule 2); then to the last round they stood in."""
         election = self.election
-        last_round = (
-            election.second_round
-            if self.attended_second_round and election.second_round
-            else election.first_round
-        )
+        if self.rounds_attended is None and not self.attended_second_round:
+            last_round = election.second_round or election.first_round
+        else:
+            last_round = self.last_round_date(self.rounds_attended or 2)
         return eligible_period(election.first_round, self.candidacy_declared_on, last_round)
+
+    def last_round_date(self, rounds_attended: int) -> dt.date:
+        election = self.election
+        if rounds_attended >= 2 and election.second_round is not None:
+            return election.second_round
+        return election.first_round
 
     @property
     def open_round(self) -> ObservationRound | None:
@@ -341,9 +452,11 @@ class CaseState(Contract):
 
 
 class ActionInput(Contract):
-    """Base of every human action: who acts."""
+    """Base of every human action: who acts, and when the API received the request."""
 
     actor: Actor
+    received_at: dt.datetime | None = None
+    """The API's clock when the request arrived: deadlines are judged on it (rule 4)."""
 
 
 class RequestEvaluationInput(ActionInput):
@@ -358,6 +471,10 @@ class RecordEvaluationInput(ActionInput):
     level: ThreatLevel | None = None
     decided_on: dt.date
     decision_document: DocumentRef
+    candidacy_declared_on: dt.date | None = None
+    """The declaration date as the prefecture checked it; corrects the candidate's (rule 6)."""
+    ceiling_cents: int | None = None
+    """The ceiling of ``level``, computed by the caller from ``domain.money``."""
 
     @model_validator(mode="after")
     def _level_iff_recognised(self) -> RecordEvaluationInput:
@@ -390,7 +507,10 @@ class RemoveExpenseLineInput(ActionInput):
 
 
 class SubmitInput(ActionInput):
-    pass
+    rounds_attended: int | None = Field(default=None, ge=0, le=2)
+    """The last round the candidate stood in: 1 or 2 (0: not a candidate at the first round)."""
+    decision_due: dt.datetime | None = None
+    """Computed by the caller (``domain.calendar.decision_due`` of the receipt time)."""
 
 
 class SendObservationsInput(ActionInput):
@@ -398,6 +518,9 @@ class SendObservationsInput(ActionInput):
     contested_line_ids: list[str] = Field(default_factory=list)
     answer_delay: dt.timedelta | None = None
     """Overrides the case policy's answer delay for this round."""
+    answer_due: dt.datetime | None = None
+    """The end of the answer delay (23:59:59 Paris), computed by the caller; it wins over
+    ``answer_delay``."""
 
     @field_validator("answer_delay")
     @classmethod
@@ -437,6 +560,58 @@ class RecordManualVerificationInput(ActionInput):
 
 class WithdrawInput(ActionInput):
     reason: str | None = Field(default=None, max_length=2_000)
+
+
+class RequestReevaluationInput(ActionInput):
+    """The candidate asks the prefect to re-evaluate a recognised threat (new facts)."""
+
+    new_facts: Text
+    document_refs: list[DocumentRef] = Field(default_factory=list)
+
+
+class ReevaluateThreatInput(ActionInput):
+    """The prefect re-evaluates or corrects the level of a recognised threat (rule 7)."""
+
+    level: ThreatLevel
+    decided_on: dt.date
+    decision_document: DocumentRef
+    reason: Text
+    ceiling_cents: int | None = None
+
+
+class RecordLineVerdictInput(ActionInput):
+    """The CNCCFP's verdict on one line: accepted in full, or cut with its reason (rule 8)."""
+
+    line_id: ShortText
+    accepted_cents: NonNegativeCents
+    reason: str | None = Field(default=None, max_length=10_000)
+
+
+class CorrectRoundsAttendedInput(ActionInput):
+    """The CNCCFP corrects the rounds attended from the official results (rule 2)."""
+
+    rounds_attended: int = Field(ge=0, le=2)
+    reason: Text
+
+
+class OpenLateWindowInput(ActionInput):
+    """The CNCCFP gives a case that waited on the administration a new deposit deadline."""
+
+    deposit_deadline: dt.datetime
+    reason: Text
+
+    @field_validator("deposit_deadline")
+    @classmethod
+    def _aware(cls, value: dt.datetime) -> dt.datetime:
+        if value.tzinfo is None:
+            raise custom_error(ErrorCode.LATE_DEADLINE_INVALID)
+        return value
+
+
+class CloseCaseInput(ActionInput):
+    """The CNCCFP closes, with a reason, a case that waited on the administration."""
+
+    reason: Text
 
 
 # --- Operator signals ---------------------------------------------------------------------------
@@ -482,11 +657,32 @@ class EmailTemplate(StrEnum):
     PAYMENT_RECORDED = "payment_recorded"
     TIME_BARRED = "time_barred"
     WITHDRAWAL_CONFIRMED = "withdrawal_confirmed"
+    # Staff reminders and the administration's delay (rules 3, 5, 7).
+    EVALUATION_REMINDER = "evaluation_reminder"
+    """To the prefecture: an evaluation is pending."""
+    SPACE_REQUESTED = "space_requested"
+    """To the CNCCFP: a space is asked for."""
+    SPACE_REMINDER = "space_reminder"
+    """To the CNCCFP: a space requested is not open yet."""
+    DECISION_DUE_REMINDER = "decision_due_reminder"
+    """To the CNCCFP: a decision falls due."""
+    ADMINISTRATION_DELAY = "administration_delay"
+    """To the candidate: the deadline passed while the administration had the next step."""
+    ADMINISTRATION_DELAY_STAFF = "administration_delay_staff"
+    """To the CNCCFP: a case waits for a late window or a closing."""
+    LATE_WINDOW_OPENED = "late_window_opened"
+    CASE_CLOSED = "case_closed"
+    REEVALUATION_REQUESTED = "reevaluation_requested"
+    """To the prefecture: the candidate asks for a re-evaluation."""
+    THREAT_REEVALUATED = "threat_reevaluated"
 
 
 class RecipientKind(StrEnum):
     CANDIDATE = "candidate"
     PREFECTURE = "prefecture"
+    CNCCFP = "cnccfp"
+    THIRD_PARTY = "third_party"
+    """A copy of an email that asks the candidate to act or sets a deadline."""
 
 
 class EmailFacts(Contract):
@@ -516,6 +712,17 @@ class EmailFacts(Contract):
     paid_on: dt.date | None = None
     payment_reference: str | None = None
     followup_number: int | None = None
+    reason: str | None = None
+    """A closing's, a late window's or a re-evaluation's reason."""
+    decision_due: dt.datetime | None = None
+    awaited_stage: Stage | None = None
+    capped: bool | None = None
+    """The decided amount is the ceiling, lower than the claim: the law applied, not a cut."""
+    copy_for_third_party: bool = False
+    """This is the copy sent to the mandated third party."""
+    recipient_name: str | None = None
+    previous_level: ThreatLevel | None = None
+    lines_cut: int | None = None
 
 
 class SendEmailInput(Contract):

@@ -64,6 +64,20 @@ class ErrorCode(StrEnum):
     PAYMENT_DATE_INVALID = "payment_date_invalid"
     NO_MANDATED_THIRD_PARTY = "no_mandated_third_party"
     INVALID_CORRECTION = "invalid_correction"
+    CONTRADICTORY_PROCEDURE_REQUIRED = "contradictory_procedure_required"
+    LINE_NOT_CONTESTED = "line_not_contested"
+    LINE_VERDICTS_REQUIRED = "line_verdicts_required"
+    AMOUNT_DIFFERS_FROM_VERDICTS = "amount_differs_from_verdicts"
+    LINE_NOT_CERTIFIED = "line_not_certified"
+    VERDICT_ABOVE_LINE = "verdict_above_line"
+    ROUNDS_ATTENDED_REQUIRED = "rounds_attended_required"
+    NOT_A_FIRST_ROUND_CANDIDATE = "not_a_first_round_candidate"
+    NO_SECOND_ROUND = "no_second_round"
+    LINES_OUTSIDE_ATTENDED_ROUNDS = "lines_outside_attended_rounds"
+    EVALUATION_PROOFS_REQUIRED = "evaluation_proofs_required"
+    CANDIDACY_DATE_INVALID = "candidacy_date_invalid"
+    LATE_DEADLINE_INVALID = "late_deadline_invalid"
+    ANSWER_DELAY_EXPIRED = "answer_delay_expired"
     # Documents
     DOCUMENT_EMPTY = "document_empty"
     DOCUMENT_TOO_LARGE = "document_too_large"
@@ -161,6 +175,56 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.NO_MANDATED_THIRD_PARTY: "Aucun tiers mandaté n'est désigné sur ce dossier.",
     ErrorCode.INVALID_CORRECTION: "Cette correction est invalide.",
+    ErrorCode.CONTRADICTORY_PROCEDURE_REQUIRED: (
+        "La Commission ne peut rejeter ou réduire une demande qu'après une procédure "
+        "contradictoire (article L. 52-18-3 du code électoral) : adressez d'abord des "
+        "observations au candidat, puis attendez sa réponse ou l'expiration du délai de réponse. "
+        "Sans cette procédure, seul le montant demandé, dans la limite du plafond, peut être arrêté."
+    ),
+    ErrorCode.LINE_NOT_CONTESTED: (
+        "Cette ligne n'a fait l'objet d'aucune observation close : elle ne peut être réduite "
+        "qu'après une procédure contradictoire qui la vise."
+    ),
+    ErrorCode.LINE_VERDICTS_REQUIRED: (
+        "Pour arrêter un montant inférieur à la demande, statuez d'abord sur chaque ligne de "
+        "dépense (acceptée, ou écartée avec son motif)."
+    ),
+    ErrorCode.AMOUNT_DIFFERS_FROM_VERDICTS: (
+        "Le montant arrêté doit être la somme des montants retenus ligne par ligne, dans la "
+        "limite du plafond."
+    ),
+    ErrorCode.LINE_NOT_CERTIFIED: (
+        "Pour chaque ligne, certifiez que la prestation n'est pas assurée par un service public, "
+        "ne figure pas dans le compte de campagne (article L. 52-12) et ne double pas une "
+        "protection déjà assurée par l'État."
+    ),
+    ErrorCode.VERDICT_ABOVE_LINE: (
+        "Le montant retenu ne peut pas dépasser le montant de la ligne."
+    ),
+    ErrorCode.ROUNDS_ATTENDED_REQUIRED: (
+        "Indiquez le dernier tour de scrutin auquel vous avez été candidat (1 ou 2)."
+    ),
+    ErrorCode.NOT_A_FIRST_ROUND_CANDIDATE: (
+        "Seul un candidat présent au premier tour peut obtenir le remboursement de ses frais de "
+        "sécurité (article L. 52-18 du code électoral)."
+    ),
+    ErrorCode.NO_SECOND_ROUND: "Cette élection n'a pas eu de second tour.",
+    ErrorCode.LINES_OUTSIDE_ATTENDED_ROUNDS: (
+        "Des lignes de dépense portent sur une période postérieure au dernier tour auquel vous "
+        "avez participé : corrigez-les ou retirez-les avant de déposer la demande."
+    ),
+    ErrorCode.EVALUATION_PROOFS_REQUIRED: (
+        "La demande d'évaluation doit comporter le procès-verbal de plainte et le justificatif "
+        "de la déclaration publique de candidature (article R. 39-12 du code électoral)."
+    ),
+    ErrorCode.CANDIDACY_DATE_INVALID: (
+        "La date de déclaration de candidature est invalide : elle ne peut être ni dans le futur "
+        "ni postérieure au premier tour."
+    ),
+    ErrorCode.LATE_DEADLINE_INVALID: (
+        "Le nouveau délai de dépôt doit être dans le futur et porter un fuseau horaire."
+    ),
+    ErrorCode.ANSWER_DELAY_EXPIRED: "Le délai de réponse à ces observations est expiré.",
     ErrorCode.DOCUMENT_EMPTY: "Le fichier est vide.",
     ErrorCode.DOCUMENT_TOO_LARGE: "Le fichier dépasse la taille maximale autorisée.",
     ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: (

@@ -50,6 +50,27 @@ NonEmptyText = Annotated[str, Field(min_length=1, max_length=200)]
 DocumentRef = Annotated[str, Field(min_length=1, max_length=128)]
 
 
+class LineCertification(BaseModel):
+    """What the candidate certifies of one line (L. 52-18-2): the legal exclusions do not apply.
+
+    Lines recorded before certifications existed read as uncertified; a new line must certify all
+    three (``check_line_for_case``).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    not_public_service: bool = False
+    """The service cannot be provided by a public administrative service."""
+    not_in_campaign_account: bool = False
+    """The expense is not reimbursable through the campaign account (L. 52-12)."""
+    not_state_protection: bool = False
+    """The service does not duplicate a protection the State already provides."""
+
+    @property
+    def complete(self) -> bool:
+        return self.not_public_service and self.not_in_campaign_account and self.not_state_protection
+
+
 class ExpenseLineDraft(BaseModel):
     """An expense line as the candidate enters it (the workflow assigns its id)."""
 
@@ -65,6 +86,8 @@ class ExpenseLineDraft(BaseModel):
     amount_cents: PositiveCents
     document_refs: list[DocumentRef] = Field(min_length=1, max_length=50)
     """References of the invoice and proofs of payment in document storage."""
+    certification: LineCertification = Field(default_factory=LineCertification)
+    """The candidate's certification of the legal exclusions (rule 8)."""
 
     @field_validator("siren", mode="before")
     @classmethod
@@ -121,9 +144,11 @@ def check_line_for_case(
         period: The inclusive eligible period (``domain.calendar.eligible_period``).
 
     Raises:
-        DomainError: ``date_outside_eligible_period``, ``duplicate_expense_line`` or
-            ``too_many_expense_lines``.
+        DomainError: ``line_not_certified``, ``date_outside_eligible_period``,
+            ``duplicate_expense_line`` or ``too_many_expense_lines``.
     """
+    if not line.certification.complete:
+        raise DomainError(ErrorCode.LINE_NOT_CERTIFIED, field="certification")
     start, end = period
     if line.service_start < start or line.service_end > end:
         raise DomainError(ErrorCode.DATE_OUTSIDE_ELIGIBLE_PERIOD, field="service_start")
@@ -132,3 +157,13 @@ def check_line_for_case(
         raise DomainError(ErrorCode.DUPLICATE_EXPENSE_LINE, field="invoice_reference")
     if len(existing) >= MAX_LINES:
         raise DomainError(ErrorCode.TOO_MANY_EXPENSE_LINES)
+
+
+def invoice_key(siren: str, invoice_reference: str) -> str:
+    """What makes an invoice the same one across cases: the company and its reference."""
+    return f"{siren}:{' '.join(invoice_reference.split()).casefold()}"
+
+
+def lines_after(lines: Sequence[ExpenseLine], last_day: dt.date) -> list[str]:
+    """Ids of the lines whose service ends after ``last_day`` (the last round attended)."""
+    return [line.line_id for line in lines if line.service_end > last_day]

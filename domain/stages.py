@@ -45,6 +45,13 @@ class Stage(StrEnum):
     """Forclos: the deposit deadline passed before the request was submitted."""
     WITHDRAWN = "withdrawn"
     """The candidate withdrew the case."""
+    AWAITING_ADMINISTRATION = "awaiting_administration"
+    """Échéance passée, en attente de l'administration: the deposit deadline passed while the
+    case waited on the prefect (evaluation) or on the CNCCFP (space). Never a time bar: the
+    CNCCFP opens a late deposit window or closes the case, with a reason (rule 3)."""
+    CLOSED = "closed"
+    """The CNCCFP closed, with a reason, a case whose deadline passed while it waited on the
+    administration."""
 
     @property
     def is_terminal(self) -> bool:
@@ -67,10 +74,14 @@ STAGE_LABELS: dict[Stage, str] = {
     Stage.REJECTED: "Demande rejetée",
     Stage.TIME_BARRED: "Forclos : demande non déposée dans le délai",
     Stage.WITHDRAWN: "Dossier retiré",
+    Stage.AWAITING_ADMINISTRATION: "Échéance passée : en attente de l'administration",
+    Stage.CLOSED: "Dossier clos par la Commission",
 }
 """Each stage in French, for people (API answers, the case's summary in the Web UI)."""
 
-TERMINAL_STAGES = frozenset({Stage.PAID, Stage.REJECTED, Stage.TIME_BARRED, Stage.WITHDRAWN})
+TERMINAL_STAGES = frozenset(
+    {Stage.PAID, Stage.REJECTED, Stage.TIME_BARRED, Stage.WITHDRAWN, Stage.CLOSED}
+)
 OPEN_STAGES = frozenset(Stage) - TERMINAL_STAGES
 BEFORE_SUBMISSION = frozenset(
     {
@@ -82,7 +93,26 @@ BEFORE_SUBMISSION = frozenset(
         Stage.SPACE_OPEN,
     }
 )
-"""Stages the deposit deadline applies to: reminders go out, and its passing time-bars the case."""
+"""Stages the deposit deadline applies to: reminders go out before it."""
+WAITING_ON_ADMINISTRATION = frozenset({Stage.EVALUATION_REQUESTED, Stage.SPACE_REQUESTED})
+"""Before the deadline, stages where the next step is the prefect's or the CNCCFP's: the deadline
+passing there never time-bars the case (rule 3)."""
+TIME_BARRED_AT_DEADLINE = BEFORE_SUBMISSION - WAITING_ON_ADMINISTRATION
+"""Stages where the deposit deadline passing ends the case: the next step was the candidate's."""
+THREAT_RECOGNISED_STAGES = frozenset(
+    {
+        Stage.THREAT_RECOGNISED,
+        Stage.SPACE_REQUESTED,
+        Stage.SPACE_OPEN,
+        Stage.SUBMITTED,
+        Stage.OBSERVATIONS_PENDING,
+        Stage.UNDER_REVIEW,
+    }
+)
+"""Open stages after a recognised threat and before the decision: the threat may be
+re-evaluated there (rule 7)."""
+UNDER_EXAMINATION = frozenset({Stage.SUBMITTED, Stage.OBSERVATIONS_PENDING, Stage.UNDER_REVIEW})
+"""The CNCCFP examines the deposited request: its decision is due (rule 5)."""
 
 
 class Role(StrEnum):
@@ -119,6 +149,12 @@ class Action(StrEnum):
     CONTACT_PREFECTURE = "contact_prefecture"
     RECORD_PAYMENT = "record_payment"
     WITHDRAW = "withdraw"
+    REQUEST_REEVALUATION = "request_reevaluation"
+    REEVALUATE_THREAT = "reevaluate_threat"
+    RECORD_LINE_VERDICT = "record_line_verdict"
+    CORRECT_ROUNDS_ATTENDED = "correct_rounds_attended"
+    OPEN_LATE_WINDOW = "open_late_window"
+    CLOSE_CASE = "close_case"
     # Operators (signals): corrections, never decisions.
     CORRECT_FIRST_ROUND = "correct_first_round"
     CORRECT_DEPOSIT_DEADLINE = "correct_deposit_deadline"
@@ -127,6 +163,7 @@ class Action(StrEnum):
     # Timers.
     DEPOSIT_DEADLINE_EXPIRED = "deposit_deadline_expired"
     ANSWER_DELAY_EXPIRED = "answer_delay_expired"
+    ADMINISTRATION_DEADLINE_PASSED = "administration_deadline_passed"
 
 
 class Outcome(StrEnum):
@@ -137,6 +174,10 @@ class Outcome(StrEnum):
     NOT_RECOGNISED = "not_recognised"
     AMOUNT_DECIDED = "amount_decided"
     NOTHING_DECIDED = "nothing_decided"
+    EVALUATION_PENDING = "evaluation_pending"
+    """A late window reopened while the prefect's evaluation is still awaited."""
+    SPACE_OPENED = "space_opened"
+    """A late window reopened with the deposit space open."""
 
 
 @dataclass(frozen=True)
@@ -271,6 +312,51 @@ RULES: dict[Action, Rule] = {
             "Retirer le dossier",
         ),
         Rule(
+            Action.REQUEST_REEVALUATION,
+            frozenset({Role.CANDIDATE}),
+            THREAT_RECOGNISED_STAGES,
+            (),
+            "Demander le réexamen du niveau de la menace",
+        ),
+        Rule(
+            Action.REEVALUATE_THREAT,
+            frozenset({Role.PREFECTURE}),
+            THREAT_RECOGNISED_STAGES,
+            (),
+            "Réévaluer ou corriger le niveau de la menace",
+        ),
+        Rule(
+            Action.RECORD_LINE_VERDICT,
+            frozenset({Role.CNCCFP}),
+            UNDER_EXAMINATION,
+            (),
+            "Statuer sur une ligne de dépense",
+        ),
+        Rule(
+            Action.CORRECT_ROUNDS_ATTENDED,
+            frozenset({Role.CNCCFP}),
+            UNDER_EXAMINATION,
+            (),
+            "Corriger les tours auxquels le candidat a participé",
+        ),
+        Rule(
+            Action.OPEN_LATE_WINDOW,
+            frozenset({Role.CNCCFP}),
+            frozenset({Stage.AWAITING_ADMINISTRATION}),
+            (
+                (Outcome.EVALUATION_PENDING, Stage.EVALUATION_REQUESTED),
+                (Outcome.SPACE_OPENED, Stage.SPACE_OPEN),
+            ),
+            "Ouvrir un délai de dépôt tardif",
+        ),
+        Rule(
+            Action.CLOSE_CASE,
+            frozenset({Role.CNCCFP}),
+            frozenset({Stage.AWAITING_ADMINISTRATION}),
+            ((Outcome.DEFAULT, Stage.CLOSED),),
+            "Clore le dossier (échéance passée)",
+        ),
+        Rule(
             Action.CORRECT_FIRST_ROUND,
             frozenset({Role.OPERATOR}),
             OPEN_STAGES,
@@ -301,9 +387,16 @@ RULES: dict[Action, Rule] = {
         Rule(
             Action.DEPOSIT_DEADLINE_EXPIRED,
             frozenset({Role.SYSTEM}),
-            BEFORE_SUBMISSION,
+            TIME_BARRED_AT_DEADLINE,
             ((Outcome.DEFAULT, Stage.TIME_BARRED),),
             "Forclusion au délai de dépôt",
+        ),
+        Rule(
+            Action.ADMINISTRATION_DEADLINE_PASSED,
+            frozenset({Role.SYSTEM}),
+            WAITING_ON_ADMINISTRATION,
+            ((Outcome.DEFAULT, Stage.AWAITING_ADMINISTRATION),),
+            "Échéance passée en attente de l'administration",
         ),
         Rule(
             Action.ANSWER_DELAY_EXPIRED,

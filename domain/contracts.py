@@ -731,6 +731,8 @@ class EmailFacts(Contract):
     recipient_name: str | None = None
     previous_level: ThreatLevel | None = None
     lines_cut: int | None = None
+    requested_at: dt.datetime | None = None
+    """When the request a staff reminder is about (evaluation, space) was made."""
 
 
 class SendEmailInput(Contract):

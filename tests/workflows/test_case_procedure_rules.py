@@ -8,7 +8,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 
-from core.cases import DECISION_DUE_KEY
+import pytest
+
+from core.cases import DECISION_DUE_KEY, CaseActionRefused
 from domain.calendar import PARIS
 from domain.contracts import (
     AddExpenseLineInput,
@@ -386,7 +388,9 @@ async def test_rule6_proofs_required_and_date_checked(cases: TestCaseClient) -> 
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     me = candidate(case)
-    await cases.open_case(case, RequestEvaluationInput(actor=me, candidacy_proof_ref="proof"))
+    with pytest.raises(CaseActionRefused) as refused:
+        await cases.open_case(case, RequestEvaluationInput(actor=me, candidacy_proof_ref="proof"))
+    assert refused.value.code == "evaluation_proofs_required"
     state = await cases.state(case_id)
     assert state.stage == Stage.OPENED  # the request was refused, nothing recorded
     await assert_refused(
@@ -445,6 +449,7 @@ async def test_rule7_escalation_raises_the_ceiling(
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(3_000_000, "F-1", invoice)),
     )
+    second_decision = await cases.upload(case_id, DocumentKind.EVALUATION_DECISION, "d2.pdf")
     state = await cases.act(
         case_id,
         Action.REEVALUATE_THREAT,
@@ -452,7 +457,7 @@ async def test_rule7_escalation_raises_the_ceiling(
             actor=PREFECTURE_60,
             level=ThreatLevel.TWO,
             decided_on=dt.date(2026, 3, 3),
-            decision_document="d2",
+            decision_document=second_decision,
             reason="Atteinte physique.",
         ),
     )

@@ -164,6 +164,9 @@ class CasePolicy(Contract):
         return sorted(set(value), reverse=True)
 
 
+CURRENT_PROCEDURE_VERSION = 2
+"""The version of the procedure new cases open with (see ``OpenCaseInput.procedure_version``)."""
+
 # --- Workflow input and state -------------------------------------------------------------------
 
 
@@ -185,6 +188,10 @@ class OpenCaseInput(Contract):
     deposit_deadline: dt.datetime | None = None
     """Defaults to the legal deadline of the first round; set earlier only by tests and drills."""
     policy: CasePolicy = Field(default_factory=CasePolicy)
+    procedure_version: int = 1
+    """1: cases opened before the rules of DOMAIN.md's legal review (their histories replay as
+    they ran); 2: staff reminders, third-party copies and the decision due date. New cases are
+    opened at ``CURRENT_PROCEDURE_VERSION``."""
     carried_state: CaseState | None = None
     """Set by continue-as-new: the state the previous run ended with."""
 
@@ -348,6 +355,7 @@ class CaseState(Contract):
     policy: CasePolicy
     opened_at: dt.datetime
     cnccfp_email: str | None = None
+    procedure_version: int = 1
     rounds_attended: int | None = None
     """The last round the candidate stood in (1 or 2), stated at the deposit and correctable
     by the CNCCFP (rule 2); None until then."""
@@ -723,6 +731,8 @@ class EmailFacts(Contract):
     recipient_name: str | None = None
     previous_level: ThreatLevel | None = None
     lines_cut: int | None = None
+    requested_at: dt.datetime | None = None
+    """When the request a staff reminder is about (evaluation, space) was made."""
 
 
 class SendEmailInput(Contract):

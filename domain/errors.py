@@ -178,8 +178,9 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.CONTRADICTORY_PROCEDURE_REQUIRED: (
         "La Commission ne peut rejeter ou réduire une demande qu'après une procédure "
         "contradictoire (article L. 52-18-3 du code électoral) : adressez d'abord des "
-        "observations au candidat, puis attendez sa réponse ou l'expiration du délai de réponse. "
-        "Sans cette procédure, seul le montant demandé, dans la limite du plafond, peut être arrêté."
+        "observations au candidat, puis attendez sa réponse ou l'expiration du délai de "
+        "réponse. Sans cette procédure, seul le montant demandé, dans la limite du plafond, "
+        "peut être arrêté."
     ),
     ErrorCode.LINE_NOT_CONTESTED: (
         "Cette ligne n'a fait l'objet d'aucune observation close : elle ne peut être réduite "

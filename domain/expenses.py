@@ -68,7 +68,9 @@ class LineCertification(BaseModel):
 
     @property
     def complete(self) -> bool:
-        return self.not_public_service and self.not_in_campaign_account and self.not_state_protection
+        return (
+            self.not_public_service and self.not_in_campaign_account and self.not_state_protection
+        )
 
 
 class ExpenseLineDraft(BaseModel):

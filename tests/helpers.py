@@ -18,6 +18,7 @@ from core.cases import CaseClient
 from core.settings import CnapsRegistryKind, Settings
 from core.storage import DocumentStorage
 from domain.contracts import (
+    CURRENT_PROCEDURE_VERSION,
     Actor,
     CandidateContact,
     CasePolicy,
@@ -125,6 +126,8 @@ def new_case_input(
         candidacy_declared_on=dt.date(2025, 10, 1),
         deposit_deadline=utcnow() + deadline_in,
         policy=policy or CasePolicy(reminder_offsets=[]),
+        cnccfp_email="cnccfp@cnccfp.example.test",
+        procedure_version=CURRENT_PROCEDURE_VERSION,
     )
 
 

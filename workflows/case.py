@@ -24,39 +24,48 @@ from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import visibility
-    from domain.calendar import PARIS, deposit_deadline, french_date
+    from domain.calendar import PARIS, decision_due, deposit_deadline, french_date
     from domain.contracts import (
         EMAIL_PERMANENT_ERRORS,
         SEAL_PERMANENT_ERRORS,
+        ActionInput,
         Actor,
         AddExpenseLineInput,
         AddNoteInput,
         AnswerObservationsInput,
         CaseResult,
         CaseState,
+        CloseCaseInput,
         ContactPrefectureInput,
         CorrectDepositDeadlineInput,
         CorrectFirstRoundInput,
+        CorrectRoundsAttendedInput,
         DecideInput,
         Decision,
         EmailFacts,
         EmailTemplate,
         Evaluation,
         EvaluationRequest,
+        LateWindow,
+        LineVerdict,
         MandateThirdPartyInput,
         NotificationRecord,
         NotificationStatus,
         ObservationRound,
         OpenCaseInput,
+        OpenLateWindowInput,
         OpenSpaceInput,
         OperatorNote,
         Payment,
         RecipientKind,
         RecordEvaluationInput,
+        RecordLineVerdictInput,
         RecordManualVerificationInput,
         RecordPaymentInput,
+        ReevaluateThreatInput,
         RemoveExpenseLineInput,
         RequestEvaluationInput,
+        RequestReevaluationInput,
         RequestSpaceInput,
         RetryRegistryChecksInput,
         SealDossierInput,
@@ -70,14 +79,9 @@ with workflow.unsafe.imports_passed_through():
         WithdrawInput,
     )
     from domain.errors import DomainError, ErrorCode
-    from domain.expenses import ExpenseLine, check_line_for_case
+    from domain.expenses import ExpenseLine, check_line_for_case, lines_after
     from domain.ids import CASE_WORKFLOW_TYPE, case_workflow_id
-    from domain.money import (
-        ceiling_cents,
-        check_decided_amount,
-        decision_outcome,
-        reimbursable_cents,
-    )
+    from domain.money import DecisionOutcome, ceiling_cents, format_eur
     from domain.registries import (
         REGISTRY_PERMANENT_ERRORS,
         CheckCnapsInput,
@@ -88,9 +92,13 @@ with workflow.unsafe.imports_passed_through():
         RegistryOutcome,
         SireneCheckResult,
     )
+    from domain.reminders import owed_staff_reminders
+    from domain.review import check_decision, check_line_verdict
     from domain.stages import (
         BEFORE_SUBMISSION,
         STAGE_LABELS,
+        UNDER_EXAMINATION,
+        WAITING_ON_ADMINISTRATION,
         Action,
         Outcome,
         Role,
@@ -131,12 +139,33 @@ REGISTRY_TIMEOUT = dt.timedelta(seconds=30)
 PATCH_SEALED_DOSSIER = "sealed-dossier-v1"
 PATCH_REGISTRY_CHECKS = "registry-checks-v1"
 PATCH_MEMO_SUMMARY = "memo-summary-v1"
+PATCH_ADMINISTRATION_DELAY = "administration-delay-v1"
+"""Rule 3 and 4 at the deposit deadline: asked only when a deadline falls due, so that running
+cases take the new rule from the next deadline on, and histories that passed one replay."""
+
+COPIED_TEMPLATES = frozenset(
+    {
+        EmailTemplate.EVALUATION_RECORDED,
+        EmailTemplate.SPACE_OPENED,
+        EmailTemplate.DEPOSIT_REMINDER,
+        EmailTemplate.OBSERVATIONS_RECEIVED,
+        EmailTemplate.DECISION,
+        EmailTemplate.PAYMENT_FOLLOWUP,
+        EmailTemplate.LATE_WINDOW_OPENED,
+        EmailTemplate.THREAT_REEVALUATED,
+        EmailTemplate.ADMINISTRATION_DELAY,
+    }
+)
+"""Emails to the candidate that ask for an action or set a deadline: the mandated third party
+gets a copy (DOMAIN.md, "Emails")."""
 
 _STAGE_KEY = SearchAttributeKey.for_keyword(visibility.STAGE)
 _DEPARTEMENT_KEY = SearchAttributeKey.for_keyword(visibility.DEPARTEMENT)
 _ELECTION_KEY = SearchAttributeKey.for_keyword(visibility.ELECTION)
 _DEPOSIT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.DEPOSIT_DEADLINE)
 _NEXT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.NEXT_DEADLINE)
+_DECISION_DUE_KEY = SearchAttributeKey.for_datetime(visibility.DECISION_DUE)
+_RECOGNISED_KEY = SearchAttributeKey.for_bool(visibility.RECOGNISED)
 
 
 def _refusal(error: DomainError) -> ApplicationError:
@@ -167,6 +196,8 @@ class CandidateCaseWorkflow:
                 attended_second_round=input.attended_second_round,
                 policy=input.policy,
                 opened_at=now,
+                cnccfp_email=input.cnccfp_email,
+                procedure_version=input.procedure_version,
                 deposit_deadline=input.legal_deposit_deadline(),
                 deadline_set_at=now,
             )
@@ -179,6 +210,8 @@ class CandidateCaseWorkflow:
         """Seals and registry checks under way; the case does not end before they do."""
         self._version = 0
         self._published: tuple[object, ...] = ()
+        self._administration_delay: bool | None = None
+        """Whether ``PATCH_ADMINISTRATION_DELAY`` applies; unknown until a deadline falls due."""
 
     # --- Run: timers raced against people ------------------------------------------------------
 
@@ -263,13 +296,23 @@ class CandidateCaseWorkflow:
             return state.deposit_deadline
         if state.open_round is not None:
             return state.open_round.answer_due
+        if state.stage in UNDER_EXAMINATION and state.decision_due is not None:
+            return state.decision_due
         return self._followup_due()
 
+    def _grace(self) -> dt.timedelta:
+        """How long after the deposit deadline actions received in time are still taken."""
+        return self._state.policy.receipt_grace if self._administration_delay else dt.timedelta(0)
+
     def _next_wakeup(self) -> dt.datetime | None:
+        state = self._state
         times = [at for _, at in self._due_reminders()]
+        times += [reminder.at for reminder in owed_staff_reminders(state)]
         deadline = self._next_deadline()
         if deadline is not None:
             times.append(deadline)
+        if state.stage in BEFORE_SUBMISSION and self._administration_delay:
+            times.append(state.deposit_deadline + self._grace())
         return min(times, default=None)
 
     def _fire_due_timers(self) -> None:
@@ -281,9 +324,15 @@ class CandidateCaseWorkflow:
             # A submission that started before the deadline is being sealed: it decides.
             and not self._submitting
         ):
-            self._transition(Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
-            self._notify(EmailTemplate.TIME_BARRED, RecipientKind.CANDIDATE, "1")
-            return
+            if self._administration_delay is None:
+                self._administration_delay = workflow.patched(PATCH_ADMINISTRATION_DELAY)
+            if not self._administration_delay:
+                self._transition(Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
+                self._notify(EmailTemplate.TIME_BARRED, RecipientKind.CANDIDATE, "1")
+                return
+            if now >= state.deposit_deadline + self._grace():
+                self._deposit_deadline_passed()
+                return
         due = [(key, at) for key, at in self._due_reminders() if at <= now]
         if due:
             # After a long outage only the latest reminder is worth sending; the others are spent.
@@ -297,6 +346,7 @@ class CandidateCaseWorkflow:
                 days_left=max(days_left, 1),
                 stage=state.stage,
             )
+        self._fire_staff_reminders(now)
         open_round = state.open_round
         if open_round is not None and now >= open_round.answer_due:
             open_round.expired_unanswered = True
@@ -311,6 +361,56 @@ class CandidateCaseWorkflow:
                 followup_number=state.payment_followups_sent,
             )
 
+    def _deposit_deadline_passed(self) -> None:
+        """Rule 3: time-bar only a case whose next step was the candidate's."""
+        state = self._state
+        now = workflow.now()
+        before = state.stage
+        round_number = str(len(state.late_windows) + 1)
+        if before in WAITING_ON_ADMINISTRATION:
+            state.awaited_stage = before
+            state.awaiting_since = now
+            self._transition(Action.ADMINISTRATION_DEADLINE_PASSED, Role.SYSTEM, SYSTEM_ACTOR)
+            self._notify(
+                EmailTemplate.ADMINISTRATION_DELAY,
+                RecipientKind.CANDIDATE,
+                round_number,
+                awaited_stage=before,
+            )
+            self._notify(
+                EmailTemplate.ADMINISTRATION_DELAY_STAFF,
+                RecipientKind.CNCCFP,
+                round_number,
+                awaited_stage=before,
+            )
+            return
+        self._transition(Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
+        self._notify(EmailTemplate.TIME_BARRED, RecipientKind.CANDIDATE, round_number, stage=before)
+
+    def _fire_staff_reminders(self, now: dt.datetime) -> None:
+        state = self._state
+        due = [reminder for reminder in owed_staff_reminders(state) if reminder.at <= now]
+        latest = {}
+        for reminder in due:
+            # After a long outage only the latest of each kind is worth sending.
+            state.staff_reminders_sent.append(reminder.key)
+            latest[reminder.template] = reminder
+        for reminder in latest.values():
+            days_left = math.ceil((state.deposit_deadline - now) / dt.timedelta(days=1))
+            if reminder.template == EmailTemplate.DECISION_DUE_REMINDER and state.decision_due:
+                days_left = math.ceil((state.decision_due - now) / dt.timedelta(days=1))
+            requested_at = state.evaluation_requests[-1].requested_at
+            if reminder.template == EmailTemplate.SPACE_REMINDER:
+                requested_at = state.history[-1].at
+            self._notify(
+                reminder.template,
+                reminder.recipient,
+                reminder.key,
+                days_left=max(days_left, 0),
+                decision_due=state.decision_due,
+                requested_at=requested_at,
+            )
+
     # --- Queries -------------------------------------------------------------------------------
 
     @workflow.query
@@ -320,7 +420,9 @@ class CandidateCaseWorkflow:
 
     # --- Checks shared by every validator ------------------------------------------------------
 
-    def _authorise(self, action: Action, actor: Actor) -> None:
+    def _authorise(
+        self, action: Action, actor: Actor, received_at: dt.datetime | None = None
+    ) -> None:
         """Refuse a wrong role, an actor outside the case's scope, or a wrong stage.
 
         Order matters: someone the case does not concern learns nothing about its stage.
@@ -346,11 +448,29 @@ class CandidateCaseWorkflow:
             if (
                 state.stage in BEFORE_SUBMISSION
                 and action != Action.WITHDRAW
-                and workflow.now() >= state.deposit_deadline
+                and self._received_at(received_at) >= state.deposit_deadline
             ):
                 raise DomainError(ErrorCode.DEPOSIT_DEADLINE_PASSED)
         except DomainError as error:
             raise _refusal(error) from None
+
+    def _received_at(self, received_at: dt.datetime | None) -> dt.datetime:
+        """When an action counts (rule 4): when the API received it, if that is recent.
+
+        The API's clock is trusted within the receipt grace: an action received before a
+        deadline and processed after it still counts as in time. Anything older (or a clock in
+        the future) is judged on the workflow's own clock.
+        """
+        now = workflow.now()
+        grace = self._state.policy.receipt_grace
+        if received_at is None or received_at.tzinfo is None:
+            return now
+        if now - grace <= received_at <= now + dt.timedelta(seconds=5):
+            return min(received_at, now)
+        return now
+
+    def _action_time(self, input: ActionInput) -> dt.datetime:
+        return self._received_at(input.received_at)
 
     def _check(self, check: Callable[[], None]) -> None:
         try:
@@ -371,6 +491,8 @@ class CandidateCaseWorkflow:
                 document_refs=input.complaint_document_refs
                 + ([input.candidacy_proof_ref] if input.candidacy_proof_ref else []),
                 new_facts=input.new_facts,
+                complaint_document_refs=input.complaint_document_refs,
+                candidacy_proof_ref=input.candidacy_proof_ref,
             )
         )
         self._transition(Action.REQUEST_EVALUATION, input.actor.role, input.actor.id)
@@ -384,12 +506,42 @@ class CandidateCaseWorkflow:
 
     @request_evaluation.validator
     def _validate_request_evaluation(self, input: RequestEvaluationInput) -> None:
-        self._authorise(Action.REQUEST_EVALUATION, input.actor)
+        self._authorise(Action.REQUEST_EVALUATION, input.actor, input.received_at)
+        state = self._state
+        self._check_candidacy_date(state.candidacy_declared_on, input)
+        if not state.evaluation_requests:
+            # Rule 6 (R. 39-12): the first request carries the complaint and the proof.
+            if not input.complaint_document_refs or not input.candidacy_proof_ref:
+                raise _refusal(DomainError(ErrorCode.EVALUATION_PROOFS_REQUIRED))
+        elif not (input.new_facts or input.complaint_document_refs):
+            raise _refusal(
+                DomainError(
+                    ErrorCode.EMPTY_FIELD,
+                    field="new_facts",
+                    message="Une nouvelle demande d'évaluation expose les faits nouveaux ou "
+                    "joint de nouvelles pièces.",
+                )
+            )
+
+    def _check_candidacy_date(self, declared_on: dt.date | None, input: ActionInput) -> None:
+        if declared_on is None:
+            return
+        today = self._action_time(input).astimezone(PARIS).date()
+        if declared_on > today or declared_on > self._state.election.first_round:
+            raise _refusal(
+                DomainError(ErrorCode.CANDIDACY_DATE_INVALID, field="candidacy_declared_on")
+            )
 
     @workflow.update(name=Action.RECORD_EVALUATION.value)
     async def record_evaluation(self, input: RecordEvaluationInput) -> CaseState:
         state = self._state
         number = len(state.evaluations) + 1
+        if input.candidacy_declared_on is not None:
+            # Rule 6: the prefecture checked the date the candidate typed; its date stands.
+            state.candidacy_declared_on = input.candidacy_declared_on
+        ceiling = None
+        if input.level is not None:
+            ceiling = input.ceiling_cents or ceiling_cents(input.level)
         state.evaluations.append(
             Evaluation(
                 number=number,
@@ -399,6 +551,8 @@ class CandidateCaseWorkflow:
                 decision_document=input.decision_document,
                 recorded_at=workflow.now(),
                 recorded_by=input.actor.id,
+                ceiling_cents=ceiling,
+                candidacy_declared_on=input.candidacy_declared_on,
             )
         )
         outcome = Outcome.RECOGNISED if input.recognised else Outcome.NOT_RECOGNISED
@@ -409,14 +563,18 @@ class CandidateCaseWorkflow:
             str(number),
             recognised=input.recognised,
             evaluation_number=number,
-            ceiling_cents=ceiling_cents(input.level) if input.level else None,
+            ceiling_cents=ceiling,
         )
         return state
 
     @record_evaluation.validator
     def _validate_record_evaluation(self, input: RecordEvaluationInput) -> None:
-        self._authorise(Action.RECORD_EVALUATION, input.actor)
-        if input.decided_on > self._today():
+        self._authorise(Action.RECORD_EVALUATION, input.actor, input.received_at)
+        self._check_decided_on(input.decided_on, input)
+        self._check_candidacy_date(input.candidacy_declared_on, input)
+
+    def _check_decided_on(self, decided_on: dt.date, input: ActionInput) -> None:
+        if decided_on > self._action_time(input).astimezone(PARIS).date():
             raise _refusal(
                 DomainError(
                     ErrorCode.INVALID_INPUT,
@@ -424,6 +582,70 @@ class CandidateCaseWorkflow:
                     message="La date de la décision ne peut pas être dans le futur.",
                 )
             )
+
+    @workflow.update(name=Action.REQUEST_REEVALUATION.value)
+    async def request_reevaluation(self, input: RequestReevaluationInput) -> CaseState:
+        state = self._state
+        number = len(state.evaluation_requests) + 1
+        state.evaluation_requests.append(
+            EvaluationRequest(
+                number=number,
+                requested_at=workflow.now(),
+                document_refs=input.document_refs,
+                new_facts=input.new_facts,
+                complaint_document_refs=input.document_refs,
+                reevaluation=True,
+            )
+        )
+        self._changed()
+        self._notify(
+            EmailTemplate.REEVALUATION_REQUESTED,
+            RecipientKind.PREFECTURE,
+            str(number),
+            evaluation_number=number,
+        )
+        return state
+
+    @request_reevaluation.validator
+    def _validate_request_reevaluation(self, input: RequestReevaluationInput) -> None:
+        self._authorise(Action.REQUEST_REEVALUATION, input.actor, input.received_at)
+
+    @workflow.update(name=Action.REEVALUATE_THREAT.value)
+    async def reevaluate_threat(self, input: ReevaluateThreatInput) -> CaseState:
+        state = self._state
+        previous = state.threat_level
+        number = len(state.evaluations) + 1
+        ceiling = input.ceiling_cents or ceiling_cents(input.level)
+        state.evaluations.append(
+            Evaluation(
+                number=number,
+                recognised=True,
+                level=input.level,
+                decided_on=input.decided_on,
+                decision_document=input.decision_document,
+                recorded_at=workflow.now(),
+                recorded_by=input.actor.id,
+                ceiling_cents=ceiling,
+                reevaluation=True,
+                reason=input.reason,
+            )
+        )
+        self._changed()
+        self._notify(
+            EmailTemplate.THREAT_REEVALUATED,
+            RecipientKind.CANDIDATE,
+            str(number),
+            evaluation_number=number,
+            previous_level=previous,
+            ceiling_cents=ceiling,
+            reason=input.reason,
+        )
+        return state
+
+    @reevaluate_threat.validator
+    def _validate_reevaluate_threat(self, input: ReevaluateThreatInput) -> None:
+        self._authorise(Action.REEVALUATE_THREAT, input.actor, input.received_at)
+        self._check_decided_on(input.decided_on, input)
 
     @workflow.update(name=Action.MANDATE_THIRD_PARTY.value)
     async def mandate_third_party(self, input: MandateThirdPartyInput) -> CaseState:
@@ -439,16 +661,22 @@ class CandidateCaseWorkflow:
 
     @mandate_third_party.validator
     def _validate_mandate_third_party(self, input: MandateThirdPartyInput) -> None:
-        self._authorise(Action.MANDATE_THIRD_PARTY, input.actor)
+        self._authorise(Action.MANDATE_THIRD_PARTY, input.actor, input.received_at)
 
     @workflow.update(name=Action.REQUEST_SPACE.value)
     async def request_space(self, input: RequestSpaceInput) -> CaseState:
         self._transition(Action.REQUEST_SPACE, input.actor.role, input.actor.id)
+        if self._state.procedure_version >= 2:
+            self._notify(
+                EmailTemplate.SPACE_REQUESTED,
+                RecipientKind.CNCCFP,
+                str(len(self._state.history)),
+            )
         return self._state
 
     @request_space.validator
     def _validate_request_space(self, input: RequestSpaceInput) -> None:
-        self._authorise(Action.REQUEST_SPACE, input.actor)
+        self._authorise(Action.REQUEST_SPACE, input.actor, input.received_at)
 
     @workflow.update(name=Action.OPEN_SPACE.value)
     async def open_space(self, input: OpenSpaceInput) -> CaseState:
@@ -459,7 +687,7 @@ class CandidateCaseWorkflow:
 
     @open_space.validator
     def _validate_open_space(self, input: OpenSpaceInput) -> None:
-        self._authorise(Action.OPEN_SPACE, input.actor)
+        self._authorise(Action.OPEN_SPACE, input.actor, input.received_at)
 
     @workflow.update(name=Action.ADD_EXPENSE_LINE.value)
     async def add_expense_line(self, input: AddExpenseLineInput) -> CaseState:
@@ -474,7 +702,7 @@ class CandidateCaseWorkflow:
 
     @add_expense_line.validator
     def _validate_add_expense_line(self, input: AddExpenseLineInput) -> None:
-        self._authorise(Action.ADD_EXPENSE_LINE, input.actor)
+        self._authorise(Action.ADD_EXPENSE_LINE, input.actor, input.received_at)
         state = self._state
         self._check(
             lambda: check_line_for_case(input.line, state.expense_lines, state.eligible_period)
@@ -491,13 +719,14 @@ class CandidateCaseWorkflow:
 
     @remove_expense_line.validator
     def _validate_remove_expense_line(self, input: RemoveExpenseLineInput) -> None:
-        self._authorise(Action.REMOVE_EXPENSE_LINE, input.actor)
+        self._authorise(Action.REMOVE_EXPENSE_LINE, input.actor, input.received_at)
         self._require_lines([input.line_id])
 
     @workflow.update(name=Action.SUBMIT.value)
     async def submit(self, input: SubmitInput) -> CaseState:
         state = self._state
-        submitted_at = workflow.now()  # the deposit's legal time: before sealing takes any
+        # The deposit's legal time (rule 4): when the API received it, before sealing takes any.
+        submitted_at = self._action_time(input)
         sealing = workflow.patched(PATCH_SEALED_DOSSIER)
         seal: SealDossierResult | None = None
         if sealing:
@@ -510,6 +739,11 @@ class CandidateCaseWorkflow:
                 self._submitting = False
                 self._changed()
         state.submitted_at = submitted_at
+        state.received_at = input.received_at
+        if input.rounds_attended is not None:
+            state.rounds_attended = input.rounds_attended
+        if state.procedure_version >= 2:
+            state.decision_due = input.decision_due or decision_due(submitted_at)
         state.seal = seal
         self._transition(Action.SUBMIT, input.actor.role, input.actor.id)
         if sealing and seal is None:
@@ -524,16 +758,52 @@ class CandidateCaseWorkflow:
 
     @submit.validator
     def _validate_submit(self, input: SubmitInput) -> None:
-        self._authorise(Action.SUBMIT, input.actor)
-        if not self._state.expense_lines:
+        self._authorise(Action.SUBMIT, input.actor, input.received_at)
+        state = self._state
+        if not state.expense_lines:
             raise _refusal(DomainError(ErrorCode.EMPTY_CLAIM))
+        self._check_rounds_attended(input.rounds_attended)
+        assert input.rounds_attended is not None
+        outside = lines_after(state.expense_lines, state.last_round_date(input.rounds_attended))
+        if outside:
+            raise _refusal(
+                DomainError(ErrorCode.LINES_OUTSIDE_ATTENDED_ROUNDS, field="rounds_attended")
+            )
+        uncertified = [line for line in state.expense_lines if not line.certification.complete]
+        if uncertified:
+            raise _refusal(DomainError(ErrorCode.LINE_NOT_CERTIFIED, field="certification"))
+
+    def _check_rounds_attended(self, rounds_attended: int | None) -> None:
+        """Rule 2: the candidate states the last round they stood in; the first is required."""
+        if rounds_attended is None:
+            raise _refusal(DomainError(ErrorCode.ROUNDS_ATTENDED_REQUIRED, field="rounds_attended"))
+        if rounds_attended < 1:
+            raise _refusal(
+                DomainError(ErrorCode.NOT_A_FIRST_ROUND_CANDIDATE, field="rounds_attended")
+            )
+        if rounds_attended > 1 and self._state.election.second_round is None:
+            raise _refusal(DomainError(ErrorCode.NO_SECOND_ROUND, field="rounds_attended"))
+
+    @workflow.update(name=Action.CORRECT_ROUNDS_ATTENDED.value)
+    async def correct_rounds_attended(self, input: CorrectRoundsAttendedInput) -> CaseState:
+        state = self._state
+        state.rounds_attended = input.rounds_attended
+        state.rounds_corrections.append(input.reason)
+        self._changed()
+        return state
+
+    @correct_rounds_attended.validator
+    def _validate_correct_rounds_attended(self, input: CorrectRoundsAttendedInput) -> None:
+        self._authorise(Action.CORRECT_ROUNDS_ATTENDED, input.actor, input.received_at)
+        if input.rounds_attended > 1 and self._state.election.second_round is None:
+            raise _refusal(DomainError(ErrorCode.NO_SECOND_ROUND, field="rounds_attended"))
 
     @workflow.update(name=Action.SEND_OBSERVATIONS.value)
     async def send_observations(self, input: SendObservationsInput) -> CaseState:
         state = self._state
         now = workflow.now()
         number = len(state.rounds) + 1
-        answer_due = now + (input.answer_delay or state.policy.answer_delay)
+        answer_due = input.answer_due or now + (input.answer_delay or state.policy.answer_delay)
         state.rounds.append(
             ObservationRound(
                 number=number,
@@ -557,8 +827,18 @@ class CandidateCaseWorkflow:
 
     @send_observations.validator
     def _validate_send_observations(self, input: SendObservationsInput) -> None:
-        self._authorise(Action.SEND_OBSERVATIONS, input.actor)
+        self._authorise(Action.SEND_OBSERVATIONS, input.actor, input.received_at)
         self._require_lines(input.contested_line_ids)
+        if input.answer_due is not None and (
+            input.answer_due.tzinfo is None or input.answer_due <= workflow.now()
+        ):
+            raise _refusal(
+                DomainError(
+                    ErrorCode.INVALID_INPUT,
+                    field="answer_due",
+                    message="Le délai de réponse doit se terminer dans le futur.",
+                )
+            )
 
     @workflow.update(name=Action.ANSWER_OBSERVATIONS.value)
     async def answer_observations(self, input: AnswerObservationsInput) -> CaseState:
@@ -572,15 +852,10 @@ class CandidateCaseWorkflow:
 
     @answer_observations.validator
     def _validate_answer_observations(self, input: AnswerObservationsInput) -> None:
-        self._authorise(Action.ANSWER_OBSERVATIONS, input.actor)
+        self._authorise(Action.ANSWER_OBSERVATIONS, input.actor, input.received_at)
         open_round = self._state.open_round
-        if open_round is not None and workflow.now() >= open_round.answer_due:
-            raise _refusal(
-                DomainError(
-                    ErrorCode.WRONG_STAGE,
-                    message="Le délai de réponse à ces observations est expiré.",
-                )
-            )
+        if open_round is not None and self._action_time(input) >= open_round.answer_due:
+            raise _refusal(DomainError(ErrorCode.ANSWER_DELAY_EXPIRED))
 
     @workflow.update(name=Action.RECORD_MANUAL_VERIFICATION.value)
     async def record_manual_verification(self, input: RecordManualVerificationInput) -> CaseState:
@@ -598,21 +873,58 @@ class CandidateCaseWorkflow:
 
     @record_manual_verification.validator
     def _validate_record_manual_verification(self, input: RecordManualVerificationInput) -> None:
-        self._authorise(Action.RECORD_MANUAL_VERIFICATION, input.actor)
+        self._authorise(Action.RECORD_MANUAL_VERIFICATION, input.actor, input.received_at)
         self._require_lines([input.line_id])
+
+    @workflow.update(name=Action.RECORD_LINE_VERDICT.value)
+    async def record_line_verdict(self, input: RecordLineVerdictInput) -> CaseState:
+        state = self._state
+        verdict = LineVerdict(
+            line_id=input.line_id,
+            accepted_cents=input.accepted_cents,
+            reason=input.reason,
+            recorded_at=workflow.now(),
+            recorded_by=input.actor.id,
+        )
+        state.line_verdicts = [
+            *(other for other in state.line_verdicts if other.line_id != input.line_id),
+            verdict,
+        ]
+        self._changed()
+        return state
+
+    @record_line_verdict.validator
+    def _validate_record_line_verdict(self, input: RecordLineVerdictInput) -> None:
+        self._authorise(Action.RECORD_LINE_VERDICT, input.actor, input.received_at)
+        self._require_lines([input.line_id])
+        state = self._state
+        line = next(line for line in state.expense_lines if line.line_id == input.line_id)
+        self._check(
+            lambda: check_line_verdict(line, input.accepted_cents, input.reason, state.rounds)
+        )
 
     @workflow.update(name=Action.DECIDE.value)
     async def decide(self, input: DecideInput) -> CaseState:
         state = self._state
-        level = state.threat_level
-        assert level is not None  # a submitted case had a recognised threat
+        ceiling = state.ceiling_cents
+        assert ceiling is not None  # a submitted case had a recognised threat
         claimed = state.claimed_cents
+        reimbursable = min(claimed, ceiling)
+        if input.amount_cents == 0:
+            decided = DecisionOutcome.REJECTED
+        elif input.amount_cents == reimbursable:
+            decided = DecisionOutcome.APPROVED
+        else:
+            decided = DecisionOutcome.AMENDED
+        reasons = input.reasons
+        if reasons is None and input.amount_cents < reimbursable:
+            reasons = self._verdict_reasons()
         state.decision = Decision(
             amount_cents=input.amount_cents,
             claimed_cents=claimed,
-            ceiling_cents=ceiling_cents(level),
-            outcome=decision_outcome(input.amount_cents, claimed, level),
-            reasons=input.reasons,
+            ceiling_cents=ceiling,
+            outcome=decided,
+            reasons=reasons,
             decided_at=workflow.now(),
             decided_by=input.actor.id,
         )
@@ -624,23 +936,49 @@ class CandidateCaseWorkflow:
             "1",
             decided_cents=input.amount_cents,
             claimed_cents=claimed,
-            ceiling_cents=state.decision.ceiling_cents,
-            outcome=state.decision.outcome,
-            reasons=input.reasons,
+            ceiling_cents=ceiling,
+            outcome=decided,
+            reasons=reasons,
+            capped=decided == DecisionOutcome.APPROVED and claimed > ceiling,
+            lines_cut=sum(
+                1
+                for verdict in state.line_verdicts
+                for line in state.expense_lines
+                if line.line_id == verdict.line_id and verdict.accepted_cents < line.amount_cents
+            ),
         )
         return state
 
+    def _verdict_reasons(self) -> str | None:
+        """The reasons of a reform or rejection, line by line, from the verdicts."""
+        parts = []
+        for line in self._state.expense_lines:
+            verdict = self._state.verdict(line.line_id)
+            if verdict is not None and verdict.accepted_cents < line.amount_cents:
+                parts.append(
+                    f"- facture {line.invoice_reference} : {format_eur(verdict.accepted_cents)} "
+                    f"retenus sur {format_eur(line.amount_cents)} ({verdict.reason})"
+                )
+        return "\n".join(parts) or None
+
     @decide.validator
     def _validate_decide(self, input: DecideInput) -> None:
-        self._authorise(Action.DECIDE, input.actor)
+        self._authorise(Action.DECIDE, input.actor, input.received_at)
         state = self._state
-        level = state.threat_level
-        if level is None:  # pragma: no cover - a case reaches review only with a recognised threat
+        ceiling = state.ceiling_cents
+        if (
+            ceiling is None
+        ):  # pragma: no cover - a case reaches review only with a recognised threat
             raise _refusal(DomainError(ErrorCode.WRONG_STAGE))
-        claimed = state.claimed_cents
-        self._check(lambda: check_decided_amount(input.amount_cents, claimed, level))
-        if input.amount_cents < reimbursable_cents(claimed, level) and not input.reasons:
-            raise _refusal(DomainError(ErrorCode.REASONS_REQUIRED, field="reasons"))
+        self._check(
+            lambda: check_decision(
+                input.amount_cents,
+                lines=state.expense_lines,
+                ceiling_cents=ceiling,
+                verdicts=state.line_verdicts,
+                rounds=state.rounds,
+            )
+        )
 
     @workflow.update(name=Action.CONTACT_PREFECTURE.value)
     async def contact_prefecture(self, input: ContactPrefectureInput) -> CaseState:
@@ -658,7 +996,7 @@ class CandidateCaseWorkflow:
 
     @contact_prefecture.validator
     def _validate_contact_prefecture(self, input: ContactPrefectureInput) -> None:
-        self._authorise(Action.CONTACT_PREFECTURE, input.actor)
+        self._authorise(Action.CONTACT_PREFECTURE, input.actor, input.received_at)
 
     @workflow.update(name=Action.RECORD_PAYMENT.value)
     async def record_payment(self, input: RecordPaymentInput) -> CaseState:
@@ -683,7 +1021,7 @@ class CandidateCaseWorkflow:
 
     @record_payment.validator
     def _validate_record_payment(self, input: RecordPaymentInput) -> None:
-        self._authorise(Action.RECORD_PAYMENT, input.actor)
+        self._authorise(Action.RECORD_PAYMENT, input.actor, input.received_at)
         decision = self._state.decision
         assert decision is not None  # the stage guarantees it
         if input.amount_cents != decision.amount_cents:
@@ -691,6 +1029,63 @@ class CandidateCaseWorkflow:
         decided_on = decision.decided_at.astimezone(PARIS).date()
         if not decided_on <= input.paid_on <= self._today():
             raise _refusal(DomainError(ErrorCode.PAYMENT_DATE_INVALID, field="paid_on"))
+
+    @workflow.update(name=Action.OPEN_LATE_WINDOW.value)
+    async def open_late_window(self, input: OpenLateWindowInput) -> CaseState:
+        state = self._state
+        now = workflow.now()
+        state.late_windows.append(
+            LateWindow(
+                opened_at=now,
+                opened_by=input.actor.id,
+                reason=input.reason,
+                previous_deadline=state.deposit_deadline,
+                deposit_deadline=input.deposit_deadline,
+            )
+        )
+        state.deposit_deadline = input.deposit_deadline
+        state.deadline_set_at = now
+        if state.awaited_stage == Stage.SPACE_REQUESTED:
+            # The CNCCFP had the next step: opening the late window opens the space.
+            state.space_opened_at = now
+            outcome = Outcome.SPACE_OPENED
+        else:
+            outcome = Outcome.EVALUATION_PENDING
+        state.awaited_stage = None
+        state.awaiting_since = None
+        self._transition(Action.OPEN_LATE_WINDOW, input.actor.role, input.actor.id, outcome)
+        self._notify(
+            EmailTemplate.LATE_WINDOW_OPENED,
+            RecipientKind.CANDIDATE,
+            str(len(state.late_windows)),
+            reason=input.reason,
+        )
+        return state
+
+    @open_late_window.validator
+    def _validate_open_late_window(self, input: OpenLateWindowInput) -> None:
+        self._authorise(Action.OPEN_LATE_WINDOW, input.actor, input.received_at)
+        if input.deposit_deadline <= workflow.now():
+            raise _refusal(DomainError(ErrorCode.LATE_DEADLINE_INVALID, field="deposit_deadline"))
+
+    @workflow.update(name=Action.CLOSE_CASE.value)
+    async def close_case(self, input: CloseCaseInput) -> CaseState:
+        state = self._state
+        state.closing_reason = input.reason
+        awaited = state.awaited_stage
+        self._transition(Action.CLOSE_CASE, input.actor.role, input.actor.id)
+        self._notify(
+            EmailTemplate.CASE_CLOSED,
+            RecipientKind.CANDIDATE,
+            "1",
+            reason=input.reason,
+            awaited_stage=awaited,
+        )
+        return state
+
+    @close_case.validator
+    def _validate_close_case(self, input: CloseCaseInput) -> None:
+        self._authorise(Action.CLOSE_CASE, input.actor, input.received_at)
 
     @workflow.update(name=Action.WITHDRAW.value)
     async def withdraw(self, input: WithdrawInput) -> CaseState:
@@ -700,7 +1095,7 @@ class CandidateCaseWorkflow:
 
     @withdraw.validator
     def _validate_withdraw(self, input: WithdrawInput) -> None:
-        self._authorise(Action.WITHDRAW, input.actor)
+        self._authorise(Action.WITHDRAW, input.actor, input.received_at)
 
     # --- Operator signals: corrections, never decisions ----------------------------------------
 
@@ -827,7 +1222,14 @@ class CandidateCaseWorkflow:
         """Upsert the search attributes when what they show has changed."""
         state = self._state
         next_deadline = self._next_deadline()
-        shown = (state.stage, state.deposit_deadline, next_deadline)
+        decision_due = state.decision_due if state.stage in UNDER_EXAMINATION else None
+        shown = (
+            state.stage,
+            state.deposit_deadline,
+            next_deadline,
+            decision_due,
+            state.threat_recognised,
+        )
         if shown == self._published:
             return
         updates: list[SearchAttributeUpdate[Any]] = [
@@ -838,6 +1240,10 @@ class CandidateCaseWorkflow:
             _NEXT_DEADLINE_KEY.value_set(next_deadline)
             if next_deadline is not None
             else _NEXT_DEADLINE_KEY.value_unset(),
+            _RECOGNISED_KEY.value_set(state.threat_recognised),
+            _DECISION_DUE_KEY.value_set(decision_due)
+            if decision_due is not None
+            else _DECISION_DUE_KEY.value_unset(),
         ]
         workflow.upsert_search_attributes(updates)
         summary = self._summary(next_deadline)
@@ -1034,8 +1440,10 @@ class CandidateCaseWorkflow:
             "threat_level": state.threat_level,
             "stage": state.stage,
         }
-        if state.threat_level is not None:
-            known["ceiling_cents"] = ceiling_cents(state.threat_level)
+        if state.ceiling_cents is not None:
+            known["ceiling_cents"] = state.ceiling_cents
+        if state.decision_due is not None:
+            known["decision_due"] = state.decision_due
         if state.submitted_at is not None:
             known["submitted_at"] = state.submitted_at
             known["line_count"] = len(state.expense_lines)
@@ -1054,23 +1462,66 @@ class CandidateCaseWorkflow:
         attachments: list[str] | None = None,
         **facts: Any,
     ) -> None:
-        """Queue an email; its key (case, event, round) makes sending it idempotent."""
+        """Queue an email; its key (case, event, round) makes sending it idempotent.
+
+        A mandated third party gets a copy of the candidate's emails that ask for an action or
+        set a deadline (cases at procedure version 2). An email to the CNCCFP is not sent when
+        the case has no CNCCFP address.
+        """
         state = self._state
         key = f"{state.case_id}:{template.value}:{discriminator}"
         if any(record.key == key for record in state.notifications):
             return
-        recognised = any(evaluation.recognised for evaluation in state.evaluations)
-        request = SendEmailInput(
-            idempotency_key=key,
-            template=template,
-            to=state.candidate.email
-            if recipient == RecipientKind.CANDIDATE
-            else state.prefecture_email,
-            security_pack=recipient == RecipientKind.CANDIDATE and recognised,
-            facts=self._facts(**facts),
-            attachments=attachments or [],
+        addresses = {
+            RecipientKind.CANDIDATE: state.candidate.email,
+            RecipientKind.PREFECTURE: state.prefecture_email,
+            RecipientKind.CNCCFP: state.cnccfp_email,
+        }
+        to = addresses.get(recipient)
+        if to is None:
+            return
+        self._queue(
+            key,
+            template,
+            recipient,
+            SendEmailInput(
+                idempotency_key=key,
+                template=template,
+                to=to,
+                # Every email to the candidate, threat recognised or not (DOMAIN.md, "Emails").
+                security_pack=recipient == RecipientKind.CANDIDATE,
+                facts=self._facts(**facts),
+                attachments=attachments or [],
+            ),
         )
-        state.notifications.append(
+        third_party = state.third_party
+        if (
+            state.procedure_version >= 2
+            and recipient == RecipientKind.CANDIDATE
+            and template in COPIED_TEMPLATES
+            and third_party is not None
+            and third_party.email
+        ):
+            copy_key = f"{key}:tiers:{third_party.id}"
+            self._queue(
+                copy_key,
+                template,
+                RecipientKind.THIRD_PARTY,
+                SendEmailInput(
+                    idempotency_key=copy_key,
+                    template=template,
+                    to=third_party.email,
+                    security_pack=False,
+                    facts=self._facts(
+                        **facts, copy_for_third_party=True, recipient_name=third_party.name
+                    ),
+                ),
+            )
+
+    def _queue(
+        self, key: str, template: EmailTemplate, recipient: RecipientKind, request: SendEmailInput
+    ) -> None:
+        self._state.notifications.append(
             NotificationRecord(
                 key=key, template=template, recipient=recipient, requested_at=workflow.now()
             )

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import jinja2
 
@@ -18,11 +19,17 @@ from domain.calendar import FRENCH_WEEKDAYS, french_date, paris_time
 from domain.contracts import EmailFacts, EmailTemplate
 from domain.money import format_eur
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 """Where the packaged templates live."""
 
 LAYOUT_TEMPLATE = "_layout.body.j2"
 SECURITY_PACK_TEMPLATE = "_security_pack.j2"
+RECOURSE_TEMPLATE = "_recourse.j2"
+COPY_SUBJECT_PREFIX = "[Copie] "
+"""Starts the subject of the copy a mandated third party receives."""
 
 _T = TypeVar("_T")
 
@@ -40,6 +47,55 @@ class RenderedEmail:
 
     subject: str
     body: str
+
+
+class DecisionKind(StrEnum):
+    """The decisions whose emails state voies et délais de recours, each with its court."""
+
+    EVALUATION = "evaluation"
+    """The prefect's décision d'évaluation (first evaluation or re-evaluation)."""
+    DECISION = "decision"
+    """The CNCCFP's decision on the amount."""
+    CLOSING = "closing"
+    """The closing of a case: by the CNCCFP, or by the time bar."""
+
+
+@dataclass(frozen=True)
+class Recourse:
+    """The voies et délais de recours every decision email states (CJA R. 421-1, R. 421-5).
+
+    Without them the delay of the recours contentieux does not run. Our sources do not name the
+    competent court, hence one setting per decision type.
+    """
+
+    court_evaluation: str
+    court_decision: str
+    court_closing: str
+    delay_months: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Recourse:
+        """The courts and delay of ``Settings`` (``appeal_court_*``, ``appeal_delay_months``)."""
+        return cls(
+            court_evaluation=settings.appeal_court_evaluation,
+            court_decision=settings.appeal_court_decision,
+            court_closing=settings.appeal_court_closing,
+            delay_months=settings.appeal_delay_months,
+        )
+
+    def court(self, kind: str) -> str:
+        """The court competent for a decision of this kind.
+
+        Raises:
+            ValueError: ``kind`` is not a ``DecisionKind`` value (a template typo).
+        """
+        match DecisionKind(kind):
+            case DecisionKind.EVALUATION:
+                return self.court_evaluation
+            case DecisionKind.DECISION:
+                return self.court_decision
+            case DecisionKind.CLOSING:
+                return self.court_closing
 
 
 def date_fr(value: dt.date) -> str:
@@ -113,9 +169,16 @@ class EmailRenderer:
     - ``_layout.body.j2``: greeting, the specific text (included as ``content_template``),
       signature and the note that the message is sent automatically;
     - ``_security_pack.j2``: the security-pack contacts, appended by the layout when
-      ``security_pack`` is true.
+      ``security_pack`` is true (never in a copy for a third party);
+    - ``_recourse.j2``: the voies et délais de recours, included by each decision email after
+      ``{% set recourse_kind = "evaluation" %}`` (or ``"decision"``, ``"closing"``; see
+      ``DecisionKind``).
 
-    Templates see ``facts`` (``EmailFacts``) and ``security_pack`` (bool), and these filters:
+    When ``facts.copy_for_third_party`` is true the layout greets ``facts.recipient_name`` and
+    says the message is a copy, and the subject starts with ``[Copie]``.
+
+    Templates see ``facts`` (``EmailFacts``), ``security_pack`` (bool) and, when the caller
+    gives it, ``recourse`` (``Recourse``: a decision email without it fails), and these filters:
     ``eur`` (cents to ``15 000,00 €``), ``paris`` (datetime to ``vendredi 22 mai 2026 à 18 h 00``),
     ``date_fr`` (date to ``22 mai 2026``) and ``required`` (fails the rendering when a fact is
     None). Undefined names are errors (``StrictUndefined``), and so is printing ``None``: guard
@@ -143,7 +206,7 @@ class EmailRenderer:
         )
         self._env.filters.update(eur=eur, paris=paris, date_fr=date_fr, required=required)
         available = set(self._env.list_templates(extensions=["j2"]))
-        needed = {LAYOUT_TEMPLATE, SECURITY_PACK_TEMPLATE}
+        needed = {LAYOUT_TEMPLATE, SECURITY_PACK_TEMPLATE, RECOURSE_TEMPLATE}
         for template in EmailTemplate:
             needed |= {f"{template.value}.subject.j2", f"{template.value}.body.j2"}
         missing = sorted(needed - available)
@@ -151,24 +214,37 @@ class EmailRenderer:
             raise EmailTemplateError(f"missing email templates in {templates_dir}: {missing}")
 
     def render(
-        self, template: EmailTemplate, facts: EmailFacts, *, security_pack: bool = False
+        self,
+        template: EmailTemplate,
+        facts: EmailFacts,
+        *,
+        security_pack: bool = False,
+        recourse: Recourse | None = None,
     ) -> RenderedEmail:
         """Render the subject and the body of one email.
 
         Args:
             template: Which email.
             facts: What it may say.
-            security_pack: Append the security-pack contacts to the body.
+            security_pack: Append the security-pack contacts to the body (ignored in a copy for
+                a third party: the contacts are the candidate's).
+            recourse: The courts and delay of the voies de recours; required by the decision
+                emails (evaluation_recorded, threat_reevaluated, decision, case_closed,
+                time_barred).
 
         Raises:
-            EmailTemplateError: the template is broken or needs a fact that is missing.
+            EmailTemplateError: the template is broken or needs a fact (or the recourse) that
+                is missing.
         """
         name = template.value
+        context: dict[str, Any] = {"facts": facts}
+        if recourse is not None:
+            context["recourse"] = recourse
         try:
-            subject = self._env.get_template(f"{name}.subject.j2").render(facts=facts)
+            subject = self._env.get_template(f"{name}.subject.j2").render(context)
             body = self._env.get_template(LAYOUT_TEMPLATE).render(
-                facts=facts,
-                security_pack=security_pack,
+                context,
+                security_pack=security_pack and not facts.copy_for_third_party,
                 content_template=f"{name}.body.j2",
             )
         except (jinja2.TemplateError, ValueError, TypeError, LookupError) as error:
@@ -179,5 +255,7 @@ class EmailRenderer:
         subject = " ".join(subject.split())
         if not subject:
             raise EmailTemplateError(f"template {name!r} rendered an empty subject")
+        if facts.copy_for_third_party:
+            subject = COPY_SUBJECT_PREFIX + subject
         lines = [line.rstrip() for line in body.strip("\n").splitlines()]
         return RenderedEmail(subject=subject, body="\n".join(lines) + "\n")

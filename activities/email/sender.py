@@ -29,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.email.rendering import EmailRenderer, EmailTemplateError, RenderedEmail
+from activities.email.rendering import EmailRenderer, EmailTemplateError, Recourse, RenderedEmail
 from core.db import email_outbox
 from core.mail import (
     MailDeliveryError,
@@ -107,7 +107,8 @@ class EmailActivities:
         """Build the activities (the worker does it once, from settings).
 
         Args:
-            settings: SMTP relay, From and Reply-To addresses.
+            settings: SMTP relay, From and Reply-To addresses; the courts and delay of the voies
+                de recours that decision emails state.
             engine: The app database, which holds the ``email_outbox`` table.
             renderer: The templates; the packaged ones by default.
             storage: Where attachments (the deposit receipt) are read from.
@@ -120,6 +121,7 @@ class EmailActivities:
         self._settings = settings
         self._engine = engine
         self._renderer = renderer or EmailRenderer()
+        self._recourse = Recourse.from_settings(settings)
         self._storage = storage
 
     @activity.defn(name="send_email")
@@ -156,7 +158,10 @@ class EmailActivities:
 
         try:
             rendered = self._renderer.render(
-                input.template, input.facts, security_pack=input.security_pack
+                input.template,
+                input.facts,
+                security_pack=input.security_pack,
+                recourse=self._recourse,
             )
         except EmailTemplateError:
             # A bug to fix in a template or in the facts the workflow gives: the traceback

@@ -29,6 +29,7 @@ from activities.email import (
     EmailActivities,
     EmailRenderer,
     EmailTemplateError,
+    Recourse,
     message_id_for,
 )
 from activities.email.rendering import TEMPLATES_DIR, date_fr, eur, paris
@@ -43,6 +44,12 @@ CANDIDATE_NAME = "Camille Lefèvre-Dubois"
 CANDIDATE_EMAIL = "camille.lefevre@example.test"
 SECURITY_PACK_PHONE = "01 80 52 33 84"
 UTC = dt.UTC
+RECOURSE = Recourse(
+    court_evaluation="le tribunal administratif d'Amiens",
+    court_decision="le tribunal administratif de Paris",
+    court_closing="le tribunal administratif de Paris",
+    delay_months=2,
+)
 
 BASE_FACTS: dict[str, Any] = {
     "case_id": "case-municipales-2026-cand-4f2a9c",
@@ -87,8 +94,38 @@ FACTS_BY_TEMPLATE: dict[EmailTemplate, dict[str, Any]] = {
         "paid_on": dt.date(2026, 9, 1),
         "payment_reference": "VIR-2026-000123",
     },
-    EmailTemplate.TIME_BARRED: {},
+    EmailTemplate.TIME_BARRED: {"stage": Stage.SPACE_OPEN},
     EmailTemplate.WITHDRAWAL_CONFIRMED: {},
+    EmailTemplate.EVALUATION_REMINDER: {
+        "requested_at": dt.datetime(2026, 4, 2, 9, 0, tzinfo=UTC),
+        "days_left": 21,
+        "stage": Stage.EVALUATION_REQUESTED,
+    },
+    EmailTemplate.SPACE_REQUESTED: {"threat_level": ThreatLevel.ONE},
+    EmailTemplate.SPACE_REMINDER: {
+        "requested_at": dt.datetime(2026, 5, 4, 9, 0, tzinfo=UTC),
+        "days_left": 7,
+    },
+    EmailTemplate.DECISION_DUE_REMINDER: {
+        "submitted_at": dt.datetime(2026, 5, 1, 8, 30, tzinfo=UTC),
+        "decision_due": dt.datetime(2026, 11, 1, 9, 30, tzinfo=UTC),
+        "days_left": 30,
+    },
+    EmailTemplate.ADMINISTRATION_DELAY: {"awaited_stage": Stage.SPACE_REQUESTED},
+    EmailTemplate.ADMINISTRATION_DELAY_STAFF: {"awaited_stage": Stage.EVALUATION_REQUESTED},
+    EmailTemplate.LATE_WINDOW_OPENED: {
+        "deposit_deadline": dt.datetime(2026, 6, 12, 16, 0, tzinfo=UTC),
+        "reason": "L'espace de dépôt a été ouvert après la date limite.",
+        "stage": Stage.SPACE_OPEN,
+    },
+    EmailTemplate.CASE_CLOSED: {"reason": "La personne candidate a retiré sa candidature."},
+    EmailTemplate.REEVALUATION_REQUESTED: {"threat_level": ThreatLevel.ONE},
+    EmailTemplate.THREAT_REEVALUATED: {
+        "threat_level": ThreatLevel.TWO,
+        "previous_level": ThreatLevel.ONE,
+        "ceiling_cents": 7_500_000,
+        "reason": "Agression physique lors d'une réunion publique.",
+    },
 }
 
 EXPECTED_PHRASE: dict[EmailTemplate, str] = {
@@ -104,6 +141,16 @@ EXPECTED_PHRASE: dict[EmailTemplate, str] = {
     EmailTemplate.PAYMENT_RECORDED: "1er septembre 2026",
     EmailTemplate.TIME_BARRED: "forclose",
     EmailTemplate.WITHDRAWAL_CONFIRMED: "retiré",
+    EmailTemplate.EVALUATION_REMINDER: "présentée le 2 avril 2026",
+    EmailTemplate.SPACE_REQUESTED: "menace de niveau 1",
+    EmailTemplate.SPACE_REMINDER: "n'est pas encore ouvert",
+    EmailTemplate.DECISION_DUE_REMINDER: "au plus tard le 1er novembre 2026",
+    EmailTemplate.ADMINISTRATION_DELAY: "n'est pas forclose",
+    EmailTemplate.ADMINISTRATION_DELAY_STAFF: "délai de dépôt tardif",
+    EmailTemplate.LATE_WINDOW_OPENED: "vendredi 12 juin 2026 à 18 h 00",
+    EmailTemplate.CASE_CLOSED: "a retiré sa candidature",
+    EmailTemplate.REEVALUATION_REQUESTED: "faits nouveaux",
+    EmailTemplate.THREAT_REEVALUATED: "au lieu du niveau 1",
 }
 
 
@@ -157,7 +204,9 @@ async def outbox_row(engine: AsyncEngine, key: str) -> Row[Any] | None:
 def test_every_template_renders_in_french(
     renderer: EmailRenderer, template: EmailTemplate, security_pack: bool
 ) -> None:
-    rendered = renderer.render(template, facts_for(template), security_pack=security_pack)
+    rendered = renderer.render(
+        template, facts_for(template), security_pack=security_pack, recourse=RECOURSE
+    )
 
     assert BASE_FACTS["case_id"] in rendered.subject
     assert "\n" not in rendered.subject
@@ -198,30 +247,37 @@ def test_security_pack_lists_every_contact(renderer: EmailRenderer) -> None:
 
 
 @pytest.mark.parametrize(
-    ("stage", "phrase"),
+    ("stage", "phrase", "administration_has_the_step"),
     [
-        (Stage.THREAT_NOT_RECOGNISED, "demander une nouvelle évaluation"),
-        (Stage.EVALUATION_REQUESTED, "L'évaluation de la menace par le préfet est en cours"),
-        (Stage.SPACE_OPEN, "Votre espace de dépôt est ouvert"),
-        (Stage.THREAT_RECOGNISED, "demandez-en l'ouverture"),
+        (Stage.THREAT_NOT_RECOGNISED, "demander une nouvelle évaluation", False),
+        (
+            Stage.EVALUATION_REQUESTED,
+            "L'évaluation de la menace par le préfet est en cours",
+            True,
+        ),
+        (Stage.SPACE_REQUESTED, "la CNCCFP doit encore l'ouvrir", True),
+        (Stage.SPACE_OPEN, "Votre espace de dépôt est ouvert", False),
+        (Stage.THREAT_RECOGNISED, "demandez-en l'ouverture", False),
     ],
 )
 def test_deposit_reminder_follows_the_stage(
-    renderer: EmailRenderer, stage: Stage, phrase: str
+    renderer: EmailRenderer, stage: Stage, phrase: str, administration_has_the_step: bool
 ) -> None:
     facts = facts_for(EmailTemplate.DEPOSIT_REMINDER, stage=stage, days_left=1)
     body = renderer.render(EmailTemplate.DEPOSIT_REMINDER, facts).body
     assert phrase in body
     assert "soit dans 1 jour." in body
-    assert "forclose" in body
     assert "vendredi 22 mai 2026 à 18 h 00" in body
+    # Rule 3: while the administration has the next step, the deadline bars nothing.
+    assert ("ne sera pas forclose" in body) is administration_has_the_step
+    assert ("la demande sera forclose" in body) is not administration_has_the_step
 
 
 def test_evaluation_not_recognised_offers_a_new_evaluation(renderer: EmailRenderer) -> None:
     facts = facts_for(
         EmailTemplate.EVALUATION_RECORDED, recognised=False, threat_level=None, ceiling_cents=None
     )
-    body = renderer.render(EmailTemplate.EVALUATION_RECORDED, facts).body
+    body = renderer.render(EmailTemplate.EVALUATION_RECORDED, facts, recourse=RECOURSE).body
     assert "n'est pas reconnue" in body
     assert "nouvelle évaluation" in body
     assert "vendredi 22 mai 2026 à 18 h 00" in body
@@ -230,7 +286,9 @@ def test_evaluation_not_recognised_offers_a_new_evaluation(renderer: EmailRender
 
 def test_evaluation_recorded_states_level_and_ceiling(renderer: EmailRenderer) -> None:
     body = renderer.render(
-        EmailTemplate.EVALUATION_RECORDED, facts_for(EmailTemplate.EVALUATION_RECORDED)
+        EmailTemplate.EVALUATION_RECORDED,
+        facts_for(EmailTemplate.EVALUATION_RECORDED),
+        recourse=RECOURSE,
     ).body
     assert "reconnue comme avérée, au niveau 2" in body
     assert "75\u202f000,00\u00a0€" in body
@@ -263,7 +321,7 @@ def test_decision_wording(
     prefecture_step: bool,
 ) -> None:
     facts = facts_for(EmailTemplate.DECISION, outcome=outcome, decided_cents=decided, reasons=None)
-    body = renderer.render(EmailTemplate.DECISION, facts).body
+    body = renderer.render(EmailTemplate.DECISION, facts, recourse=RECOURSE).body
     assert phrase in body
     assert "Motifs" not in body
     assert ("préfecture du département 60" in body) is prefecture_step
@@ -283,7 +341,7 @@ def test_filters_write_french_dates_and_amounts() -> None:
 def test_a_missing_required_fact_is_a_template_error(renderer: EmailRenderer) -> None:
     facts = facts_for(EmailTemplate.DECISION, outcome=None)
     with pytest.raises(EmailTemplateError, match="'decision'"):
-        renderer.render(EmailTemplate.DECISION, facts)
+        renderer.render(EmailTemplate.DECISION, facts, recourse=RECOURSE)
 
 
 def test_printing_an_unchecked_optional_fact_is_a_template_error(tmp_path: Path) -> None:
@@ -410,6 +468,35 @@ async def test_every_template_can_be_sent(
     ]
     for message in received:
         assert "Camille" not in message["Subject"]
+
+
+async def test_decision_emails_state_the_voies_de_recours_of_the_settings(
+    settings_for: Callable[..., Settings],
+    smtp_server: MailServer,
+    outbox_engine: AsyncEngine,
+    renderer: EmailRenderer,
+) -> None:
+    settings = settings_for(
+        smtp_server.port,
+        appeal_court_evaluation="le tribunal administratif d'Amiens",
+        appeal_court_decision="le tribunal administratif de Paris (3e section)",
+        appeal_court_closing="le tribunal administratif de Paris (4e section)",
+        appeal_delay_months=3,
+    )
+    activities = EmailActivities(settings, outbox_engine, renderer)
+    expected = {
+        EmailTemplate.EVALUATION_RECORDED: "le tribunal administratif d'Amiens",
+        EmailTemplate.DECISION: "le tribunal administratif de Paris (3e section)",
+        EmailTemplate.CASE_CLOSED: "le tribunal administratif de Paris (4e section)",
+    }
+    for template in expected:
+        await send(activities, send_input(template, key=f"k-recourse-{template.value}"))
+
+    received = smtp_server.store.for_recipient(CANDIDATE_EMAIL)
+    for message, court in zip(received, expected.values(), strict=True):
+        body = text_of(message)
+        assert f"recours contentieux, formé devant {court}." in body
+        assert "dans un délai de 3 mois à compter de sa notification" in body
 
 
 async def test_a_template_error_is_not_retryable(

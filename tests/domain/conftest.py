@@ -21,4 +21,9 @@ def line_data() -> dict[str, Any]:
         "service_end": dt.date(2026, 1, 20),
         "amount_cents": 125_000,
         "document_refs": ["doc-invoice-1", "doc-payment-1"],
+        "certification": {
+            "not_public_service": True,
+            "not_in_campaign_account": True,
+            "not_state_protection": True,
+        },
     }

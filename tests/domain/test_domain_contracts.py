@@ -480,20 +480,25 @@ def test_mandate_third_party_checks_id_and_email() -> None:
 
 
 @pytest.mark.parametrize(
-    ("attended", "second_round", "expected_end"),
+    ("rounds_attended", "second_round", "expected_end"),
     [
-        (True, dt.date(2026, 3, 22), dt.date(2026, 3, 22)),
-        (False, dt.date(2026, 3, 22), dt.date(2026, 3, 15)),
-        (True, None, dt.date(2026, 3, 15)),
-        (False, None, dt.date(2026, 3, 15)),
+        # Rule 2: until the candidate states it, the period runs to the election's last round.
+        (None, dt.date(2026, 3, 22), dt.date(2026, 3, 22)),
+        (1, dt.date(2026, 3, 22), dt.date(2026, 3, 15)),
+        (2, dt.date(2026, 3, 22), dt.date(2026, 3, 22)),
+        (None, None, dt.date(2026, 3, 15)),
+        (2, None, dt.date(2026, 3, 15)),
     ],
 )
-def test_case_state_eligible_period_uses_second_round_only_if_attended(
-    line_data: dict[str, Any], attended: bool, second_round: dt.date | None, expected_end: dt.date
+def test_case_state_eligible_period_follows_the_rounds_attended(
+    line_data: dict[str, Any],
+    rounds_attended: int | None,
+    second_round: dt.date | None,
+    expected_end: dt.date,
 ) -> None:
     state = full_case_state(line_data).model_copy(
         update={
-            "attended_second_round": attended,
+            "rounds_attended": rounds_attended,
             "election": ElectionInfo(**{**ELECTION, "second_round": second_round}),
         }
     )

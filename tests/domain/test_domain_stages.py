@@ -69,7 +69,13 @@ def test_every_rule_is_labelled_and_has_roles_and_stages() -> None:
 
 
 def test_stage_sets_partition_the_stages() -> None:
-    assert {Stage.PAID, Stage.REJECTED, Stage.TIME_BARRED, Stage.WITHDRAWN} == TERMINAL_STAGES
+    assert {
+        Stage.PAID,
+        Stage.REJECTED,
+        Stage.TIME_BARRED,
+        Stage.WITHDRAWN,
+        Stage.CLOSED,
+    } == TERMINAL_STAGES
     assert set(Stage) == OPEN_STAGES | TERMINAL_STAGES
     assert not OPEN_STAGES & TERMINAL_STAGES
     assert BEFORE_SUBMISSION <= OPEN_STAGES
@@ -167,7 +173,7 @@ def test_check_allowed_refuses(stage: Stage, action: Action, role: Role, code: E
         (Stage.DECIDED, Action.CONTACT_PREFECTURE, Role.CANDIDATE),
         (Stage.DECIDED, Action.RECORD_PAYMENT, Role.PREFECTURE),
         (Stage.PAYMENT_PENDING, Action.RECORD_PAYMENT, Role.PREFECTURE),
-        (Stage.SPACE_REQUESTED, Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM),
+        (Stage.SPACE_REQUESTED, Action.ADMINISTRATION_DEADLINE_PASSED, Role.SYSTEM),
         (Stage.PAYMENT_PENDING, Action.CORRECT_DEPOSIT_DEADLINE, Role.OPERATOR),
     ],
 )
@@ -302,7 +308,11 @@ def test_operator_actions_never_change_the_stage() -> None:
 def test_system_only_takes_timer_actions() -> None:
     system_actions = {action for action, rule in RULES.items() if Role.SYSTEM in rule.roles}
 
-    assert system_actions == {Action.DEPOSIT_DEADLINE_EXPIRED, Action.ANSWER_DELAY_EXPIRED}
+    assert system_actions == {
+        Action.DEPOSIT_DEADLINE_EXPIRED,
+        Action.ANSWER_DELAY_EXPIRED,
+        Action.ADMINISTRATION_DEADLINE_PASSED,
+    }
     for action in system_actions:
         assert RULES[action].roles == {Role.SYSTEM}
 
@@ -315,9 +325,23 @@ def test_roles_of_the_deciding_actions() -> None:
 
 
 def test_time_bar_applies_before_submission_only() -> None:
-    assert RULES[Action.DEPOSIT_DEADLINE_EXPIRED].from_stages == BEFORE_SUBMISSION
+    assert RULES[Action.DEPOSIT_DEADLINE_EXPIRED].from_stages < BEFORE_SUBMISSION
     assert Stage.SUBMITTED not in BEFORE_SUBMISSION
     assert Stage.SPACE_OPEN in BEFORE_SUBMISSION
+
+
+def test_rule3_the_administrations_delay_never_time_bars() -> None:
+    """Waiting on the prefect or the CNCCFP at the deadline leads to a stage of its own."""
+    time_bar = RULES[Action.DEPOSIT_DEADLINE_EXPIRED].from_stages
+    assert Stage.EVALUATION_REQUESTED not in time_bar
+    assert Stage.SPACE_REQUESTED not in time_bar
+    waiting = RULES[Action.ADMINISTRATION_DEADLINE_PASSED]
+    assert waiting.from_stages == {Stage.EVALUATION_REQUESTED, Stage.SPACE_REQUESTED}
+    assert dict(waiting.to)[Outcome.DEFAULT] == Stage.AWAITING_ADMINISTRATION
+    assert actions_for(Stage.AWAITING_ADMINISTRATION, Role.CNCCFP) == [
+        Action.OPEN_LATE_WINDOW,
+        Action.CLOSE_CASE,
+    ]
 
 
 # --- next_stage ----------------------------------------------------------------------------------
@@ -440,6 +464,7 @@ def test_next_stage_refuses_an_outcome_the_action_cannot_have(
                 Action.REMOVE_EXPENSE_LINE,
                 Action.SUBMIT,
                 Action.WITHDRAW,
+                Action.REQUEST_REEVALUATION,
             ],
         ),
         (
@@ -450,15 +475,35 @@ def test_next_stage_refuses_an_outcome_the_action_cannot_have(
         (
             Stage.SUBMITTED,
             Role.CNCCFP,
-            [Action.SEND_OBSERVATIONS, Action.RECORD_MANUAL_VERIFICATION, Action.DECIDE],
+[
+                Action.SEND_OBSERVATIONS,
+                Action.RECORD_MANUAL_VERIFICATION,
+                Action.DECIDE,
+                Action.RECORD_LINE_VERDICT,
+                Action.CORRECT_ROUNDS_ATTENDED,
+            ],
         ),
         (Stage.SUBMITTED, Role.SYSTEM, []),
-        (Stage.OBSERVATIONS_PENDING, Role.CNCCFP, [Action.RECORD_MANUAL_VERIFICATION]),
+        (
+            Stage.OBSERVATIONS_PENDING,
+            Role.CNCCFP,
+            [
+                Action.RECORD_MANUAL_VERIFICATION,
+                Action.RECORD_LINE_VERDICT,
+                Action.CORRECT_ROUNDS_ATTENDED,
+            ],
+        ),
         (Stage.OBSERVATIONS_PENDING, Role.SYSTEM, [Action.ANSWER_DELAY_EXPIRED]),
         (
             Stage.UNDER_REVIEW,
             Role.CNCCFP,
-            [Action.SEND_OBSERVATIONS, Action.RECORD_MANUAL_VERIFICATION, Action.DECIDE],
+[
+                Action.SEND_OBSERVATIONS,
+                Action.RECORD_MANUAL_VERIFICATION,
+                Action.DECIDE,
+                Action.RECORD_LINE_VERDICT,
+                Action.CORRECT_ROUNDS_ATTENDED,
+            ],
         ),
         (Stage.DECIDED, Role.PREFECTURE, [Action.RECORD_PAYMENT]),
         (Stage.DECIDED, Role.THIRD_PARTY, [Action.CONTACT_PREFECTURE]),

@@ -32,7 +32,7 @@ from tests.helpers import (
     running_worker,
     unreachable_cnaps,
 )
-from tests.workflows.test_case_lifecycle import line, recognised_open_space
+from tests.workflows.steps import line, recognised_open_space
 from tests.workflows.test_case_refusals import assert_refused
 
 
@@ -51,7 +51,7 @@ async def test_submission_citing_a_missing_document_is_refused(cases: TestCaseCl
     )
     before = await cases.state(case_id)
     with pytest.raises(CaseActionRefused) as refused:
-        await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+        await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     assert refused.value.code == "document_not_found"
     assert "introuvable" in refused.value.message
     after = await cases.state(case_id)
@@ -65,7 +65,7 @@ async def test_submission_citing_a_missing_document_is_refused(cases: TestCaseCl
         Action.REMOVE_EXPENSE_LINE,
         RemoveExpenseLineInput(actor=me, line_id=after.expense_lines[1].line_id),
     )
-    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     assert state.stage == Stage.SUBMITTED
     assert state.seal is not None
 
@@ -97,7 +97,7 @@ async def test_companies_are_checked_and_a_reviewer_can_overrule(
         return check.line_id
 
     line_id = await assert_eventually(mismatch_seen)
-    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
 
     async def checked_again() -> None:
         assert (await cases.state(case_id)).line_checks[0].at_submission
@@ -183,7 +183,7 @@ async def test_unreachable_registry_marks_the_line_for_manual_verification(
 
     await assert_eventually(to_verify_by_hand, timeout=30)
     # The case is not blocked: it is deposited and decided all the same.
-    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     assert state.stage == Stage.SUBMITTED
     state = await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=100_000))
     assert state.stage == Stage.DECIDED

@@ -97,7 +97,9 @@ async def test_unknown_case_is_not_found(cases: TestCaseClient) -> None:
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     with pytest.raises(CaseNotFound):
-        await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=candidate(case)))
+        await cases.act(
+            case_id, Action.SUBMIT, SubmitInput(actor=candidate(case), rounds_attended=1)
+        )
     with pytest.raises(CaseNotFound):
         await cases.state(case_id)
     # And it opens normally afterwards.

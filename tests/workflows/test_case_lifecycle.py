@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-from typing import Any, NamedTuple
 
 import pytest
 from pypdf import PdfReader
@@ -17,7 +16,6 @@ from domain.contracts import (
     ContactPrefectureInput,
     DecideInput,
     MandateThirdPartyInput,
-    OpenCaseInput,
     OpenSpaceInput,
     RecordEvaluationInput,
     RecordPaymentInput,
@@ -28,7 +26,7 @@ from domain.contracts import (
     WithdrawInput,
 )
 from domain.documents import DocumentKind
-from domain.expenses import ExpenseCategory, ExpenseLineDraft
+from domain.expenses import ExpenseCategory
 from domain.ids import case_workflow_id
 from domain.money import DecisionOutcome, ThreatLevel
 from domain.registries import RegistryOutcome
@@ -45,56 +43,9 @@ from tests.helpers import (
     paris_today,
     templates_of,
 )
+from tests.workflows.steps import line, recognised_open_space
 
 SECURITY_PACK_PHONE = "01 80 52 33 84"
-
-
-def line(amount_cents: int, invoice: str, doc: str, **overrides: object) -> ExpenseLineDraft:
-    values: dict[str, object] = {
-        "category": ExpenseCategory.PREMISES_SECURITY,
-        "company_name": "Gardiennage Picard SARL",
-        "siren": "732829320",
-        "cnaps_authorisation": "AUT-060-2124-07-01-20250906336",
-        "invoice_reference": invoice,
-        "service_start": dt.date(2026, 2, 1),
-        "service_end": dt.date(2026, 3, 15),
-        "amount_cents": amount_cents,
-        "document_refs": [doc],
-    }
-    values.update(overrides)
-    return ExpenseLineDraft.model_validate(values)
-
-
-class OpenSpace(NamedTuple):
-    case: OpenCaseInput
-    case_id: str
-    invoice: str
-    """A real invoice document already stored for the case."""
-
-
-async def recognised_open_space(
-    cases: TestCaseClient, level: ThreatLevel = ThreatLevel.TWO, **kw: Any
-) -> OpenSpace:
-    """Open a case and bring it to an open deposit space, with a stored invoice."""
-    case = new_case_input(**kw)
-    case_id = case_workflow_id(case.election.election_id, case.candidate_id)
-    await cases.open_case(case, evaluation_request(case))
-    decision = await cases.upload(case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf")
-    await cases.act(
-        case_id,
-        Action.RECORD_EVALUATION,
-        RecordEvaluationInput(
-            actor=PREFECTURE_60,
-            recognised=True,
-            level=level,
-            decided_on=dt.date(2026, 3, 1),
-            decision_document=decision,
-        ),
-    )
-    await cases.act(case_id, Action.REQUEST_SPACE, RequestSpaceInput(actor=candidate(case)))
-    await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
-    invoice = await cases.upload(case_id, DocumentKind.INVOICE, "facture.pdf")
-    return OpenSpace(case, case_id, invoice)
 
 
 @pytest.mark.record_history("full_case")
@@ -168,7 +119,7 @@ async def test_full_case_from_evaluation_to_payment(
     assert state.expense_lines[1].siren == "552100554"
     assert state.expense_lines[1].cnaps_authorisation == "AUT-075-2124-07-01-20250906336"
 
-    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     assert state.stage == Stage.SUBMITTED
     # The dossier is sealed: decision, mandate and both invoices, with their fingerprints.
     assert state.seal is not None
@@ -378,7 +329,7 @@ async def test_decided_amount_within_claim_and_ceiling(cases: TestCaseClient) ->
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(2_000_000, "F-9", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
 
     for amount, code in ((2_000_001, "amount_above_claim"), (1_500_001, "amount_above_ceiling")):
         try:
@@ -414,7 +365,7 @@ async def test_rejection_closes_the_case(cases: TestCaseClient, mail_server: Mai
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(50_000, "F-3", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     state = await cases.act(
         case_id,
         Action.DECIDE,

@@ -29,7 +29,7 @@ from tests.helpers import (
     running_worker,
     unreachable_cnaps,
 )
-from tests.workflows.test_case_lifecycle import line, recognised_open_space
+from tests.workflows.steps import line, recognised_open_space
 
 
 async def test_a_forced_retry_checks_again_the_lines_left_to_verify_by_hand(

@@ -6,17 +6,12 @@ import datetime as dt
 from typing import Any
 
 import pytest
-from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
 
-from core.cases import CaseActionRefused
 from domain.contracts import (
     ActionInput,
     Actor,
     AddExpenseLineInput,
     AnswerObservationsInput,
-    CaseState,
     ContactPrefectureInput,
     DecideInput,
     OpenSpaceInput,
@@ -37,57 +32,12 @@ from tests.helpers import (
     PREFECTURE_60,
     PREFECTURE_75,
     TestCaseClient,
-    assert_eventually,
     candidate,
     evaluation_request,
     new_case_input,
     paris_today,
 )
-from tests.workflows.test_case_lifecycle import line, recognised_open_space
-
-
-async def history_length(cases: TestCaseClient, case_id: str) -> int:
-    history = await cases.handle(case_id).fetch_history()
-    return len(history.events)
-
-
-async def assert_refused(
-    cases: TestCaseClient,
-    case_id: str,
-    action: Action,
-    input: BaseModel | dict[str, Any],
-    code: str,
-) -> None:
-    """The action is refused with ``code`` and neither the state nor the history changes."""
-
-    async def settled() -> CaseState:
-        # Emails and registry checks finish in the background; compare states once both are idle.
-        state = await cases.state(case_id)
-        assert all(record.status != "pending" for record in state.notifications)
-        checks = {check.line_id: check for check in state.line_checks}
-        for recorded in state.expense_lines:
-            assert recorded.line_id in checks
-            assert checks[recorded.line_id].at_submission or state.submitted_at is None
-        return state
-
-    before_state = await assert_eventually(settled)
-    before_events = await history_length(cases, case_id)
-    if isinstance(input, BaseModel):
-        with pytest.raises(CaseActionRefused) as refused:
-            await cases.act(case_id, action, input)
-        assert refused.value.code == code, refused.value.message
-        assert refused.value.message  # French, for the person who acted
-    else:
-        # A raw payload that bypasses the client-side contract: the workflow refuses it with the
-        # same stable code the contract gives.
-        with pytest.raises(WorkflowUpdateFailedError) as failed:
-            await cases.handle(case_id).execute_update(action.value, input)
-        cause = failed.value.cause
-        assert isinstance(cause, ApplicationError)
-        assert cause.type == code, cause.message
-        assert cause.non_retryable
-    assert await cases.state(case_id) == before_state
-    assert await history_length(cases, case_id) == before_events
+from tests.workflows.steps import assert_refused, line, recognised_open_space
 
 
 def evaluation(actor: Actor) -> RecordEvaluationInput:
@@ -116,7 +66,7 @@ async def test_wrong_stage_is_refused_for_every_action(cases: TestCaseClient) ->
             AddExpenseLineInput(actor=me, line=line(100, "F-1", "doc-not-checked-here")),
         ),
         (Action.REMOVE_EXPENSE_LINE, RemoveExpenseLineInput(actor=me, line_id="x")),
-        (Action.SUBMIT, SubmitInput(actor=me)),
+        (Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1)),
         (Action.SEND_OBSERVATIONS, SendObservationsInput(actor=CNCCFP, observations="x")),
         (Action.ANSWER_OBSERVATIONS, AnswerObservationsInput(actor=me, answer="x")),
         (Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=0)),
@@ -160,10 +110,18 @@ async def test_wrong_actor_is_refused(cases: TestCaseClient) -> None:
     )
     # A stranger learns nothing about the stage: the scope is checked before it.
     await assert_refused(
-        cases, case_id, Action.SUBMIT, SubmitInput(actor=stranger), "not_your_case"
+        cases,
+        case_id,
+        Action.SUBMIT,
+        SubmitInput(actor=stranger, rounds_attended=1),
+        "not_your_case",
     )
     await assert_refused(
-        cases, case_id, Action.SUBMIT, SubmitInput(actor=not_mandated), "not_your_case"
+        cases,
+        case_id,
+        Action.SUBMIT,
+        SubmitInput(actor=not_mandated, rounds_attended=1),
+        "not_your_case",
     )
 
     await cases.act(case_id, Action.RECORD_EVALUATION, evaluation(PREFECTURE_60))
@@ -180,6 +138,11 @@ GOOD_LINE: dict[str, Any] = {
     "company_name": "Gardiennage Picard SARL",
     "siren": "732829320",
     "cnaps_authorisation": "AUT-060-2124-07-01-20250906336",
+    "certification": {
+        "not_public_service": True,
+        "not_in_campaign_account": True,
+        "not_state_protection": True,
+    },
     "invoice_reference": "F-1",
     "service_start": "2026-02-01",
     "service_end": "2026-03-15",
@@ -247,7 +210,9 @@ async def test_line_outside_the_eligible_period(
 async def test_rules_that_need_the_case(cases: TestCaseClient) -> None:
     case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
-    await assert_refused(cases, case_id, Action.SUBMIT, SubmitInput(actor=me), "empty_claim")
+    await assert_refused(
+        cases, case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1), "empty_claim"
+    )
     await cases.act(
         case_id,
         Action.ADD_EXPENSE_LINE,
@@ -267,7 +232,7 @@ async def test_rules_that_need_the_case(cases: TestCaseClient) -> None:
         RemoveExpenseLineInput(actor=me, line_id="nope"),
         "unknown_expense_line",
     )
-    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     assert state.stage == Stage.SUBMITTED
     await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=100_000))
     for amount, paid_on, code in (

@@ -29,7 +29,7 @@ from tests.helpers import (
     running_worker,
     templates_of,
 )
-from tests.workflows.test_case_lifecycle import line, recognised_open_space
+from tests.workflows.steps import line, recognised_open_space
 
 
 class RestartableS3:
@@ -102,7 +102,7 @@ async def test_deposit_stands_while_storage_is_down_and_is_sealed_after(
     )
 
     s3.stop()
-    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     assert state.stage == Stage.SUBMITTED
     assert state.submitted_at is not None
     assert state.seal is None  # not yet: storage is down

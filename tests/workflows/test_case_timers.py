@@ -32,7 +32,7 @@ from tests.helpers import (
     new_case_input,
     templates_of,
 )
-from tests.workflows.test_case_lifecycle import line, recognised_open_space
+from tests.workflows.steps import line, recognised_open_space
 
 S = dt.timedelta(seconds=1)
 
@@ -63,7 +63,9 @@ async def test_reminders_once_each_then_time_barred(
 
     # A time-barred case takes no more action.
     try:
-        await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=candidate(case)))
+        await cases.act(
+            case_id, Action.SUBMIT, SubmitInput(actor=candidate(case), rounds_attended=1)
+        )
     except CaseActionRefused as refusal:
         assert refusal.code == "case_closed"
     else:
@@ -80,7 +82,7 @@ async def test_no_reminder_after_submission(cases: TestCaseClient, mail_server: 
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(10_000, "F-1", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     await asyncio.sleep(6)  # past every reminder and the deadline itself
     state = await cases.state(case_id)
     assert state.stage == Stage.SUBMITTED
@@ -101,7 +103,7 @@ async def test_two_rounds_of_observations_one_unanswered(
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(300_000, "F-1", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
 
     # Round 1 expires unanswered: the review goes on without the answer.
     await cases.act(
@@ -170,7 +172,7 @@ async def test_payment_followup_when_prefecture_not_contacted(
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(100_000, "F-1", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me))
+    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
     await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=100_000))
 
     async def two_followups() -> None:

@@ -65,6 +65,7 @@ from domain.contracts import (
     AddExpenseLineInput,
     AnswerObservationsInput,
     CaseState,
+    EvaluationRequest,
     MandateThirdPartyInput,
     RecordEvaluationInput,
     ReevaluateThreatInput,
@@ -149,14 +150,17 @@ def visible_to_cnccfp(state: CaseState) -> bool:
     return state.threat_recognised or state.stage == Stage.AWAITING_ADMINISTRATION
 
 
+def _request_documents(request: EvaluationRequest) -> dict[str, None]:
+    """The documents of one evaluation request, once each, in order."""
+    proof = [request.candidacy_proof_ref] if request.candidacy_proof_ref else []
+    return dict.fromkeys([*request.complaint_document_refs, *proof, *request.document_refs])
+
+
 def evaluation_request_documents(state: CaseState) -> set[str]:
     """Every document the evaluation requests refer to (threat evidence, candidacy proof)."""
     found: set[str] = set()
     for request in state.evaluation_requests:
-        found.update(request.document_refs)
-        found.update(request.complaint_document_refs)
-        if request.candidacy_proof_ref:
-            found.add(request.candidacy_proof_ref)
+        found.update(_request_documents(request))
     return found
 
 
@@ -241,11 +245,7 @@ def case_view(
                 number=request.number,
                 requested_at=request.requested_at,
                 reevaluation=request.reevaluation,
-                document_refs=[
-                    *request.complaint_document_refs,
-                    *([request.candidacy_proof_ref] if request.candidacy_proof_ref else []),
-                    *request.document_refs,
-                ]
+                document_refs=list(_request_documents(request))
                 if candidate_side or prefecture
                 else [],
                 new_facts=request.new_facts if candidate_side or prefecture else None,

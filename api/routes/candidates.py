@@ -33,6 +33,7 @@ from core.cases import CaseActionRefused
 from core.db import account_departements, accounts, elections, prefectures
 from domain.calendar import decision_due, deposit_deadline, paris_time
 from domain.contracts import (
+    CURRENT_PROCEDURE_VERSION,
     AddExpenseLineInput,
     AnswerObservationsInput,
     CandidateContact,
@@ -159,6 +160,7 @@ async def open_case(
             cnccfp_email=services.settings.cnccfp_email,
             candidacy_declared_on=body.candidacy_declared_on,
             policy=services.settings.case_policy(),
+            procedure_version=CURRENT_PROCEDURE_VERSION,
         )
     )
     request = build_input(

@@ -54,6 +54,12 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.WRONG_STAGE: 409,
     ErrorCode.CASE_CLOSED: 409,
     ErrorCode.DEPOSIT_DEADLINE_PASSED: 409,
+    # The procedure must take a step first ("not now"); a wrong value in the input is 422.
+    ErrorCode.CONTRADICTORY_PROCEDURE_REQUIRED: 409,
+    ErrorCode.LINE_VERDICTS_REQUIRED: 409,
+    ErrorCode.LINE_NOT_CONTESTED: 409,
+    ErrorCode.LINES_OUTSIDE_ATTENDED_ROUNDS: 409,
+    ErrorCode.ANSWER_DELAY_EXPIRED: 409,
     ErrorCode.ACCOUNT_EXISTS: 409,
     ErrorCode.ELECTION_EXISTS: 409,
     ErrorCode.DOCUMENT_DUPLICATE: 409,

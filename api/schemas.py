@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from domain.errors import ErrorCode, custom_error
 from domain.expenses import ExpenseCategory
 from domain.money import DecisionOutcome, ThreatLevel
 from domain.registries import RegistryOutcome
@@ -20,6 +21,12 @@ from domain.stages import Action, Role, Stage
 DocumentId = Annotated[
     str, Field(min_length=1, max_length=128, description="Identifiant d'une pièce déposée.")
 ]
+
+
+def _rounds_attended_given(value: object) -> object:
+    if value is None:
+        raise custom_error(ErrorCode.ROUNDS_ATTENDED_REQUIRED)
+    return value
 
 
 class Body(BaseModel):
@@ -182,18 +189,25 @@ class CaseCreate(Body):
         description="Département de la circonscription (ex. 60, 2A, 974).",
     )
     candidacy_declared_on: dt.date = Field(
-        description="Date à laquelle la candidature a été rendue publique."
+        description="Date à laquelle la candidature a été rendue publique : ni dans le futur, ni "
+        "après le premier tour. La préfecture la vérifie et peut la corriger."
     )
-    attended_second_round: bool = Field(
-        default=False, description="Le candidat est présent au second tour."
+    attended_second_round: bool | None = Field(
+        default=None,
+        description="Obsolète, ignoré s'il est envoyé : le dernier tour auquel le candidat a "
+        "participé est indiqué au dépôt de la demande.",
+        deprecated=True,
     )
     complaint_document_refs: list[DocumentId] = Field(
         default_factory=list,
         max_length=50,
-        description="Procès-verbal de plainte et pièces utiles, déposés au préalable.",
+        description="Obligatoire : le procès-verbal de plainte (au moins une pièce de nature "
+        "complaint_report), et toute pièce utile, déposés au préalable (article R. 39-12).",
     )
     candidacy_proof_ref: DocumentId | None = Field(
-        default=None, description="Justificatif de la déclaration de candidature."
+        default=None,
+        description="Obligatoire : le justificatif de la déclaration publique de candidature "
+        "(pièce de nature candidacy_proof), déposé au préalable.",
     )
 
 
@@ -218,6 +232,32 @@ class EvaluationBody(Body):
     )
     decided_on: dt.date = Field(description="Date de la décision.")
     decision_document: DocumentId = Field(description="La décision, déposée au préalable.")
+    candidacy_declared_on: dt.date = Field(
+        description="Date de la déclaration publique de candidature, telle que la préfecture "
+        "l'a vérifiée sur le justificatif (elle remplace celle indiquée par le candidat)."
+    )
+
+
+class ReevaluationRequestBody(Body):
+    """Demande de réexamen du niveau d'une menace avérée, avec les faits nouveaux."""
+
+    new_facts: str = Field(
+        min_length=1, max_length=10_000, description="Faits nouveaux justifiant le réexamen."
+    )
+    document_refs: list[DocumentId] = Field(
+        default_factory=list, max_length=50, description="Pièces jointes, déposées au préalable."
+    )
+
+
+class ReevaluationBody(Body):
+    """Réévaluation, ou correction, du niveau d'une menace avérée par le préfet."""
+
+    level: ThreatLevel = Field(description="Nouveau niveau de la menace : 1 ou 2.")
+    decided_on: dt.date = Field(description="Date de la décision.")
+    decision_document: DocumentId = Field(description="La décision, déposée au préalable.")
+    reason: str = Field(
+        min_length=1, max_length=10_000, description="Motif de la réévaluation ou de la correction."
+    )
 
 
 class ThirdPartyBody(Body):
@@ -226,6 +266,20 @@ class ThirdPartyBody(Body):
     email: str = Field(max_length=254, description="Adresse du tiers : il s'y connectera.")
     name: str = Field(min_length=1, max_length=200, description="Nom du tiers.")
     mandate_document: DocumentId = Field(description="Le mandat signé, déposé au préalable.")
+
+
+class LineCertificationBody(Body):
+    """Certification par le candidat des exclusions légales, pour une ligne (L. 52-18-2)."""
+
+    not_public_service: bool = Field(
+        description="La prestation ne peut pas être assurée par un service public administratif."
+    )
+    not_in_campaign_account: bool = Field(
+        description="La dépense ne relève pas du compte de campagne (article L. 52-12)."
+    )
+    not_state_protection: bool = Field(
+        description="La prestation ne double pas une protection déjà assurée par l'État."
+    )
 
 
 class ExpenseLineBody(Body):
@@ -250,6 +304,10 @@ class ExpenseLineBody(Body):
     amount_cents: int = Field(description="Montant TTC en centimes d'euro (entier).")
     document_refs: list[DocumentId] = Field(
         min_length=1, max_length=50, description="Facture et justificatifs de paiement déposés."
+    )
+    certification: LineCertificationBody = Field(
+        description="Ce que le candidat certifie pour cette ligne : les trois cases doivent être "
+        "cochées."
     )
 
 
@@ -280,6 +338,21 @@ class AnswerBody(Body):
     )
 
 
+class SubmissionBody(Body):
+    """Dépôt de la demande."""
+
+    model_config = ConfigDict(json_schema_extra={"required": ["rounds_attended"]})
+
+    rounds_attended: Annotated[int | None, BeforeValidator(_rounds_attended_given)] = Field(
+        default=None,
+        validate_default=True,
+        ge=0,
+        le=2,
+        description="Obligatoire : le dernier tour de scrutin auquel le candidat a été présent "
+        "(1 ou 2). Un candidat absent du premier tour (0) n'est pas éligible.",
+    )
+
+
 class ManualVerificationBody(Body):
     """Vérification manuelle d'une entreprise par un rapporteur."""
 
@@ -299,6 +372,43 @@ class DecisionBody(Body):
         max_length=10_000,
         description="Motifs (obligatoires en cas de réduction ou de rejet).",
     )
+
+
+class LineVerdictBody(Body):
+    """Décision de la CNCCFP sur une ligne de dépense."""
+
+    accepted_cents: int = Field(
+        description="Montant retenu pour la ligne, en centimes : son montant entier, moins, ou 0."
+    )
+    reason: str | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Motif, obligatoire quand la ligne n'est pas retenue en entier.",
+    )
+
+
+class RoundsAttendedBody(Body):
+    """Correction, d'après les résultats officiels, du dernier tour auquel le candidat a été
+    présent."""
+
+    rounds_attended: int = Field(ge=0, le=2, description="Dernier tour de présence : 1 ou 2.")
+    reason: str = Field(min_length=1, max_length=10_000, description="Motif de la correction.")
+
+
+class LateWindowBody(Body):
+    """Ouverture d'un délai de dépôt tardif (échéance passée en attente de l'administration)."""
+
+    deposit_deadline: dt.datetime = Field(
+        description="Nouvelle date limite de dépôt, dans le futur, avec son fuseau horaire "
+        "(ex. 2026-09-30T18:00:00+02:00)."
+    )
+    reason: str = Field(min_length=1, max_length=10_000, description="Motif du délai tardif.")
+
+
+class ClosingBody(Body):
+    """Clôture d'un dossier dont l'échéance est passée en attente de l'administration."""
+
+    reason: str = Field(min_length=1, max_length=10_000, description="Motif de la clôture.")
 
 
 class PaymentBody(Body):
@@ -347,8 +457,15 @@ class EvaluationRequestPublic(Public):
 
     number: int = Field(description="Numéro de la demande (1, puis réexamens).")
     requested_at: dt.datetime = Field(description="Date de la demande.")
-    document_refs: list[str] = Field(description="Pièces jointes.")
-    new_facts: str | None = Field(description="Faits nouveaux.")
+    reevaluation: bool = Field(
+        default=False, description="Demande de réexamen d'une menace déjà avérée."
+    )
+    document_refs: list[str] = Field(
+        default_factory=list, description="Pièces jointes (absentes de la vue de la CNCCFP)."
+    )
+    new_facts: str | None = Field(
+        default=None, description="Faits nouveaux (absents de la vue de la CNCCFP)."
+    )
 
 
 class EvaluationPublic(Public):
@@ -356,11 +473,21 @@ class EvaluationPublic(Public):
 
     number: int = Field(description="Numéro de la décision.")
     recognised: bool = Field(description="Menace avérée.")
-    level: ThreatLevel | None = Field(description="Niveau (1 ou 2).")
+    level: ThreatLevel | None = Field(default=None, description="Niveau (1 ou 2).")
     decided_on: dt.date = Field(description="Date de la décision.")
-    decision_document: str = Field(description="La décision.")
+    decision_document: str | None = Field(default=None, description="La décision.")
     recorded_at: dt.datetime = Field(description="Enregistrée le.")
-    recorded_by: str = Field(description="Enregistrée par.")
+    recorded_by: str | None = Field(default=None, description="Enregistrée par.")
+    reevaluation: bool = Field(
+        default=False, description="Réévaluation ou correction d'une menace déjà avérée."
+    )
+    reason: str | None = Field(default=None, description="Motif de la réévaluation.")
+    ceiling_cents: int | None = Field(
+        default=None, description="Plafond du niveau, en centimes, fixé à cette décision."
+    )
+    candidacy_declared_on: dt.date | None = Field(
+        default=None, description="Date de déclaration de candidature vérifiée par la préfecture."
+    )
 
 
 class ThirdPartyPublic(Public):
@@ -371,6 +498,14 @@ class ThirdPartyPublic(Public):
     email: str | None = Field(description="Adresse.")
     mandate_document: str = Field(description="Le mandat.")
     mandated_at: dt.datetime = Field(description="Désigné le.")
+
+
+class LineCertificationPublic(Public):
+    """Ce que le candidat a certifié pour la ligne."""
+
+    not_public_service: bool = Field(description="Pas assurée par un service public.")
+    not_in_campaign_account: bool = Field(description="Hors compte de campagne (L. 52-12).")
+    not_state_protection: bool = Field(description="Ne double pas une protection de l'État.")
 
 
 class ExpenseLinePublic(Public):
@@ -387,6 +522,43 @@ class ExpenseLinePublic(Public):
     amount_cents: int = Field(description="Montant en centimes.")
     document_refs: list[str] = Field(description="Pièces.")
     added_at: dt.datetime = Field(description="Ajoutée le.")
+    certification: LineCertificationPublic
+
+
+class LineVerdictPublic(Public):
+    """La décision de la CNCCFP sur une ligne de dépense."""
+
+    line_id: str = Field(description="La ligne.")
+    accepted_cents: int = Field(description="Montant retenu, en centimes.")
+    reason: str | None = Field(description="Motif, si la ligne n'est pas retenue en entier.")
+    recorded_at: dt.datetime = Field(description="Décidé le.")
+
+
+class DuplicateInvoicePublic(BaseModel):
+    """Une facture de ce dossier (même SIREN, même numéro) présentée dans d'autres dossiers."""
+
+    line_id: str = Field(description="La ligne de ce dossier.")
+    other_case_ids: list[str] = Field(description="Les autres dossiers qui présentent la facture.")
+
+
+class LateWindowPublic(Public):
+    """Un délai de dépôt tardif ouvert par la CNCCFP."""
+
+    opened_at: dt.datetime = Field(description="Ouvert le.")
+    previous_deadline: dt.datetime = Field(description="Date limite précédente.")
+    deposit_deadline: dt.datetime = Field(description="Nouvelle date limite de dépôt.")
+    reason: str | None = Field(default=None, description="Motif.")
+
+
+class NotificationPublic(Public):
+    """Un courriel demandé par le dossier, et ce qu'il est devenu (vue d'exploitation)."""
+
+    template: str = Field(description="Modèle du courriel.")
+    recipient: str = Field(description="Destinataire : candidat, préfecture, CNCCFP ou tiers.")
+    status: str = Field(description="pending, sent ou failed.")
+    requested_at: dt.datetime = Field(description="Demandé le.")
+    done_at: dt.datetime | None = Field(description="Envoyé (ou abandonné) le.")
+    error_code: str | None = Field(description="Code de l'échec, s'il a échoué.")
 
 
 class RoundPublic(Public):
@@ -406,11 +578,11 @@ class RoundPublic(Public):
 class DecisionPublic(Public):
     """La décision de la CNCCFP."""
 
-    amount_cents: int = Field(description="Montant arrêté, en centimes.")
-    claimed_cents: int = Field(description="Montant demandé.")
-    ceiling_cents: int = Field(description="Plafond du niveau de menace.")
+    amount_cents: int | None = Field(default=None, description="Montant arrêté, en centimes.")
+    claimed_cents: int | None = Field(default=None, description="Montant demandé.")
+    ceiling_cents: int | None = Field(default=None, description="Plafond du niveau de menace.")
     outcome: DecisionOutcome = Field(description="approved, amended ou rejected.")
-    reasons: str | None = Field(description="Motifs.")
+    reasons: str | None = Field(default=None, description="Motifs.")
     decided_at: dt.datetime = Field(description="Décidé le.")
 
 
@@ -461,33 +633,98 @@ class ActionPublic(BaseModel):
     label: str = Field(description="Ce qu'elle fait, en français.")
 
 
-class CasePublic(Public):
-    """Un dossier, tel que le voit la personne connectée."""
+class CasePublic(BaseModel):
+    """Un dossier, tel que le voit la personne connectée.
+
+    Chacun n'en voit que ce que sa mission demande (article L. 52-18-4, minimisation des
+    données) : une partie qui lui est cachée est vide (liste vide ou null). Le candidat et son
+    tiers mandaté voient tout le dossier ; la préfecture, l'évaluation et le paiement (ni les
+    lignes de dépense, ni la procédure contradictoire, ni le scellé) ; la CNCCFP, le dossier à
+    partir de la reconnaissance de la menace, sans la plainte ni les pièces de la demande
+    d'évaluation, et les factures présentées dans d'autres dossiers ; l'exploitation, les
+    étapes, dates, échéances et courriels, sans donnée personnelle ni texte.
+    """
 
     case_id: str = Field(description="Identifiant du dossier.")
     election: ElectionOfCase
     candidate_id: str = Field(description="Identifiant du candidat.")
-    candidate: ContactPublic
+    candidate: ContactPublic | None = Field(
+        default=None, description="Le candidat (absent de la vue d'exploitation)."
+    )
     departement: str = Field(description="Département de la circonscription.")
     stage: Stage = Field(description="Étape du dossier.")
     stage_label: str = Field(default="", description="L'étape, en français.")
     opened_at: dt.datetime = Field(description="Ouvert le.")
+    candidacy_declared_on: dt.date | None = Field(
+        default=None, description="Date de déclaration de candidature."
+    )
     deposit_deadline: dt.datetime = Field(description="Date limite de dépôt de la demande.")
-    evaluation_requests: list[EvaluationRequestPublic]
-    evaluations: list[EvaluationPublic]
-    third_party: ThirdPartyPublic | None
-    space_opened_at: dt.datetime | None = Field(description="Espace de dépôt ouvert le.")
-    expense_lines: list[ExpenseLinePublic]
-    claimed_cents: int = Field(description="Total demandé, en centimes.")
-    submitted_at: dt.datetime | None = Field(description="Demande déposée le.")
-    seal: SealPublic | None
-    line_checks: list[LineCheckPublic]
-    rounds: list[RoundPublic]
-    decision: DecisionPublic | None
-    prefecture_contacted_at: dt.datetime | None = Field(description="Préfecture contactée le.")
-    payment: PaymentPublic | None
-    history: list[StageChangePublic]
-    closed_at: dt.datetime | None = Field(description="Clos le.")
+    evaluation_requests: list[EvaluationRequestPublic] = Field(
+        default_factory=list, description="Demandes d'évaluation de la menace."
+    )
+    evaluations: list[EvaluationPublic] = Field(
+        default_factory=list, description="Décisions d'évaluation du préfet."
+    )
+    ceiling_cents: int | None = Field(
+        default=None,
+        description="Plafond en vigueur, en centimes : celui du dernier niveau de menace avéré.",
+    )
+    third_party: ThirdPartyPublic | None = Field(default=None, description="Le tiers mandaté.")
+    space_opened_at: dt.datetime | None = Field(
+        default=None, description="Espace de dépôt ouvert le."
+    )
+    expense_lines: list[ExpenseLinePublic] = Field(
+        default_factory=list, description="Lignes de dépense."
+    )
+    line_count: int = Field(default=0, description="Nombre de lignes de dépense.")
+    claimed_cents: int | None = Field(default=None, description="Total demandé, en centimes.")
+    rounds_attended: int | None = Field(
+        default=None,
+        description="Dernier tour auquel le candidat a été présent (1 ou 2), indiqué au dépôt.",
+    )
+    rounds_corrections: list[str] = Field(
+        default_factory=list, description="Motifs des corrections des tours par la CNCCFP."
+    )
+    submitted_at: dt.datetime | None = Field(default=None, description="Demande déposée le.")
+    decision_due: dt.datetime | None = Field(
+        default=None, description="Date à laquelle la décision de la CNCCFP est due (six mois)."
+    )
+    seal: SealPublic | None = Field(default=None, description="Le dossier scellé.")
+    line_checks: list[LineCheckPublic] = Field(
+        default_factory=list, description="Vérifications des entreprises."
+    )
+    line_verdicts: list[LineVerdictPublic] = Field(
+        default_factory=list, description="Décisions de la CNCCFP ligne par ligne."
+    )
+    duplicate_invoices: list[DuplicateInvoicePublic] = Field(
+        default_factory=list,
+        description="Factures présentées aussi dans d'autres dossiers (vue de la CNCCFP).",
+    )
+    rounds: list[RoundPublic] = Field(
+        default_factory=list, description="Tours de la procédure contradictoire."
+    )
+    decision: DecisionPublic | None = Field(default=None, description="La décision.")
+    prefecture_contacted_at: dt.datetime | None = Field(
+        default=None, description="Préfecture contactée le."
+    )
+    payment: PaymentPublic | None = Field(default=None, description="Le paiement.")
+    awaited_stage: Stage | None = Field(
+        default=None,
+        description="Étape où le dossier attendait l'administration quand l'échéance est passée.",
+    )
+    late_windows: list[LateWindowPublic] = Field(
+        default_factory=list, description="Délais de dépôt tardifs ouverts par la CNCCFP."
+    )
+    closing_reason: str | None = Field(
+        default=None, description="Motif de la clôture par la CNCCFP."
+    )
+    notifications: list[NotificationPublic] = Field(
+        default_factory=list, description="Courriels du dossier (vue d'exploitation)."
+    )
+    history: list[StageChangePublic] = Field(
+        default_factory=list, description="Changements d'étape."
+    )
+    closed_at: dt.datetime | None = Field(default=None, description="Clos le.")
     available_actions: list[ActionPublic] = Field(
         default_factory=list, description="Ce que la personne connectée peut faire maintenant."
     )

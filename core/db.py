@@ -246,3 +246,15 @@ prefectures = Table(
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
 """The prefecture service of each département that has joined: where a new case's requests go."""
+
+invoice_claims = Table(
+    "invoice_claims",
+    metadata,
+    Column("case_id", String(120), primary_key=True),
+    Column("line_id", String(200), primary_key=True),
+    # domain.expenses.invoice_key: the company's SIREN and the invoice reference, normalised.
+    Column("invoice_key", String(220), nullable=False, index=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Which invoice each expense line claims, across cases: the same invoice claimed in two cases
+is flagged to the CNCCFP (rule 8). One row per (case, line); no amount, no company name."""

@@ -8,20 +8,25 @@ test finds them through ``ACTION_ROUTES``.
 # No ``from __future__ import annotations``: FastAPI reads the endpoint's annotations, which
 # name the body model held by a local variable.
 
-from collections.abc import Callable
+import datetime as dt
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel
 
-from api.deps import Allow, CurrentUser, IdempotencyKeyDep, ServicesDep
+from api.deps import Allow, CurrentUser, IdempotencyKeyDep, Services, ServicesDep
 from api.errors import PROBLEM_RESPONSES
-from api.gateway import CaseGateway, case_public
+from api.gateway import CaseGateway
 from api.schemas import CasePublic
-from domain.contracts import ActionInput, Actor
+from core.settings import Settings
+from domain.contracts import ActionInput, Actor, CaseState
 from domain.stages import RULES, Action
 
+LineIdPath = Annotated[
+    str, Path(min_length=1, max_length=200, description="Identifiant de la ligne de dépense.")
+]
 CaseIdPath = Annotated[
     str,
     Path(
@@ -41,6 +46,21 @@ class ActionRoute:
     action: Action
     body: type[BaseModel] | None
 
+
+@dataclass(frozen=True)
+class ActionContext:
+    """What a route knows when it builds an action's input."""
+
+    actor: Actor
+    received_at: dt.datetime
+    """The API's clock when the request arrived (rule 4)."""
+    settings: Settings
+    line_id: str = ""
+    """The expense line named by the path, for routes under ``/expense-lines/{line_id}``."""
+
+
+AfterAction = Callable[[Services, str, Any, CaseState], Awaitable[None]]
+"""Run after the workflow accepted the action: (services, case id, body, new state)."""
 
 ACTION_ROUTES: list[ActionRoute] = []
 """Every action route, in the order they are declared."""
@@ -63,11 +83,13 @@ def action_route(
     path: str,
     action: Action,
     body: type[BaseModel] | None,
-    to_input: Callable[[Actor, Any], ActionInput],
+    to_input: Callable[[ActionContext, Any], ActionInput],
     *,
     summary: str,
     description: str,
     method: str = "POST",
+    after: AfterAction | None = None,
+    optional_body: bool = False,
 ) -> None:
     """Declare the route that sends ``action``.
 
@@ -76,10 +98,14 @@ def action_route(
         path: Under ``/cases/{case_id}``.
         action: The action; its rule gives the allowed roles.
         body: The request body's model, or None when the action takes no data.
-        to_input: Builds the action's contract from the actor and the body.
+        to_input: Builds the action's contract from the request's context (actor, receipt
+            time, settings, and the ``{line_id}`` of the path if it has one) and the body.
         summary: French title in the documentation.
         description: French explanation in the documentation.
         method: HTTP method.
+        after: Run once the workflow accepted the action (indexes kept beside the case).
+        optional_body: A request without a body is read as ``{}``, so that the body model's own
+            checks give the refusal (an old client that sends nothing learns what is missing).
     """
     allow = Allow(*RULES[action].roles)
     responses = {code: PROBLEM_RESPONSES[code] for code in (401, 403, 404, 409, 422, 503)}
@@ -90,10 +116,22 @@ def action_route(
         case_id: str,
         key: str | None,
         data: BaseModel | None,
+        line_id: str = "",
     ) -> CasePublic:
+        received_at = dt.datetime.now(dt.UTC)
+        context = ActionContext(user.actor, received_at, services.settings, line_id)
+
+        def make_input() -> ActionInput:
+            # An absent optional body is read as {} here, after the scope check: its model's
+            # refusal is then a 422 like any other input's.
+            given = body.model_validate({}) if data is None and body is not None else data
+            return to_input(context, given)
+
         gateway = CaseGateway(services)
-        state = await gateway.act(user, case_id, action, lambda: to_input(user.actor, data), key)
-        return case_public(state, user.role)
+        state = await gateway.act(user, case_id, action, make_input, key, received_at=received_at)
+        if after is not None:
+            await after(services, case_id, data, state)
+        return await gateway.view(user, state)
 
     if body is None:
 
@@ -106,6 +144,33 @@ def action_route(
             return await send(services, user, case_id, key, None)
 
         endpoint: Callable[..., Any] = endpoint_without_body
+    elif optional_body:
+        optional_model = body
+
+        async def endpoint_with_optional_body(
+            case_id: CaseIdPath,
+            services: ServicesDep,
+            user: Annotated[CurrentUser, Depends(allow)],
+            key: IdempotencyKeyDep,
+            data: optional_model | None = None,  # type: ignore[valid-type]
+        ) -> CasePublic:
+            return await send(services, user, case_id, key, data)
+
+        endpoint = endpoint_with_optional_body
+    elif "{line_id}" in path:
+        line_model = body
+
+        async def endpoint_on_line(
+            case_id: CaseIdPath,
+            line_id: LineIdPath,
+            data: line_model,  # type: ignore[valid-type]
+            services: ServicesDep,
+            user: Annotated[CurrentUser, Depends(allow)],
+            key: IdempotencyKeyDep,
+        ) -> CasePublic:
+            return await send(services, user, case_id, key, data, line_id)
+
+        endpoint = endpoint_on_line
     else:
         model = body
 

@@ -9,45 +9,51 @@ import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, status
+from fastapi import APIRouter, Depends, status
 from sqlalchemy import select
 
 from api import audit
-from api.deps import Allow, CurrentUser, IdempotencyKeyDep, ServicesDep
+from api.deps import Allow, CurrentUser, IdempotencyKeyDep, Services, ServicesDep
 from api.errors import PROBLEM_RESPONSES, ApiError
-from api.gateway import CaseGateway, build_input, case_public
-from api.routes.actions import CaseIdPath, action_route
+from api.gateway import CaseGateway, build_input
+from api.routes.actions import CaseIdPath, LineIdPath, action_route
 from api.schemas import (
     AnswerBody,
     CaseCreate,
     CasePublic,
     EvaluationRequestBody,
     ExpenseLineBody,
+    ReevaluationRequestBody,
+    SubmissionBody,
     ThirdPartyBody,
     WithdrawBody,
 )
+from core import invoices
 from core.cases import CaseActionRefused
 from core.db import account_departements, accounts, elections, prefectures
-from domain.calendar import deposit_deadline
+from domain.calendar import decision_due, deposit_deadline, paris_time
 from domain.contracts import (
+    CURRENT_PROCEDURE_VERSION,
     AddExpenseLineInput,
     AnswerObservationsInput,
     CandidateContact,
+    CaseState,
     ContactPrefectureInput,
     ElectionInfo,
     MandateThirdPartyInput,
     OpenCaseInput,
     RemoveExpenseLineInput,
     RequestEvaluationInput,
+    RequestReevaluationInput,
     RequestSpaceInput,
     SubmitInput,
     WithdrawInput,
 )
 from domain.errors import MESSAGES, DomainError, ErrorCode
-from domain.expenses import ExpenseLineDraft
+from domain.expenses import ExpenseLineDraft, LineCertification
 from domain.identifiers import is_valid_departement
 from domain.ids import case_workflow_id
-from domain.stages import Action, Role
+from domain.stages import RULES, Action, Role
 
 router = APIRouter(tags=["Candidats"])
 
@@ -111,9 +117,13 @@ async def election_info(services: ServicesDep, election_id: str) -> ElectionInfo
     summary="Ouvrir un dossier et demander l'évaluation de la menace",
     description="Ouvre le dossier du candidat connecté pour une élection et adresse au préfet du "
     "département la demande d'évaluation de la menace, avec le procès-verbal de plainte et le "
-    "justificatif de candidature déposés au préalable (POST /cases/{case_id}/documents ; "
-    "l'identifiant du dossier est case-<élection>-<identifiant du candidat>). Répéter la même "
-    "demande ne crée pas de second dossier.\n\nRéservé à : candidat.",
+    "justificatif de la déclaration publique de candidature, tous deux obligatoires et déposés "
+    "au préalable (POST /cases/{case_id}/documents, natures complaint_report et candidacy_proof ; "
+    "l'identifiant du dossier est case-<élection>-<identifiant du candidat>). La date de "
+    "déclaration de candidature ne peut être ni dans le futur ni postérieure au premier tour. Le "
+    "champ attended_second_round, obsolète, est accepté et ignoré : le dernier tour de présence "
+    "est indiqué au dépôt. Répéter la même demande ne crée pas de second dossier."
+    "\n\nRéservé à : candidat.",
     responses=_RESPONSES,
 )
 async def open_case(
@@ -122,13 +132,24 @@ async def open_case(
     user: Annotated[CurrentUser, Depends(Allow(Role.CANDIDATE))],
     key: IdempotencyKeyDep,
 ) -> CasePublic:
+    received_at = dt.datetime.now(dt.UTC)
     if not is_valid_departement(body.departement):
         raise ApiError(ErrorCode.INVALID_DEPARTEMENT, field="departement")
     election = await election_info(services, body.election_id)
-    if dt.datetime.now(dt.UTC) >= deposit_deadline(election.first_round):
+    if received_at >= deposit_deadline(election.first_round):
         raise ApiError(ErrorCode.DEPOSIT_DEADLINE_PASSED)
-    address = await prefecture_email(services, body.departement)
+    today = paris_time(received_at).date()
+    if body.candidacy_declared_on > min(today, election.first_round):
+        raise ApiError(ErrorCode.CANDIDACY_DATE_INVALID, field="candidacy_declared_on")
     account = user.account
+    case_id = case_workflow_id(election.election_id, account.account_id)
+    gateway = CaseGateway(services)
+    # Rule 6: the complaint report and the proof of candidacy, both uploaded to this case.
+    await gateway.check_evaluation_proofs(
+        case_id, body.complaint_document_refs, body.candidacy_proof_ref
+    )
+    address = await prefecture_email(services, body.departement)
+    # ``attended_second_round`` is ignored: the rounds attended are stated at the deposit.
     case_input = build_input(
         lambda: OpenCaseInput(
             election=election,
@@ -136,20 +157,21 @@ async def open_case(
             candidate=CandidateContact(name=account.display_name, email=account.email),
             departement=body.departement,
             prefecture_email=address,
+            cnccfp_email=services.settings.cnccfp_email,
             candidacy_declared_on=body.candidacy_declared_on,
-            attended_second_round=body.attended_second_round,
             policy=services.settings.case_policy(),
+            procedure_version=CURRENT_PROCEDURE_VERSION,
         )
     )
     request = build_input(
         lambda: RequestEvaluationInput(
             actor=user.actor,
+            received_at=received_at,
             complaint_document_refs=body.complaint_document_refs,
             candidacy_proof_ref=body.candidacy_proof_ref,
         )
     )
-    case_id = case_workflow_id(election.election_id, account.account_id)
-    await CaseGateway(services).check_documents(case_id, request)
+    await gateway.check_documents(case_id, request)
     entry = await audit.begin(
         services.engine, user.actor, "open_case", case_id=case_id, request_id=key
     )
@@ -174,7 +196,7 @@ async def open_case(
         raise
     finally:
         await audit.finish(services.engine, entry, outcome)
-    return case_public(state, user.role)
+    return await gateway.view(user, state)
 
 
 @router.post(
@@ -253,7 +275,7 @@ async def mandate_third_party(
             await services.accounts.revoke_mandate(case_id=case_id, account_id=party_id)
         raise
     await services.accounts.end_other_mandates(case_id=case_id, keep=party_id)
-    return case_public(state, user.role)
+    return await gateway.view(user, state)
 
 
 action_route(
@@ -261,7 +283,7 @@ action_route(
     "/evaluation-requests",
     Action.REQUEST_EVALUATION,
     EvaluationRequestBody,
-    lambda actor, body: RequestEvaluationInput(actor=actor, **body.model_dump()),
+    lambda context, body: RequestEvaluationInput(actor=context.actor, **body.model_dump()),
     summary="Demander une nouvelle évaluation de la menace",
     description="Après une menace non avérée, demande au préfet un nouvel examen, avec les faits "
     "nouveaux, jusqu'à la date limite de dépôt.",
@@ -271,23 +293,41 @@ action_route(
     "/space-request",
     Action.REQUEST_SPACE,
     None,
-    lambda actor, _: RequestSpaceInput(actor=actor),
+    lambda context, _: RequestSpaceInput(actor=context.actor),
     summary="Demander l'ouverture de l'espace de dépôt",
     description="La menace étant avérée, demande à la CNCCFP d'ouvrir l'espace Sécu'Pol où la "
     "demande de remboursement sera déposée.",
 )
+
+
+def _expense_line(body: ExpenseLineBody) -> ExpenseLineDraft:
+    if not LineCertification(**body.certification.model_dump()).complete:
+        # The workflow refuses it too; refusing here says so before anything is sent.
+        raise ApiError(ErrorCode.LINE_NOT_CERTIFIED, field="certification")
+    return ExpenseLineDraft(**body.model_dump())
+
+
+async def _claim_invoice(
+    services: Services, case_id: str, body: ExpenseLineBody, state: CaseState
+) -> None:
+    await invoices.claim(services.engine, case_id, _expense_line(body), state.expense_lines)
+
+
 action_route(
     router,
     "/expense-lines",
     Action.ADD_EXPENSE_LINE,
     ExpenseLineBody,
-    lambda actor, body: AddExpenseLineInput(
-        actor=actor, line=ExpenseLineDraft(**body.model_dump())
-    ),
+    lambda context, body: AddExpenseLineInput(actor=context.actor, line=_expense_line(body)),
     summary="Ajouter une ligne de dépense",
     description="Ajoute à la demande une prestation de sécurité facturée par une entreprise "
     "titulaire d'une autorisation CNAPS, avec la facture et les justificatifs de paiement déposés "
-    "au préalable. L'entreprise est vérifiée dans les registres CNAPS et SIRENE.",
+    "au préalable. Le candidat certifie pour chaque ligne que la prestation n'est pas assurée par "
+    "un service public administratif, ne relève pas du compte de campagne (article L. 52-12) et "
+    "ne double pas une protection assurée par l'État : sans ces trois certifications, la ligne "
+    "est refusée (line_not_certified). L'entreprise est vérifiée dans les registres CNAPS et "
+    "SIRENE.",
+    after=_claim_invoice,
 )
 
 
@@ -303,38 +343,60 @@ action_route(
 )
 async def remove_expense_line(
     case_id: CaseIdPath,
-    line_id: Annotated[str, Path(min_length=1, max_length=200, description="La ligne.")],
+    line_id: LineIdPath,
     services: ServicesDep,
-    user: Annotated[CurrentUser, Depends(Allow(Role.CANDIDATE, Role.THIRD_PARTY))],
+    user: Annotated[CurrentUser, Depends(Allow(*RULES[Action.REMOVE_EXPENSE_LINE].roles))],
     key: IdempotencyKeyDep,
 ) -> CasePublic:
-    state = await CaseGateway(services).act(
+    gateway = CaseGateway(services)
+    state = await gateway.act(
         user,
         case_id,
         Action.REMOVE_EXPENSE_LINE,
         lambda: RemoveExpenseLineInput(actor=user.actor, line_id=line_id),
         key,
     )
-    return case_public(state, user.role)
+    await invoices.release(services.engine, case_id, line_id)
+    return await gateway.view(user, state)
 
 
 action_route(
     router,
     "/submission",
     Action.SUBMIT,
-    None,
-    lambda actor, _: SubmitInput(actor=actor),
+    SubmissionBody,
+    lambda context, body: SubmitInput(
+        actor=context.actor,
+        received_at=context.received_at,
+        rounds_attended=body.rounds_attended,
+        decision_due=decision_due(context.received_at),
+    ),
     summary="Déposer la demande",
     description="Dépose la demande avant 18 heures (heure de Paris) le dixième vendredi suivant "
-    "le premier tour. Le dossier est scellé (empreintes de toutes les pièces) et un récépissé est "
-    "envoyé par courriel.",
+    "le premier tour : c'est l'heure de réception par Sécu'Pol qui compte. Le corps indique, "
+    "obligatoirement, le dernier tour de scrutin auquel le candidat a été présent "
+    "(rounds_attended : 1 ou 2) ; les lignes postérieures à ce tour sont refusées. Le dossier "
+    "est scellé (empreintes de toutes les pièces), un récépissé est envoyé par courriel, et la "
+    "décision de la CNCCFP est due six mois plus tard.",
+    optional_body=True,
+)
+action_route(
+    router,
+    "/reevaluation-requests",
+    Action.REQUEST_REEVALUATION,
+    ReevaluationRequestBody,
+    lambda context, body: RequestReevaluationInput(actor=context.actor, **body.model_dump()),
+    summary="Demander le réexamen du niveau de la menace",
+    description="La menace étant avérée, demande au préfet de la réévaluer (par exemple de la "
+    "porter au niveau 2) au vu de faits nouveaux, avec les pièces déposées au préalable, tant "
+    "que la Commission n'a pas décidé.",
 )
 action_route(
     router,
     "/answers",
     Action.ANSWER_OBSERVATIONS,
     AnswerBody,
-    lambda actor, body: AnswerObservationsInput(actor=actor, **body.model_dump()),
+    lambda context, body: AnswerObservationsInput(actor=context.actor, **body.model_dump()),
     summary="Répondre aux observations",
     description="Répond aux observations de la CNCCFP (procédure contradictoire), dans le délai "
     "indiqué.",
@@ -344,7 +406,7 @@ action_route(
     "/prefecture-contact",
     Action.CONTACT_PREFECTURE,
     None,
-    lambda actor, _: ContactPrefectureInput(actor=actor),
+    lambda context, _: ContactPrefectureInput(actor=context.actor),
     summary="Se signaler à la préfecture pour le paiement",
     description="Le montant étant arrêté, informe la préfecture que le candidat attend le "
     "paiement.",
@@ -354,7 +416,7 @@ action_route(
     "/withdrawal",
     Action.WITHDRAW,
     WithdrawBody,
-    lambda actor, body: WithdrawInput(actor=actor, **body.model_dump()),
+    lambda context, body: WithdrawInput(actor=context.actor, **body.model_dump()),
     summary="Retirer le dossier",
     description="Le candidat renonce à sa demande : le dossier est clos.",
 )

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select
 from api import audit
 from api.deps import Allow, CurrentUser, ServicesDep
 from api.errors import PROBLEM_RESPONSES, ApiError
-from api.gateway import CaseGateway, case_public, election_of, quoted
+from api.gateway import CaseGateway, document_visible, election_of, quoted
 from api.mail import send_new_message_notice
 from api.routes.actions import CaseIdPath
 from api.schemas import (
@@ -26,6 +26,8 @@ from api.schemas import (
     MessagePublic,
 )
 from core.db import case_messages, elections
+from domain import visibility
+from domain.contracts import CaseState
 from domain.documents import ContentType, DocumentKind
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
@@ -38,10 +40,23 @@ _RESPONSES: dict[int | str, dict[str, Any]] = {
     code: PROBLEM_RESPONSES[code] for code in (401, 403, 404, 422, 503)
 }
 _READERS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.PREFECTURE, Role.CNCCFP)
+_CASE_READERS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.PREFECTURE, Role.CNCCFP, Role.OPERATOR)
+"""Who reads a case (each their own view of it, rule 9): the operator too, without personal
+data; documents stay with ``_READERS``."""
 _UPLOADERS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.PREFECTURE)
 _CORRESPONDENTS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.CNCCFP)
 
 Readers = Annotated[CurrentUser, Depends(_READERS)]
+CaseReaders = Annotated[CurrentUser, Depends(_CASE_READERS)]
+
+RECOGNISED_ATTRIBUTE = "SecupolRecognised"
+"""The search attribute the workflow sets once a threat is recognised (Bool)."""
+CNCCFP_SCOPE = (
+    f"({RECOGNISED_ATTRIBUTE} = true OR "
+    f"{visibility.STAGE} = '{Stage.AWAITING_ADMINISTRATION.value}')"
+)
+"""The cases the CNCCFP lists (rule 9): recognised threats, and cases waiting for it after
+their deadline passed."""
 
 
 @router.get(
@@ -50,13 +65,15 @@ Readers = Annotated[CurrentUser, Depends(_READERS)]
     summary="Lister les dossiers",
     description="Les dossiers que la personne connectée peut voir — le candidat : les siens ; le "
     "tiers mandaté : celui qui l'a mandaté ; la préfecture : ceux de ses départements ; la "
-    "CNCCFP : tous. Filtres facultatifs par étape, élection et département ; tri par prochaine "
-    "échéance. La liste vient de l'index des dossiers et peut avoir une seconde de retard.",
+    "CNCCFP : ceux dont la menace a été reconnue, et ceux dont l'échéance est passée en attente "
+    "de l'administration ; l'exploitation : tous. Filtres facultatifs par étape, élection et "
+    "département ; tri par prochaine échéance. La liste vient de l'index des dossiers et peut "
+    "avoir une seconde de retard.",
     responses=_RESPONSES,
 )
 async def list_cases(
     services: ServicesDep,
-    user: Readers,
+    user: CaseReaders,
     stage: Annotated[Stage | None, Query(description="Étape.")] = None,
     election_id: Annotated[
         str | None, Query(max_length=64, description="Identifiant de l'élection.")
@@ -89,6 +106,8 @@ async def list_cases(
         clauses.append(f"WorkflowId IN ({quoted(ids)})")
     elif actor.role == Role.PREFECTURE:
         clauses.append(f"SecupolDepartement IN ({quoted(actor.departements)})")
+    elif actor.role == Role.CNCCFP:
+        clauses.append(CNCCFP_SCOPE)
     if stage is not None:
         clauses.append(f"SecupolStage = '{stage.value}'")
     if election_id is not None:
@@ -102,13 +121,18 @@ async def list_cases(
     "/cases/{case_id}",
     response_model=CasePublic,
     summary="Consulter un dossier",
-    description="Le dossier tel qu'il est, avec les actions possibles maintenant pour la "
-    "personne connectée.",
+    description="Le dossier tel que la personne connectée peut le voir, avec les actions "
+    "possibles maintenant pour elle. Chacun n'en voit que ce que sa mission demande : le "
+    "candidat et son tiers mandaté, tout le dossier ; la préfecture, l'évaluation de la menace et "
+    "le paiement ; la CNCCFP, le dossier à partir de la reconnaissance de la menace, sans la "
+    "plainte ni le justificatif de candidature ; l'exploitation, les étapes, dates, échéances et "
+    "courriels, sans donnée personnelle.",
     responses=_RESPONSES,
 )
-async def read_case(case_id: CaseIdPath, services: ServicesDep, user: Readers) -> CasePublic:
-    state = await CaseGateway(services).read(user, case_id)
-    return case_public(state, user.role)
+async def read_case(case_id: CaseIdPath, services: ServicesDep, user: CaseReaders) -> CasePublic:
+    gateway = CaseGateway(services)
+    state = await gateway.read(user, case_id)
+    return await gateway.view(user, state)
 
 
 async def _ensure_case_for_documents(
@@ -199,17 +223,34 @@ async def upload_document(
     "/cases/{case_id}/documents",
     response_model=list[DocumentPublic],
     summary="Lister les pièces",
-    description="Les pièces déposées dans le dossier, les plus anciennes d'abord.",
+    description="Les pièces déposées dans le dossier que la personne connectée peut voir, les "
+    "plus anciennes d'abord. La CNCCFP ne voit jamais le procès-verbal de plainte, le "
+    "justificatif de candidature ni les autres pièces d'une demande d'évaluation ; la préfecture "
+    "voit les pièces de l'évaluation, les relevés d'identité bancaire et les pièces qu'elle a "
+    "déposées.",
     responses=_RESPONSES,
 )
 async def list_documents(
     case_id: CaseIdPath, services: ServicesDep, user: Readers
 ) -> list[DocumentPublic]:
-    await CaseGateway(services).ensure_visible(user, case_id)
+    state = await _state_for_documents(services, user, case_id)
     return [
         DocumentPublic.model_validate(info, from_attributes=True)
         for info in await services.storage.list_for_case(case_id)
+        if document_visible(info, state, user.actor.id, user.role)
     ]
+
+
+async def _state_for_documents(
+    services: ServicesDep, user: CurrentUser, case_id: str
+) -> CaseState | None:
+    """Check the scope; for staff, the case's state, which decides what documents they see."""
+    gateway = CaseGateway(services)
+    if user.role in (Role.CANDIDATE, Role.THIRD_PARTY):
+        # The candidate side sees every document, also before the case is opened.
+        await gateway.ensure_visible(user, case_id)
+        return None
+    return await gateway.read(user, case_id)
 
 
 @router.get(
@@ -225,12 +266,12 @@ async def download_document(
     services: ServicesDep,
     user: Readers,
 ) -> StreamingResponse:
-    await CaseGateway(services).ensure_visible(user, case_id)
+    state = await _state_for_documents(services, user, case_id)
     try:
         info = await services.storage.get(document_id)
     except DomainError:
         raise ApiError(ErrorCode.DOCUMENT_NOT_FOUND) from None
-    if info.case_id != case_id:
+    if info.case_id != case_id or not document_visible(info, state, user.actor.id, user.role):
         raise ApiError(ErrorCode.DOCUMENT_NOT_FOUND)
     stream = await services.storage.open(document_id)
 

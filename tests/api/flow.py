@@ -49,18 +49,38 @@ def case_id_of(stack: ApiStack, candidate_id: str) -> str:
     return f"case-{stack.election_id}-{candidate_id}"
 
 
+CERTIFIED = {
+    "not_public_service": True,
+    "not_in_campaign_account": True,
+    "not_state_protection": True,
+}
+"""The three certifications a candidate gives for each expense line (rule 8)."""
+
+
+def declared_on(stack: ApiStack) -> dt.date:
+    """The candidacy declaration date the flow's cases carry."""
+    return stack.first_round - dt.timedelta(days=120)
+
+
+async def evaluation_proofs(http: httpx.AsyncClient, case_id: str) -> dict[str, Any]:
+    """Upload the complaint report and the candidacy proof; the opening body's fields."""
+    complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
+    proof = await upload(http, case_id, DocumentKind.CANDIDACY_PROOF, "declaration.pdf")
+    return {"complaint_document_refs": [complaint], "candidacy_proof_ref": proof}
+
+
 async def open_case(stack: ApiStack, token: str, *, departement: str = "60") -> dict[str, Any]:
-    """Open a case with its complaint uploaded first; returns the case as the API shows it."""
+    """Open a case with its complaint and candidacy proof uploaded first; returns the case as
+    the API shows it."""
     async with stack.http(token) as http:
         case_id = case_id_of(stack, await account_id(http))
-        complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
         response = await http.post(
             "/cases",
             json={
                 "election_id": stack.election_id,
                 "departement": departement,
-                "candidacy_declared_on": (stack.first_round - dt.timedelta(days=120)).isoformat(),
-                "complaint_document_refs": [complaint],
+                "candidacy_declared_on": declared_on(stack).isoformat(),
+                **await evaluation_proofs(http, case_id),
             },
         )
         assert response.status_code == 201, response.text
@@ -68,7 +88,9 @@ async def open_case(stack: ApiStack, token: str, *, departement: str = "60") -> 
         return case
 
 
-def expense_line(stack: ApiStack, document_id: str, invoice: str = "F-001") -> dict[str, Any]:
+def expense_line(
+    stack: ApiStack, document_id: str, invoice: str = "F-001", amount_cents: int = 840_000
+) -> dict[str, Any]:
     end = stack.first_round
     return {
         "category": "premises_security",
@@ -78,8 +100,9 @@ def expense_line(stack: ApiStack, document_id: str, invoice: str = "F-001") -> d
         "invoice_reference": invoice,
         "service_start": (end - dt.timedelta(days=30)).isoformat(),
         "service_end": end.isoformat(),
-        "amount_cents": 840_000,
+        "amount_cents": amount_cents,
         "document_refs": [document_id],
+        "certification": CERTIFIED,
     }
 
 
@@ -107,6 +130,7 @@ async def record_evaluation(
                 "level": level if recognised else None,
                 "decided_on": dt.date.today().isoformat(),
                 "decision_document": decision,
+                "candidacy_declared_on": declared_on(stack).isoformat(),
             },
         )
 
@@ -117,3 +141,25 @@ async def open_space(stack: ApiStack, token: str, case_id: str) -> dict[str, Any
         await act(http, "POST", f"/cases/{case_id}/space-request")
     async with stack.http(stack.staff["cnccfp"]) as http:
         return await act(http, "POST", f"/cases/{case_id}/space")
+
+
+async def submitted_case(
+    stack: ApiStack, lines: list[tuple[str, int]], *, token: str | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """A candidate's case, recognised at level 1, with ``lines`` (invoice, amount) deposited for
+    the first round. Returns the candidate's token, the case id and the case as submitted."""
+    token = token or await stack.sign_in(new_email())
+    case_id = (await open_case(stack, token))["case_id"]
+    await record_evaluation(stack, case_id)
+    await open_space(stack, token, case_id)
+    async with stack.http(token) as http:
+        for invoice, amount in lines:
+            document = await upload(http, case_id, DocumentKind.INVOICE, f"{invoice}.pdf")
+            await act(
+                http,
+                "POST",
+                f"/cases/{case_id}/expense-lines",
+                expense_line(stack, document, invoice, amount),
+            )
+        case = await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
+    return token, case_id, case

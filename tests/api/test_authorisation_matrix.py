@@ -5,8 +5,11 @@ a new route is in the matrix the day it is written. The callers are: nobody, the
 owns the case, another candidate, the third party the owner mandated, prefecture staff of the
 case's département and of another, a CNCCFP reviewer, an admin and an operator.
 
-The case is withdrawn before the matrix runs, so that no call can change it: an allowed action
-on it is a 409 (case closed), someone outside its scope gets a 404 whether or not it exists.
+The case's threat is recognised (so that the CNCCFP sees it, rule 9), then the case is withdrawn
+before the matrix runs, so that no call can change it: an allowed action on it is a 409 (case
+closed), someone outside its scope gets a 404 whether or not it exists.
+
+What each role then sees of a case (rule 9) is checked on a case under review, further down.
 """
 
 from __future__ import annotations
@@ -25,7 +28,19 @@ from domain.documents import DocumentKind
 from domain.stages import RULES, Role
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
-from tests.api.flow import act, expense_line, new_email, open_case, upload
+from tests.api.flow import (
+    account_id,
+    act,
+    case_id_of,
+    evaluation_proofs,
+    expense_line,
+    new_email,
+    open_case,
+    record_evaluation,
+    submitted_case,
+    upload,
+)
+from tests.helpers import assert_eventually
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,8 @@ class World:
     line_id: str
     spare_account: str
     tokens: dict[str, str]
+    proofs: dict[str, dict[str, Any]]
+    """The opening body's proofs, by caller (each candidate's are uploaded to their own case)."""
 
 
 @pytest.fixture(scope="package")
@@ -102,6 +119,10 @@ async def world(api: ApiStack) -> World:
     other = await api.sign_in(new_email("other"))
     case = await open_case(api, owner)
     case_id = case["case_id"]
+    first_request = case["evaluation_requests"][0]
+    await record_evaluation(api, case_id)
+    async with api.http(other) as http:
+        other_proofs = await evaluation_proofs(http, case_id_of(api, await account_id(http)))
     third_email = new_email("tiers")
     async with api.http(owner) as http:
         mandate = await upload(http, case_id, DocumentKind.MANDATE, "mandat.pdf")
@@ -111,7 +132,8 @@ async def world(api: ApiStack) -> World:
             f"/cases/{case_id}/third-party",
             {"email": third_email, "name": "Tiers", "mandate_document": mandate},
         )
-        document_id = await upload(http, case_id, DocumentKind.OTHER, "autre.pdf")
+        # A kind every reader of the case may see (rule 9): bank details.
+        document_id = await upload(http, case_id, DocumentKind.BANK_DETAILS, "rib.pdf")
         await act(http, "POST", f"/cases/{case_id}/withdrawal", {"reason": "Matrice"})
     third = await api.sign_in(third_email, create=False)
     async with api.http(api.staff["admin"]) as http:
@@ -136,17 +158,27 @@ async def world(api: ApiStack) -> World:
             "admin": api.staff["admin"],
             "operator": api.staff["operator"],
         },
+        proofs={
+            "candidate": {
+                "complaint_document_refs": first_request["document_refs"][:1],
+                "candidacy_proof_ref": first_request["document_refs"][1],
+            },
+            "other_candidate": other_proofs,
+        },
     )
 
 
-def body_for(route: APIRoute, stack: ApiStack, document: str) -> Any:
+def body_for(route: APIRoute, stack: ApiStack, document: str, proofs: dict[str, Any]) -> Any:
     today = dt.date.today().isoformat()
     unique = uuid.uuid4().hex[:8]
+    declared = (stack.first_round - dt.timedelta(days=90)).isoformat()
+    later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
     return {
         "open_case": {
             "election_id": stack.election_id,
             "departement": "60",
-            "candidacy_declared_on": (stack.first_round - dt.timedelta(days=90)).isoformat(),
+            "candidacy_declared_on": declared,
+            **proofs,
         },
         "mandate_third_party": {
             "email": new_email("tiers"),
@@ -161,7 +193,20 @@ def body_for(route: APIRoute, stack: ApiStack, document: str) -> Any:
             "recognised": False,
             "decided_on": today,
             "decision_document": document,
+            "candidacy_declared_on": declared,
         },
+        "submit": {"rounds_attended": 1},
+        "request_reevaluation": {"new_facts": "Nouvelles menaces.", "document_refs": [document]},
+        "reevaluate_threat": {
+            "level": 2,
+            "decided_on": today,
+            "decision_document": document,
+            "reason": "Menace aggravée.",
+        },
+        "record_line_verdict": {"accepted_cents": 0, "reason": "Hors période."},
+        "correct_rounds_attended": {"rounds_attended": 2, "reason": "Résultats officiels."},
+        "open_late_window": {"deposit_deadline": later, "reason": "Retard de la préfecture."},
+        "close_case": {"reason": "Demande abandonnée."},
         "record_payment": {"amount_cents": 100, "paid_on": today, "reference": "VIR-1"},
         "send_observations": {"observations": "Observations."},
         "record_manual_verification": {"line_id": "l", "valid": True, "note": "Vu."},
@@ -224,7 +269,9 @@ async def test_authorisation_matrix(api: ApiStack, world: World, caller: Caller)
                 )
             else:
                 response = await http.request(
-                    method, url, json=body_for(route, api, world.document_id)
+                    method,
+                    url,
+                    json=body_for(route, api, world.document_id, world.proofs.get(caller.name, {})),
                 )
             expected = expected_status(method, route, caller)
             if response.status_code != expected:
@@ -261,3 +308,152 @@ async def test_signed_in_routes_need_a_valid_session(api: ApiStack, world: World
         async with api.http(token) as http:
             response = await http.get("/auth/me")
             assert response.status_code == 200, name
+
+
+# --- What each role sees (rule 9) ------------------------------------------------------------
+
+
+@dataclass
+class Reviewed:
+    case_id: str
+    candidate: str
+    third_party: str
+
+
+@pytest.fixture(scope="package")
+async def reviewed(api: ApiStack) -> Reviewed:
+    """A case under review: a line deposited, a round of observations sent, a third party."""
+    token, case_id, _ = await submitted_case(api, [("F-VUE-1", 840_000)])
+    third_email = new_email("tiers")
+    async with api.http(token) as http:
+        mandate = await upload(http, case_id, DocumentKind.MANDATE, "mandat.pdf")
+        await act(
+            http,
+            "POST",
+            f"/cases/{case_id}/third-party",
+            {"email": third_email, "name": "Tiers", "mandate_document": mandate},
+        )
+    third = await api.sign_in(third_email, create=False)
+    async with api.http(api.staff["cnccfp"]) as http:
+        await act(
+            http,
+            "POST",
+            f"/cases/{case_id}/observations",
+            {"observations": "Merci de préciser.", "contested_line_ids": []},
+        )
+    return Reviewed(case_id=case_id, candidate=token, third_party=third)
+
+
+async def _view(api: ApiStack, token: str, case_id: str) -> dict[str, Any]:
+    async with api.http(token) as http:
+        return await act(http, "GET", f"/cases/{case_id}")
+
+
+@pytest.mark.parametrize("side", ["candidate", "third_party"])
+async def test_the_candidate_side_sees_the_whole_case(
+    api: ApiStack, reviewed: Reviewed, side: str
+) -> None:
+    token = reviewed.candidate if side == "candidate" else reviewed.third_party
+    case = await _view(api, token, reviewed.case_id)
+    assert case["candidate"]["email"]
+    assert len(case["expense_lines"]) == 1 and case["claimed_cents"] == 840_000
+    assert case["expense_lines"][0]["certification"]["not_state_protection"] is True
+    assert len(case["rounds"]) == 1 and case["rounds"][0]["observations"]
+    assert len(case["evaluation_requests"][0]["document_refs"]) == 2
+    assert case["rounds_attended"] == 1 and case["decision_due"]
+    assert case["third_party"]["name"] == "Tiers"
+    # Operations' view and the CNCCFP's flags are not theirs.
+    assert case["notifications"] == [] and case["duplicate_invoices"] == []
+
+
+async def test_the_prefecture_sees_the_evaluation_and_payment_facts_only(
+    api: ApiStack, reviewed: Reviewed
+) -> None:
+    case = await _view(api, api.staff["pref60"], reviewed.case_id)
+    assert case["candidate"]["name"]
+    assert len(case["evaluation_requests"][0]["document_refs"]) == 2
+    assert case["evaluations"][0]["level"] == 1 and case["ceiling_cents"] == 1_500_000
+    assert case["expense_lines"] == [] and case["line_count"] == 0
+    assert case["claimed_cents"] is None and case["rounds_attended"] is None
+    assert case["rounds"] == [] and case["line_checks"] == [] and case["line_verdicts"] == []
+    assert case["seal"] is None and case["third_party"] is None
+    async with api.http(api.staff["pref60"]) as http:
+        response = await http.get(f"/cases/{reviewed.case_id}/messages")
+        assert response.status_code == 403
+        documents = (await http.get(f"/cases/{reviewed.case_id}/documents")).json()
+    kinds = {document["kind"] for document in documents}
+    assert kinds <= {"complaint_report", "candidacy_proof", "evaluation_decision", "bank_details"}
+    assert {"complaint_report", "candidacy_proof", "evaluation_decision"} <= kinds
+
+
+async def test_the_cnccfp_sees_the_claim_but_not_the_evaluation_request(
+    api: ApiStack, reviewed: Reviewed
+) -> None:
+    case = await _view(api, api.staff["cnccfp"], reviewed.case_id)
+    assert case["candidate"]["name"] and case["evaluations"][0]["decision_document"]
+    assert len(case["expense_lines"]) == 1 and len(case["rounds"]) == 1
+    request = case["evaluation_requests"][0]
+    assert request["document_refs"] == [] and request["new_facts"] is None
+    async with api.http(api.staff["cnccfp"]) as http:
+        documents = (await http.get(f"/cases/{reviewed.case_id}/documents")).json()
+    kinds = {document["kind"] for document in documents}
+    assert "invoice" in kinds and not kinds & {"complaint_report", "candidacy_proof"}
+
+
+async def test_the_operator_sees_no_personal_data_and_no_text(
+    api: ApiStack, reviewed: Reviewed
+) -> None:
+    async def with_notifications() -> dict[str, Any]:
+        case = await _view(api, api.staff["operator"], reviewed.case_id)
+        assert case["notifications"]
+        return case
+
+    case = await assert_eventually(with_notifications)
+    assert case["stage"] == "observations_pending" and case["deposit_deadline"]
+    assert case["decision_due"] and case["history"]
+    assert case["candidate"] is None and case["candidacy_declared_on"] is None
+    assert case["third_party"] is None
+    assert case["expense_lines"] == [] and case["line_count"] == 1
+    assert case["claimed_cents"] is None and case["rounds"] == []
+    assert case["evaluation_requests"][0]["document_refs"] == []
+    assert case["evaluations"][0]["decision_document"] is None
+    text = str(case)
+    assert "Merci de préciser" not in text and "@" not in text
+    async with api.http(api.staff["operator"]) as http:
+        listed = (await http.get("/cases")).json()
+        assert reviewed.case_id in [item["case_id"] for item in listed]
+        response = await http.get(f"/cases/{reviewed.case_id}/documents")
+        assert response.status_code == 403
+
+
+async def test_the_cnccfp_does_not_see_a_case_before_the_threat_is_recognised(
+    api: ApiStack,
+) -> None:
+    token = await api.sign_in(new_email())
+    case_id = (await open_case(api, token))["case_id"]
+    cnccfp = api.staff["cnccfp"]
+
+    async def listed_for_prefecture() -> None:
+        async with api.http(api.staff["pref60"]) as http:
+            cases = (await http.get("/cases")).json()
+        assert case_id in [item["case_id"] for item in cases]
+
+    # Once the index shows the case to the prefecture, it would show it to the CNCCFP too.
+    await assert_eventually(listed_for_prefecture)
+    async with api.http(cnccfp) as http:
+        for path in ("", "/documents"):
+            response = await http.get(f"/cases/{case_id}{path}")
+            assert response.status_code == 404, path
+            assert response.json()["code"] == "case_not_found"
+        cases = (await http.get("/cases")).json()
+        assert case_id not in [item["case_id"] for item in cases]
+    await record_evaluation(api, case_id)
+
+    async def listed_for_cnccfp() -> None:
+        async with api.http(cnccfp) as http:
+            cases = (await http.get("/cases")).json()
+        assert case_id in [item["case_id"] for item in cases]
+
+    await assert_eventually(listed_for_cnccfp)
+    case = await _view(api, cnccfp, case_id)
+    assert case["stage"] == "threat_recognised"

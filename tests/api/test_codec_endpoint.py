@@ -27,7 +27,7 @@ from domain.contracts import CandidateContact
 from domain.documents import DocumentKind
 from embedded.temporal_server import temporal_binary
 from tests.api.conftest import ApiStack
-from tests.api.flow import act, open_case, open_space, record_evaluation, upload
+from tests.api.flow import CERTIFIED, act, open_case, open_space, record_evaluation, upload
 from tests.helpers import assert_eventually
 
 UI_ORIGIN = "http://localhost:8233"
@@ -96,9 +96,10 @@ async def full_case(api: ApiStack) -> FullCase:
             "service_end": api.first_round.isoformat(),
             "amount_cents": AMOUNT_CENTS,
             "document_refs": [invoice],
+            "certification": CERTIFIED,
         }
         await act(http, "POST", f"/cases/{case_id}/expense-lines", line)
-        await act(http, "POST", f"/cases/{case_id}/submission")
+        await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
     async with api.http(cnccfp) as http:
         case = await act(http, "POST", f"/cases/{case_id}/decision", {"amount_cents": AMOUNT_CENTS})
         assert case["decision"]["amount_cents"] == AMOUNT_CENTS

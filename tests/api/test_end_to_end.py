@@ -9,6 +9,7 @@ from domain.documents import DocumentKind
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import (
+    CERTIFIED,
     act,
     case_id_of,
     new_email,
@@ -49,13 +50,31 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
         # 1. Evaluation asked of the prefect, with the complaint uploaded first.
         complaint = await upload(http, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
         proof = await upload(http, case_id, DocumentKind.CANDIDACY_PROOF, "declaration.pdf")
+        declared = (api.first_round - dt.timedelta(days=90)).isoformat()
         body = {
             "election_id": api.election_id,
             "departement": "60",
-            "candidacy_declared_on": (api.first_round - dt.timedelta(days=90)).isoformat(),
+            "candidacy_declared_on": declared,
             "complaint_document_refs": [complaint],
             "candidacy_proof_ref": proof,
         }
+        # Without the proof of candidacy, the request is refused (rule 6).
+        response = await http.post("/cases", json={**body, "candidacy_proof_ref": None})
+        assert response.status_code == 422
+        assert response.json()["code"] == "evaluation_proofs_required"
+        # A complaint report that is not one (another kind of document) is no proof either.
+        response = await http.post("/cases", json={**body, "complaint_document_refs": [proof]})
+        assert response.json()["code"] == "evaluation_proofs_required"
+        # A declaration after the first round is refused.
+        response = await http.post(
+            "/cases",
+            json={
+                **body,
+                "candidacy_declared_on": (api.first_round + dt.timedelta(days=1)).isoformat(),
+            },
+        )
+        assert response.status_code == 422
+        assert response.json()["code"] == "candidacy_date_invalid"
         case = await act(http, "POST", "/cases", body, expected=201)
         assert case["stage"] == "evaluation_requested"
         assert case["candidate"]["email"] == candidate_email
@@ -81,9 +100,11 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
                 "level": 1,
                 "decided_on": dt.date.today().isoformat(),
                 "decision_document": decision,
+                "candidacy_declared_on": declared,
             },
         )
         assert case["stage"] == "threat_recognised"
+        assert case["ceiling_cents"] == 1_500_000
 
     # 3. The candidate mandates a third party, who signs in from their own email.
     third_email = new_email("tiers")
@@ -120,6 +141,7 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
         "service_start": (end - dt.timedelta(days=40)).isoformat(),
         "service_end": end.isoformat(),
         "amount_cents": 840_000,
+        "certification": CERTIFIED,
     }
     async with api.http(third) as http:
         invoice = await upload(http, case_id, DocumentKind.INVOICE, "facture-031.pdf")
@@ -140,9 +162,28 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
         assert [item["invoice_reference"] for item in case["expense_lines"]] == ["F-2026-031"]
         assert case["claimed_cents"] == 840_000
 
-        # 6. Deposit: sealed, and the receipt is emailed.
-        case = await act(http, "POST", f"/cases/{case_id}/submission")
+        # An uncertified line is refused, by the API as by the workflow (rule 8).
+        response = await http.post(
+            f"/cases/{case_id}/expense-lines",
+            json={
+                **line,
+                "invoice_reference": "F-2026-033",
+                "document_refs": [other],
+                "certification": {**CERTIFIED, "not_state_protection": False},
+            },
+        )
+        assert response.status_code == 422 and response.json()["code"] == "line_not_certified"
+
+        # 6. Deposit, stating the last round attended: sealed, and the receipt is emailed.
+        response = await http.post(f"/cases/{case_id}/submission")
+        assert response.status_code == 422
+        assert response.json()["code"] == "rounds_attended_required"
+        response = await http.post(f"/cases/{case_id}/submission", json={})
+        assert response.json()["code"] == "rounds_attended_required"
+        assert response.json()["field"] == "rounds_attended"
+        case = await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
         assert case["stage"] == "submitted"
+        assert case["rounds_attended"] == 1 and case["decision_due"]
 
         async def sealed() -> dict[str, Any]:
             current = (await http.get(f"/cases/{case_id}")).json()
@@ -333,16 +374,21 @@ async def test_a_threat_not_recognised_is_examined_again_and_ceilings_hold(api: 
             "service_end": api.first_round.isoformat(),
             "amount_cents": 2_000_000,
             "document_refs": [invoice],
+            "certification": CERTIFIED,
         }
         await act(http, "POST", f"/cases/{case_id}/expense-lines", line)
-        await act(http, "POST", f"/cases/{case_id}/submission")
+        await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
     async with api.http(api.staff["cnccfp"]) as http:
         # Level 1: never above 15,000 €, whatever was claimed; less than that must give reasons.
         response = await http.post(f"/cases/{case_id}/decision", json={"amount_cents": 2_000_000})
         assert response.status_code == 422
         assert response.json()["code"] == "amount_above_ceiling"
-        response = await http.post(f"/cases/{case_id}/decision", json={"amount_cents": 1_000_000})
-        assert response.status_code == 422 and response.json()["code"] == "reasons_required"
+        # Less than the ceiling, without a contradictory procedure: refused (rule 1).
+        response = await http.post(
+            f"/cases/{case_id}/decision", json={"amount_cents": 1_000_000, "reasons": "Réduit."}
+        )
+        assert response.status_code == 409
+        assert response.json()["code"] == "contradictory_procedure_required"
         case = await act(http, "POST", f"/cases/{case_id}/decision", {"amount_cents": 1_500_000})
         assert case["decision"]["outcome"] == "approved"
         assert case["decision"]["ceiling_cents"] == 1_500_000

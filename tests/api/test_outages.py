@@ -23,6 +23,7 @@ from core.settings import Settings
 from domain.stages import Role
 from embedded.temporal_server import free_port
 from tests.api.conftest import POSTGRES_URL, _database_url, _drop_database
+from tests.api.flow import evaluation_proofs
 
 
 def served(settings: Settings) -> AbstractAsyncContextManager[str]:
@@ -74,13 +75,17 @@ async def test_temporal_down_is_503_and_nothing_is_applied(
         ) as http,
     ):
         # The database still answers: who you are is known.
-        assert (await http.get("/auth/me")).status_code == 200
+        me = await http.get("/auth/me")
+        assert me.status_code == 200
+        # The proofs are stored (storage needs no Temporal); the opening itself cannot be sent.
+        proofs = await evaluation_proofs(http, f"case-panne-{me.json()['account_id']}")
         response = await http.post(
             "/cases",
             json={
                 "election_id": "panne",
                 "departement": "60",
-                "candidacy_declared_on": "2026-06-01",
+                "candidacy_declared_on": (dt.date.today() - dt.timedelta(days=30)).isoformat(),
+                **proofs,
             },
         )
         assert response.status_code == 503, response.text
@@ -94,11 +99,17 @@ async def test_temporal_down_is_503_and_nothing_is_applied(
     try:
         async with engine.connect() as connection:
             outcomes = (
-                await connection.execute(select(audit_log.c.action, audit_log.c.outcome))
+                await connection.execute(
+                    select(audit_log.c.action, audit_log.c.outcome).order_by(audit_log.c.entry_id)
+                )
             ).all()
     finally:
         await engine.dispose()
-    assert [(row.action, row.outcome) for row in outcomes] == [("open_case", "error")]
+    assert [(row.action, row.outcome) for row in outcomes] == [
+        ("upload_document", "ok"),
+        ("upload_document", "ok"),
+        ("open_case", "error"),
+    ]
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="needs SECUPOL_TEST_POSTGRES_URL")

@@ -147,9 +147,10 @@ class CasePolicy(Contract):
         default_factory=lambda: [dt.timedelta(days=30), dt.timedelta(days=7)]
     )
     """Reminders to the CNCCFP before its decision is due (rule 5)."""
-    receipt_grace: dt.timedelta = dt.timedelta(minutes=10)
+    receipt_grace: dt.timedelta = dt.timedelta(0)
     """How long after the deposit deadline a deposit the API received in time is still taken
-    (rule 4): the time bar waits this long for the actions received before the deadline."""
+    (rule 4): the time bar waits this long for the actions received before the deadline.
+    ``Settings.receipt_grace_minutes`` gives new cases 10 minutes; 0 here keeps tests exact."""
 
     @field_validator(
         "reminder_offsets",

@@ -67,7 +67,8 @@ async def test_retry_after_send_delivers_one_message(
 
     async def delivered_once() -> None:
         state = await cases.state(case_id)
-        assert [r.status for r in state.notifications] == ["sent", "sent", "sent"]
+        # evaluation requested, evaluation recorded, space requested (to the CNCCFP), space opened
+        assert [r.status for r in state.notifications] == ["sent"] * 4
         to_prefecture = mail_server.store.for_recipient(case.prefecture_email)
         to_candidate = mail_server.store.for_recipient(case.candidate.email)
         assert [m["X-Secupol-Template"] for m in to_prefecture] == ["evaluation_requested"]

@@ -16,8 +16,8 @@ Subcommands::
     set-prefecture --departement 60 --email E
         record the address of a département's prefecture service
     add-election --id ID --type T --label L --first-round YYYY-MM-DD [--second-round YYYY-MM-DD]
-                 [--covered | --not-covered]
-        add an election (coverage defaults to the type's)
+        add an election; whether it is covered follows its type alone
+        (``domain.elections.is_covered``, the rule of ``POST /admin/elections`` too)
     seed-demo
         demo data for the embedded stack (an election open for deposits, the prefecture of the
         60, one account per staff role, a candidate); running it again issues fresh tokens
@@ -41,6 +41,7 @@ from core.db import create_engine, elections, migrate
 from core.settings import Environment, Settings
 from domain.calendar import PARIS, deposit_deadline
 from domain.contracts import Actor
+from domain.elections import LABELS, ElectionType, is_covered, parse_election_type
 from domain.errors import DomainError, ErrorCode
 from domain.stages import Role
 
@@ -58,6 +59,7 @@ ROLE_LABELS: dict[Role, str] = {
 
 DEMO_ELECTION_ID = "exercice-demo"
 DEMO_ELECTION_LABEL = "Exercice (démonstration)"
+DEMO_ELECTION_TYPE = ElectionType.MUNICIPALES
 DEMO_DEPARTEMENT = "60"
 DEMO_PREFECTURE_EMAIL = "prefecture-60@secupol.localhost"
 DEMO_STAFF: tuple[tuple[str, str, Role, tuple[str, ...]], ...] = (
@@ -171,7 +173,7 @@ async def add_election_command(
 ) -> str:
     """``add-election``: an election candidates may open cases for (if covered)."""
     label = _text(args.label, field="label", label="L'intitulé", limit=200)
-    election_type = _text(args.type, field="type", label="Le type d'élection", limit=32)
+    election_type = parse_election_type(args.type)
     covered = await add_election(
         engine,
         election_id=args.id,
@@ -179,7 +181,6 @@ async def add_election_command(
         label=label,
         first_round=args.first_round,
         second_round=args.second_round,
-        covered=args.covered,
     )
     lines = _election_lines(election_type, label, args.first_round, args.second_round, covered)
     return "\n".join([f"Élection ajoutée : {args.id}", *lines])
@@ -204,7 +205,13 @@ async def seed_demo_command(
         "Sécu'Pol — données de démonstration (fictives)",
         "",
         f"Élection {DEMO_ELECTION_ID} ({'ajoutée' if election_added else 'mise à jour'})",
-        *_election_lines("municipales", DEMO_ELECTION_LABEL, first_round, second_round, True),
+        *_election_lines(
+            DEMO_ELECTION_TYPE,
+            DEMO_ELECTION_LABEL,
+            first_round,
+            second_round,
+            is_covered(DEMO_ELECTION_TYPE),
+        ),
         "",
         f"Préfecture du département {DEMO_DEPARTEMENT} : {DEMO_PREFECTURE_EMAIL}",
         "",
@@ -255,11 +262,10 @@ async def _ensure_demo_election(
         await add_election(
             engine,
             election_id=DEMO_ELECTION_ID,
-            election_type="municipales",
+            election_type=DEMO_ELECTION_TYPE,
             label=DEMO_ELECTION_LABEL,
             first_round=first_round,
             second_round=second_round,
-            covered=True,
         )
         return True
     except DomainError as error:
@@ -272,11 +278,11 @@ async def _ensure_demo_election(
             update(elections)
             .where(elections.c.election_id == DEMO_ELECTION_ID)
             .values(
-                election_type="municipales",
+                election_type=DEMO_ELECTION_TYPE.value,
                 label=DEMO_ELECTION_LABEL,
                 first_round=first_round,
                 second_round=second_round,
-                covered=True,
+                covered=is_covered(DEMO_ELECTION_TYPE),
             )
         )
     return False
@@ -362,7 +368,7 @@ def _expiry(settings: Settings) -> str:
 
 
 def _election_lines(
-    election_type: str,
+    election_type: ElectionType,
     label: str,
     first_round: dt.date,
     second_round: dt.date | None,
@@ -371,7 +377,7 @@ def _election_lines(
     deadline = deposit_deadline(first_round)
     return [
         f"  intitulé       : {label}",
-        f"  type           : {election_type}",
+        f"  type           : {election_type.value} ({LABELS[election_type]})",
         f"  premier tour   : {first_round:%d/%m/%Y}",
         f"  second tour    : {'—' if second_round is None else f'{second_round:%d/%m/%Y}'}",
         f"  dispositif     : {'applicable' if covered else 'non applicable'}",
@@ -428,28 +434,24 @@ def _parser() -> argparse.ArgumentParser:
     prefecture.add_argument("--email", required=True)
     prefecture.set_defaults(handler=set_prefecture_command)
 
-    election = commands.add_parser("add-election", help="ajouter une élection")
+    election = commands.add_parser(
+        "add-election",
+        help="ajouter une élection",
+        description="Ajoute une élection. Le dispositif s'applique ou non selon le seul type "
+        "d'élection, par la même règle que la route POST /admin/elections : oui pour "
+        f"{', '.join(kind.value for kind in ElectionType if is_covered(kind))} ; "
+        "non pour les autres types. Aucune option ne permet de le décider autrement.",
+    )
     election.add_argument("--id", required=True, help="minuscules, chiffres et tirets")
-    election.add_argument("--type", required=True, help="municipales, legislatives…")
+    election.add_argument(
+        "--type",
+        required=True,
+        metavar="TYPE",
+        help=f"type d'élection : {', '.join(kind.value for kind in ElectionType)}",
+    )
     election.add_argument("--label", required=True, help="intitulé")
     election.add_argument("--first-round", required=True, type=_date, metavar="AAAA-MM-JJ")
     election.add_argument("--second-round", type=_date, default=None, metavar="AAAA-MM-JJ")
-    coverage = election.add_mutually_exclusive_group()
-    coverage.add_argument(
-        "--covered",
-        dest="covered",
-        action="store_const",
-        const=True,
-        default=None,
-        help="le dispositif s'applique (par défaut : selon le type)",
-    )
-    coverage.add_argument(
-        "--not-covered",
-        dest="covered",
-        action="store_const",
-        const=False,
-        help="le dispositif ne s'applique pas",
-    )
     election.set_defaults(handler=add_election_command)
 
     demo = commands.add_parser("seed-demo", help="données de démonstration (pile locale)")

@@ -12,6 +12,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
+from domain.elections import ElectionType
 from domain.errors import ErrorCode, custom_error
 from domain.expenses import ExpenseCategory
 from domain.money import DecisionOutcome, ThreatLevel
@@ -107,7 +108,7 @@ class ElectionPublic(Public):
     """Une élection."""
 
     election_id: str = Field(description="Identifiant de l'élection (ex. municipales-2026).")
-    election_type: str = Field(description="Type d'élection (municipales, législatives…).")
+    election_type: str = Field(description="Type d'élection (municipales, legislatives…).")
     label: str = Field(description="Intitulé.")
     first_round: dt.date = Field(description="Date du premier tour.")
     second_round: dt.date | None = Field(description="Date du second tour, s'il y en a un.")
@@ -123,11 +124,14 @@ class ElectionCreate(Body):
     election_id: str = Field(
         min_length=1, max_length=64, description="Identifiant : minuscules, chiffres et tirets."
     )
-    election_type: str = Field(min_length=1, max_length=32, description="Type d'élection.")
+    election_type: ElectionType = Field(
+        description="Type d'élection. Il décide seul si le dispositif s'applique : oui pour "
+        "legislatives, departementales, municipales, communautaires et metropolitaines-lyon ; "
+        "non pour les autres."
+    )
     label: str = Field(min_length=1, max_length=200, description="Intitulé.")
     first_round: dt.date = Field(description="Date du premier tour.")
     second_round: dt.date | None = Field(default=None, description="Date du second tour.")
-    covered: bool = Field(default=True, description="Le dispositif s'applique à cette élection.")
 
 
 class PrefectureUpdate(Body):

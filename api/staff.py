@@ -14,16 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from core.accounts import AccountRecord, Accounts
 from core.db import elections, prefectures
 from domain.contracts import Email
+from domain.elections import is_covered, parse_election_type
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
 from domain.stages import Role
 
 STAFF_ROLES = frozenset({Role.PREFECTURE, Role.CNCCFP, Role.ADMIN, Role.OPERATOR})
-
-COVERED_BY_DEFAULT = frozenset(
-    {"legislatives", "departementales", "municipales", "communautaires", "metropolitaines-lyon"}
-)
-"""Election types the scheme applies to unless an admin says otherwise (DOMAIN.md)."""
 
 
 async def create_staff(
@@ -101,12 +97,13 @@ async def add_election(
     label: str,
     first_round: dt.date,
     second_round: dt.date | None,
-    covered: bool | None = None,
 ) -> bool:
-    """Add an election; ``covered`` defaults to the type's coverage. Returns whether it is covered.
+    """Add an election, covered or not by its type alone (``domain.elections.is_covered``: the
+    admin route and the admin command have no other way). Returns whether it is covered.
 
     Raises:
-        DomainError: ``invalid_identifier``, ``invalid_date_range`` or ``election_exists``.
+        DomainError: ``invalid_identifier``, ``invalid_input`` (an unknown election type),
+            ``invalid_date_range`` or ``election_exists``.
     """
     if not is_opaque_id(election_id):
         raise DomainError(ErrorCode.INVALID_IDENTIFIER, field="election_id")
@@ -116,23 +113,24 @@ async def add_election(
             field="second_round",
             message="Le second tour doit suivre le premier.",
         )
-    is_covered = election_type in COVERED_BY_DEFAULT if covered is None else covered
+    known_type = parse_election_type(election_type)
+    covered = is_covered(known_type)
     try:
         async with engine.begin() as connection:
             await connection.execute(
                 insert(elections).values(
                     election_id=election_id,
-                    election_type=election_type,
+                    election_type=known_type.value,
                     label=label,
                     first_round=first_round,
                     second_round=second_round,
-                    covered=is_covered,
+                    covered=covered,
                     created_at=dt.datetime.now(dt.UTC),
                 )
             )
     except IntegrityError:
         raise DomainError(ErrorCode.ELECTION_EXISTS, field="election_id") from None
-    return is_covered
+    return covered
 
 
 async def election_exists(engine: AsyncEngine, election_id: str) -> bool:

@@ -112,7 +112,11 @@ async def put_prefecture(
     response_model=ElectionPublic,
     summary="Ajouter une élection",
     description="Ajoute une élection, avec ses dates de scrutin : la date limite de dépôt en "
-    "découle." + _ONLY_ADMINS,
+    "découle.\n\nLe dispositif s'applique ou non selon le seul type d'élection, par la même "
+    "règle que la commande « python -m api.admin add-election » : oui pour les législatives, "
+    "départementales, municipales, communautaires et métropolitaines de Lyon (partie du code "
+    "électoral commune à ces élections, articles L. 52-18 à L. 52-18-4) ; non pour les autres "
+    "types. Aucun champ ne permet de le décider autrement." + _ONLY_ADMINS,
     responses=_RESPONSES,
 )
 async def create_election(
@@ -121,7 +125,7 @@ async def create_election(
     covered = await add_election(services.engine, **body.model_dump())
     await audit.record(services.engine, user.actor, "add_election", audit.OK)
     return ElectionPublic(
-        **body.model_dump(exclude={"covered"}),
+        **body.model_dump(),
         covered=covered,
         deposit_deadline=deposit_deadline(body.first_round),
     )

@@ -21,6 +21,7 @@ from core.accounts import Accounts
 from core.db import audit_log, create_engine, elections, migrate, prefectures
 from core.settings import Settings
 from domain.calendar import PARIS, deposit_deadline
+from domain.elections import ElectionType, is_covered
 from domain.errors import MESSAGES, DomainError, ErrorCode
 from domain.stages import Role
 
@@ -213,10 +214,10 @@ async def test_add_election(admin_settings: Settings, capsys: pytest.CaptureFixt
     election = ("add-election", "--type", "municipales", "--label", "Municipales partielles")
     status, out, err = await admin(
         capsys, *election, "--id", "partielles-2027", "--first-round", "2027-03-14",
-        "--second-round", "2027-03-21", "--not-covered",
+        "--second-round", "2027-03-21",
     )  # fmt: skip
     assert (status, err) == (0, "")
-    assert "non applicable" in out
+    assert "dispositif     : applicable" in out
     assert "21/05/2027 à 18 h 00" in out
     status, out, err = await admin(
         capsys, *election, "--id", "inversee-2027", "--first-round", "2027-03-21",
@@ -230,6 +231,55 @@ async def test_add_election(admin_settings: Settings, capsys: pytest.CaptureFixt
     async with database(admin_settings) as (engine, _):
         assert await election_exists(engine, "partielles-2027")
         assert not await election_exists(engine, "inversee-2027")
+
+
+@pytest.mark.parametrize("election_type", [kind.value for kind in ElectionType])
+async def test_add_election_coverage_follows_the_type(
+    admin_settings: Settings, capsys: pytest.CaptureFixture[str], election_type: str
+) -> None:
+    status, out, err = await admin(
+        capsys, "add-election", "--id", f"{election_type}-2027", "--type", election_type,
+        "--label", "Élection", "--first-round", "2027-03-14",
+    )  # fmt: skip
+    assert (status, err) == (0, "")
+    covered = is_covered(election_type)
+    assert f"dispositif     : {'applicable' if covered else 'non applicable'}" in out
+    async with database(admin_settings) as (engine, _), engine.connect() as connection:
+        row = (
+            await connection.execute(
+                select(elections.c.election_type, elections.c.covered).where(
+                    elections.c.election_id == f"{election_type}-2027"
+                )
+            )
+        ).one()
+    assert tuple(row) == (election_type, covered)
+
+
+async def test_add_election_has_no_coverage_override(
+    admin_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ("add-election", "--id", "senat-2026", "--label", "Sénatoriales 2026",
+            "--first-round", "2026-09-27")  # fmt: skip
+    for flag in ("--covered", "--not-covered"):
+        with pytest.raises(SystemExit) as usage:
+            await admin(capsys, *base, "--type", "senatoriales", flag)
+        assert usage.value.code == 2
+        assert "unrecognized arguments" in capsys.readouterr().err
+    status, out, err = await admin(capsys, *base, "--type", "Sénatoriales")
+    assert_refused(status, out, err, "Type d'élection inconnu.")
+    async with database(admin_settings) as (engine, _):
+        assert not await election_exists(engine, "senat-2026")
+        async with engine.connect() as connection:
+            outcomes = (
+                (
+                    await connection.execute(
+                        select(audit_log.c.outcome).where(audit_log.c.action == "cli_add_election")
+                    )
+                )
+                .scalars()
+                .all()
+            )
+    assert outcomes == [ErrorCode.INVALID_INPUT.value]
 
 
 async def test_seed_demo_runs_twice(

@@ -11,10 +11,14 @@ import datetime as dt
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, inspect, select, text
+from sqlalchemy import Connection, insert, inspect, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from core.db import elections, metadata, migrate
+from domain.elections import is_covered
+
+SCHEME_IN_FORCE = dt.date(2025, 3, 21)
+"""L. 52-18 to L. 52-18-4 apply from this day (DOMAIN.md): an election before it is test data."""
 
 
 def _tables(connection: Connection) -> set[str]:
@@ -36,7 +40,56 @@ async def test_upgrade_from_empty_gives_the_models_schema(bare_engine: AsyncEngi
     by_id = {row["election_id"]: row for row in seeded}
     assert by_id["municipales-2026"]["first_round"] == dt.date(2026, 3, 15)
     assert by_id["municipales-2026"]["covered"] is True
-    assert by_id["legislatives-2024"]["covered"] is False
+    # No test election in a production migration (rule 10): every seeded election falls under
+    # the law, and its coverage is the one its type gives.
+    assert "legislatives-2024" not in by_id
+    for row in seeded:
+        assert row["first_round"] >= SCHEME_IN_FORCE, row["election_id"]
+        assert row["covered"] is is_covered(row["election_type"]), row["election_id"]
+
+
+def _old_seed_row(covered: bool) -> dict[str, object]:
+    """The test election as the first version of revision 0002 inserted it (``covered`` False)."""
+    return {
+        "election_id": "legislatives-2024",
+        "election_type": "legislatives",
+        "label": "Élections législatives 2024",
+        "first_round": dt.date(2024, 6, 30),
+        "second_round": dt.date(2024, 7, 7),
+        "covered": covered,
+        "created_at": dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
+    }
+
+
+async def _election_ids(engine: AsyncEngine) -> set[str]:
+    async with engine.connect() as connection:
+        return set((await connection.scalars(select(elections.c.election_id))).all())
+
+
+async def test_0004_removes_the_test_election_of_an_existing_database(
+    bare_engine: AsyncEngine,
+) -> None:
+    # A database migrated before the seed was fixed holds the test election.
+    await migrate(bare_engine, "0003")
+    async with bare_engine.begin() as connection:
+        await connection.execute(insert(elections).values(**_old_seed_row(covered=False)))
+    assert await _election_ids(bare_engine) == {"municipales-2026", "legislatives-2024"}
+    await migrate(bare_engine, "0004")
+    assert await _election_ids(bare_engine) == {"municipales-2026"}
+    # Downgrade restores nothing; upgrading again is harmless.
+    await migrate(bare_engine, "0003")
+    assert await _election_ids(bare_engine) == {"municipales-2026"}
+    await migrate(bare_engine)
+    assert await _election_ids(bare_engine) == {"municipales-2026"}
+
+
+async def test_0004_leaves_a_covered_row_of_that_id_alone(bare_engine: AsyncEngine) -> None:
+    # Marked covered by hand, it may have cases: the migration does not delete it.
+    await migrate(bare_engine, "0003")
+    async with bare_engine.begin() as connection:
+        await connection.execute(insert(elections).values(**_old_seed_row(covered=True)))
+    await migrate(bare_engine, "0004")
+    assert await _election_ids(bare_engine) == {"municipales-2026", "legislatives-2024"}
 
 
 async def test_downgrade_to_nothing_and_up_again(bare_engine: AsyncEngine) -> None:
@@ -55,5 +108,5 @@ async def test_migrating_twice_changes_nothing(bare_engine: AsyncEngine) -> None
     async with bare_engine.connect() as connection:
         count = len((await connection.execute(select(elections))).all())
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
-    assert count == 2
+    assert count == 1
     assert len(version) == 1

@@ -5,7 +5,9 @@ Revises: 0001
 Create Date: 2026-11-23
 
 Elections are data an admin adds; these are the ones known when the scheme started. Sénatoriales
-2026 and présidentielle 2027 have no fixed dates yet, so they are not seeded.
+2026 and présidentielle 2027 have no fixed dates yet, so they are not seeded. No test election is
+seeded (rule 10 of DOMAIN.md): the législatives 2024 this migration once inserted as test data
+are removed from databases that have them by revision 0004.
 """
 
 import datetime as dt
@@ -19,7 +21,7 @@ down_revision: str | None = "0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-SEEDED = ("municipales-2026", "legislatives-2024")
+SEEDED = ("municipales-2026",)
 
 _elections = sa.table(
     "elections",
@@ -45,16 +47,6 @@ def upgrade() -> None:
                 "first_round": dt.date(2026, 3, 15),
                 "second_round": dt.date(2026, 3, 22),
                 "covered": True,
-                "created_at": seeded_at,
-            },
-            {
-                # Held before the scheme came into force (21 March 2025): kept as test data.
-                "election_id": "legislatives-2024",
-                "election_type": "legislatives",
-                "label": "Élections législatives 2024",
-                "first_round": dt.date(2024, 6, 30),
-                "second_round": dt.date(2024, 7, 7),
-                "covered": False,
                 "created_at": seeded_at,
             },
         ],

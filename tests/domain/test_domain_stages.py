@@ -475,7 +475,7 @@ def test_next_stage_refuses_an_outcome_the_action_cannot_have(
         (
             Stage.SUBMITTED,
             Role.CNCCFP,
-            [
+[
                 Action.SEND_OBSERVATIONS,
                 Action.RECORD_MANUAL_VERIFICATION,
                 Action.DECIDE,
@@ -497,7 +497,7 @@ def test_next_stage_refuses_an_outcome_the_action_cannot_have(
         (
             Stage.UNDER_REVIEW,
             Role.CNCCFP,
-            [
+[
                 Action.SEND_OBSERVATIONS,
                 Action.RECORD_MANUAL_VERIFICATION,
                 Action.DECIDE,

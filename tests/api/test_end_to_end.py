@@ -345,6 +345,7 @@ async def test_a_threat_not_recognised_is_examined_again_and_ceilings_hold(api: 
                 "level": 2,
                 "decided_on": dt.date.today().isoformat(),
                 "decision_document": case["evaluations"][0]["decision_document"],
+                "candidacy_declared_on": case["candidacy_declared_on"],
             },
         )
         assert response.status_code == 422 and response.json()["code"] == "invalid_threat_level"

@@ -18,6 +18,7 @@ from domain.contracts import (
     MandateThirdPartyInput,
     OpenSpaceInput,
     RecordEvaluationInput,
+    RecordLineVerdictInput,
     RecordPaymentInput,
     RequestEvaluationInput,
     RequestSpaceInput,
@@ -161,6 +162,24 @@ async def test_full_case_from_evaluation_to_payment(
     )
     assert state.stage == Stage.UNDER_REVIEW
 
+    # Rule 8: a verdict on every line; the contested one is cut with its reason.
+    await cases.act(
+        case_id,
+        Action.RECORD_LINE_VERDICT,
+        RecordLineVerdictInput(
+            actor=CNCCFP, line_id=state.expense_lines[0].line_id, accepted_cents=1_200_000
+        ),
+    )
+    await cases.act(
+        case_id,
+        Action.RECORD_LINE_VERDICT,
+        RecordLineVerdictInput(
+            actor=CNCCFP,
+            line_id=contested,
+            accepted_cents=700_000,
+            reason="Facture F-2 partiellement justifiée.",
+        ),
+    )
     state = await cases.act(
         case_id,
         Action.DECIDE,
@@ -292,8 +311,8 @@ async def test_refused_threat_can_be_reexamined(
         to_candidate = mail_server.store.for_recipient(case.candidate.email)
         assert templates_of(to_candidate) == ["evaluation_recorded", "evaluation_recorded"]
         refused, recognised = (m.get_body(("plain",)).get_content() for m in to_candidate)  # type: ignore[union-attr]
-        # The security pack goes to candidates whose threat is recognised.
-        assert SECURITY_PACK_PHONE not in refused
+        # The security pack goes to every candidate, threat recognised or not (DOMAIN.md).
+        assert SECURITY_PACK_PHONE in refused
         assert SECURITY_PACK_PHONE in recognised
         assert len(mail_server.store.for_recipient(case.prefecture_email)) == 2
 
@@ -343,9 +362,9 @@ async def test_decided_amount_within_claim_and_ceiling(cases: TestCaseClient) ->
     try:
         await cases.act(case_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=1_000_000))
     except CaseActionRefused as refusal:
-        assert refusal.code == "reasons_required"
+        assert refusal.code == "contradictory_procedure_required"
     else:
-        raise AssertionError("a reduced amount needs reasons")
+        raise AssertionError("a reduced amount needs a contradictory procedure first (rule 1)")
 
     # The ceiling of level 1 is what the claim is capped at: deciding it is a full approval.
     state = await cases.act(
@@ -365,7 +384,30 @@ async def test_rejection_closes_the_case(cases: TestCaseClient, mail_server: Mai
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(50_000, "F-3", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
+    line_id = state.expense_lines[0].line_id
+    await cases.act(
+        case_id,
+        Action.SEND_OBSERVATIONS,
+        SendObservationsInput(
+            actor=CNCCFP, observations="Prestation assurée par un service public ?"
+        ),
+    )
+    await cases.act(
+        case_id,
+        Action.ANSWER_OBSERVATIONS,
+        AnswerObservationsInput(actor=me, answer="La police ne venait pas la nuit."),
+    )
+    await cases.act(
+        case_id,
+        Action.RECORD_LINE_VERDICT,
+        RecordLineVerdictInput(
+            actor=CNCCFP,
+            line_id=line_id,
+            accepted_cents=0,
+            reason="Prestation assurée par un service public.",
+        ),
+    )
     state = await cases.act(
         case_id,
         Action.DECIDE,
@@ -383,4 +425,5 @@ async def test_policy_defaults_come_from_settings() -> None:
     from core.settings import Settings
 
     policy = Settings(_env_file=None).case_policy()  # type: ignore[call-arg]
-    assert policy == CasePolicy()
+    # The receipt grace is the one default the settings set (the contract's 0 keeps tests exact).
+    assert policy == CasePolicy(receipt_grace=dt.timedelta(minutes=10))

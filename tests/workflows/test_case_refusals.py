@@ -189,7 +189,8 @@ async def test_malformed_line_is_refused_by_the_workflow(
     [
         (("2025-08-31", "2025-09-30"), "date_outside_eligible_period"),  # before 1 September 2025
         (("2025-09-15", "2025-09-30"), "date_outside_eligible_period"),  # before the candidacy
-        (("2026-03-01", "2026-03-22"), "date_outside_eligible_period"),  # second round not attended
+        # Until the deposit states the rounds attended, the period ends at the last round (rule 2).
+        (("2026-03-01", "2026-03-23"), "date_outside_eligible_period"),  # after the second round
     ],
 )
 async def test_line_outside_the_eligible_period(

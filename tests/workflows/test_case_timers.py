@@ -17,6 +17,7 @@ from domain.contracts import (
     CorrectDepositDeadlineInput,
     CorrectFirstRoundInput,
     DecideInput,
+    RecordEvaluationInput,
     SendObservationsInput,
     SubmitInput,
 )
@@ -25,6 +26,7 @@ from domain.stages import Action, Stage
 from embedded.mailbox import MailServer
 from tests.helpers import (
     CNCCFP,
+    PREFECTURE_60,
     TestCaseClient,
     assert_eventually,
     candidate,
@@ -231,8 +233,20 @@ async def test_operator_moves_the_deadline_and_timers_follow(
 
 
 async def test_time_bar_applies_to_an_unrecognised_threat(cases: TestCaseClient) -> None:
+    """Once the prefect has answered (not recognised), the next step was the candidate's: the
+    deadline ends the case. (Still waiting on the prefect, it would not: rule 3.)"""
     case = new_case_input(deadline_in=3 * S)
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
     await cases.open_case(case, evaluation_request(case))
+    await cases.act(
+        case_id,
+        Action.RECORD_EVALUATION,
+        RecordEvaluationInput(
+            actor=PREFECTURE_60,
+            recognised=False,
+            decided_on=dt.date(2026, 3, 1),
+            decision_document="doc-refus",
+        ),
+    )
     await cases.wait_closed(case_id, timeout=dt.timedelta(seconds=20))
     assert (await cases.state(case_id)).stage == Stage.TIME_BARRED

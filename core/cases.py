@@ -43,6 +43,8 @@ DEPARTEMENT_KEY = SearchAttributeKey.for_keyword(visibility.DEPARTEMENT)
 ELECTION_KEY = SearchAttributeKey.for_keyword(visibility.ELECTION)
 DEPOSIT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.DEPOSIT_DEADLINE)
 NEXT_DEADLINE_KEY = SearchAttributeKey.for_datetime(visibility.NEXT_DEADLINE)
+DECISION_DUE_KEY = SearchAttributeKey.for_datetime(visibility.DECISION_DUE)
+RECOGNISED_KEY = SearchAttributeKey.for_bool(visibility.RECOGNISED)
 
 
 class CaseError(Exception):

@@ -12,6 +12,12 @@ DEPARTEMENT = "SecupolDepartement"
 ELECTION = "SecupolElection"
 DEPOSIT_DEADLINE = "SecupolDepositDeadline"
 NEXT_DEADLINE = "SecupolNextDeadline"
+DECISION_DUE = "SecupolDecisionDue"
+"""When the CNCCFP's decision is due (six months after the deposit, L. 52-15); set while the case
+is under examination (submitted, observations pending, under review), unset otherwise."""
+RECOGNISED = "SecupolRecognised"
+"""A prefect recognised the threat at least once: the CNCCFP's lists are limited to those cases
+(and to cases awaiting the administration)."""
 
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     STAGE: "Keyword",
@@ -19,5 +25,7 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     ELECTION: "Keyword",
     DEPOSIT_DEADLINE: "Datetime",
     NEXT_DEADLINE: "Datetime",
+    DECISION_DUE: "Datetime",
+    RECOGNISED: "Bool",
 }
 """Name to Temporal type, as ``temporal server start-dev --search-attribute`` takes them."""

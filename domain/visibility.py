@@ -13,9 +13,11 @@ ELECTION = "SecupolElection"
 DEPOSIT_DEADLINE = "SecupolDepositDeadline"
 NEXT_DEADLINE = "SecupolNextDeadline"
 DECISION_DUE = "SecupolDecisionDue"
-"""When the CNCCFP's decision is due (six months after the deposit), while it is under review."""
+"""When the CNCCFP's decision is due (six months after the deposit, L. 52-15); set while the case
+is under examination (submitted, observations pending, under review), unset otherwise."""
 RECOGNISED = "SecupolRecognised"
-"""A prefect recognised the threat at least once: the CNCCFP's lists start there (rule 9)."""
+"""A prefect recognised the threat at least once: the CNCCFP's lists are limited to those cases
+(and to cases awaiting the administration)."""
 
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     STAGE: "Keyword",

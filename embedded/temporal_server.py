@@ -4,11 +4,18 @@
 the data directory (cases survive a restart), the Web UI wired to the API's codec endpoint (so
 that it shows payloads decrypted), and secupol's search attributes registered. Tests start the
 same command on free ports, headless.
+
+``--search-attribute`` registers attributes only when the server creates its SQLite file: on a
+data directory from an earlier version, the attributes added since are registered first, by a
+short-lived server on a loopback port (``register_new_search_attributes``), so that the worker
+never finds the namespace without them.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import shutil
 import socket
@@ -18,7 +25,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from core.settings import Settings
+from core.temporal import connect_when_ready
 from domain.visibility import SEARCH_ATTRIBUTE_TYPES
+from worker.preflight import register_search_attributes
 
 
 def temporal_binary() -> Path:
@@ -45,6 +54,7 @@ def dev_server_command(
     namespace: str = "default",
     ui_codec_endpoint: str | None = None,
     extra_args: list[str] | None = None,
+    search_attributes: dict[str, str] | None = None,
 ) -> list[str]:
     """The command line of a dev server with secupol's search attributes.
 
@@ -57,6 +67,8 @@ def dev_server_command(
         ui_codec_endpoint: Base URL of the codec server the Web UI calls from the browser
             (``…/decode``, ``…/encode``).
         extra_args: More flags (dynamic config in tests).
+        search_attributes: Name to type of the attributes to register (when the server creates
+            its SQLite file); secupol's by default.
     """
     command = [
         str(temporal_binary()),
@@ -80,7 +92,8 @@ def dev_server_command(
             command += ["--ui-codec-endpoint", ui_codec_endpoint]
     if db_file is not None:
         command += ["--db-filename", str(db_file)]
-    for name, kind in SEARCH_ATTRIBUTE_TYPES.items():
+    wanted = SEARCH_ATTRIBUTE_TYPES if search_attributes is None else search_attributes
+    for name, kind in wanted.items():
         command += ["--search-attribute", f"{name}={kind}"]
     return command + (extra_args or [])
 
@@ -93,11 +106,20 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextlib.contextmanager
-def running_dev_server(workdir: Path, extra_args: list[str] | None = None) -> Iterator[str]:
-    """A headless dev server on a free loopback port, for tests and benchmarks.
+def running_dev_server(
+    workdir: Path,
+    extra_args: list[str] | None = None,
+    *,
+    db_file: Path | None = None,
+    namespace: str = "default",
+    search_attributes: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """A headless dev server on a free loopback port, for tests, benchmarks and upgrades.
 
     Yields its address once the process is started (connect with ``connect_when_ready``); its
-    SQLite file and log stay in ``workdir``. The server is stopped on exit.
+    SQLite file (a new one in ``workdir`` unless ``db_file`` is given) and its log stay in
+    ``workdir``. The server is stopped on exit. ``namespace`` and ``search_attributes`` are
+    those of ``dev_server_command``.
     """
     port = free_port()
     with (workdir / f"temporal-{port}.log").open("w") as log:
@@ -106,8 +128,10 @@ def running_dev_server(workdir: Path, extra_args: list[str] | None = None) -> It
                 host="127.0.0.1",
                 port=port,
                 ui_port=None,
-                db_file=workdir / f"temporal-{port}.sqlite",
+                db_file=db_file or workdir / f"temporal-{port}.sqlite",
+                namespace=namespace,
                 extra_args=extra_args,
+                search_attributes=search_attributes,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -128,15 +152,48 @@ def codec_endpoint(settings: Settings) -> str:
     return settings.public_url.rstrip("/") + "/codec"
 
 
+def register_new_search_attributes(settings: Settings, db_file: Path) -> list[str]:
+    """Register in ``db_file`` the search attributes its namespace lacks; returns their names.
+
+    A marker file beside the database (``<db_file>.search-attributes``) records the attributes
+    registered, so that the short-lived server starts only when ``SEARCH_ATTRIBUTE_TYPES``
+    changed since. No server may be using ``db_file`` meanwhile.
+
+    Args:
+        settings: The namespace and the connection timeout.
+        db_file: The SQLite file of the embedded server.
+    """
+    marker = db_file.with_name(db_file.name + ".search-attributes")
+    wanted = json.dumps(SEARCH_ATTRIBUTE_TYPES, sort_keys=True)
+    added: list[str] = []
+    # A new file gets every attribute from the server's flags.
+    if db_file.exists() and not (marker.exists() and marker.read_text() == wanted):
+        namespace = settings.temporal_namespace
+        with running_dev_server(db_file.parent, db_file=db_file, namespace=namespace) as address:
+
+            async def register() -> list[str]:
+                local = settings.model_copy(update={"temporal_address": address})
+                client = await connect_when_ready(local)
+                return await register_search_attributes(client, namespace)
+
+            added = asyncio.run(register())
+    marker.write_text(wanted)
+    return added
+
+
 def main() -> None:
     settings = Settings()
     host, _, port = settings.temporal_address.rpartition(":")
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db_file = settings.data_dir / "temporal.sqlite"
+    added = register_new_search_attributes(settings, db_file)
+    if added:
+        sys.stderr.write(f"registered the new search attributes {', '.join(added)}\n")
     command = dev_server_command(
         host=host,
         port=int(port),
         ui_port=settings.temporal_ui_port,
-        db_file=settings.data_dir / "temporal.sqlite",
+        db_file=db_file,
         namespace=settings.temporal_namespace,
         ui_codec_endpoint=codec_endpoint(settings),
     )

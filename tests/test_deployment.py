@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from api.observability import ApiMetrics, DecisionCounts
 from core import settings_reference
 from core.settings import Environment, Settings, StorageBackend
 from domain.visibility import SEARCH_ATTRIBUTE_TYPES
@@ -272,3 +273,16 @@ def test_alert_rules_are_complete_and_each_is_explained_in_the_runbook() -> None
         assert f"`{rule['alert']}`" in runbook, f"{rule['alert']} is not in docs/operations.md"
         names.append(rule["alert"])
     assert len(names) == len(set(names))
+
+
+def test_the_api_metrics_of_the_alert_rules_exist() -> None:
+    """A misspelt metric in an alert makes the alert silently never fire."""
+    metrics = ApiMetrics()
+    metrics.decisions.counts = DecisionCounts(overdue=0, due_30d=0)
+    metrics.requests.labels("GET", "/cases", "200").inc()
+    metrics.duration.labels("GET", "/cases").observe(0.1)
+    metrics.server_errors.labels("GET", "/cases").inc()
+    exported = {sample.name for family in metrics.registry.collect() for sample in family.samples}
+    used = set(re.findall(r"\bsecupol_[a-z0-9_]+", ALERTS.read_text(encoding="utf-8")))
+    assert used, "no secupol metric in the alert rules"
+    assert used <= exported, f"not exported by the API: {sorted(used - exported)}"

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import uuid
 from pathlib import Path
 
 import httpx
+from google.protobuf.duration_pb2 import Duration
 from prometheus_client.parser import text_string_to_metric_families
+from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
+from api.observability import DecisionCounts, count_decisions
+from core.cases import DECISION_DUE_KEY, RECOGNISED_KEY, STAGE_KEY
 from core.settings import Settings
+from domain.ids import CASE_WORKFLOW_TYPE
+from domain.stages import Stage
 from embedded.temporal_server import free_port
 from tests.api.conftest import ApiStack
 from tests.api.test_outages import served
+from tests.helpers import assert_eventually
+from worker.preflight import missing_search_attributes, register_search_attributes
 
 
 def samples(metrics_text: str, name: str) -> list[tuple[dict[str, str], float]]:
@@ -92,3 +104,91 @@ async def test_readiness_names_temporal_when_it_is_down(settings: Settings, tmp_
     assert health.json() == {"status": "ok"}
     errors = samples(metrics.text, "secupol_api_server_errors_total")
     assert ({"method": "GET", "route": "/readyz"}, 1.0) in errors
+    # The decision counts failed: no gauge (never a misleading 0), one error, and still a 200.
+    assert metrics.status_code == 200
+    assert samples(metrics.text, "secupol_decisions_overdue") == []
+    assert samples(metrics.text, "secupol_decisions_due_30d") == []
+    assert samples(metrics.text, "secupol_decisions_count_errors_total") == [({}, 1.0)]
+
+
+async def _namespace_with_search_attributes(client: Client) -> str:
+    """A namespace of its own, so that the counts see only this test's workflows."""
+    namespace = f"ns-{uuid.uuid4().hex[:8]}"
+    await client.workflow_service.register_namespace(
+        RegisterNamespaceRequest(
+            namespace=namespace,
+            workflow_execution_retention_period=Duration(seconds=24 * 3600),
+        )
+    )
+
+    async def registered() -> None:
+        await register_search_attributes(client, namespace)
+        assert await missing_search_attributes(client, namespace) == []
+
+    await assert_eventually(registered)
+    return namespace
+
+
+async def _start_case(
+    client: Client, stage: Stage, decision_due: dt.datetime, *, workflow_type: str = ""
+) -> None:
+    """A running workflow (no worker polls its task queue) with a case's search attributes."""
+    await client.start_workflow(
+        workflow_type or CASE_WORKFLOW_TYPE,
+        id=f"case-metrics-{uuid.uuid4().hex[:12]}",
+        task_queue=f"nobody-{uuid.uuid4().hex[:8]}",
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(STAGE_KEY, stage.value),
+                SearchAttributePair(DECISION_DUE_KEY, decision_due),
+                SearchAttributePair(RECOGNISED_KEY, True),
+            ]
+        ),
+    )
+
+
+async def test_metrics_count_the_decisions_overdue_and_due_soon(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    namespace = await _namespace_with_search_attributes(client)
+    local_client = await Client.connect(settings.temporal_address, namespace=namespace)
+    now = dt.datetime.now(dt.UTC)
+    await _start_case(local_client, Stage.SUBMITTED, now - dt.timedelta(days=2))
+    await _start_case(local_client, Stage.UNDER_REVIEW, now + dt.timedelta(days=10))
+    # Not counted: decided, due in 100 days, or not a case.
+    await _start_case(local_client, Stage.DECIDED, now - dt.timedelta(days=2))
+    await _start_case(local_client, Stage.OBSERVATIONS_PENDING, now + dt.timedelta(days=100))
+    await _start_case(
+        local_client, Stage.SUBMITTED, now - dt.timedelta(days=2), workflow_type="OtherWorkflow"
+    )
+
+    async def counted() -> None:
+        counts = await count_decisions(local_client, dt.datetime.now(dt.UTC), 2.0)
+        assert counts == DecisionCounts(overdue=1, due_30d=1)
+
+    await assert_eventually(counted)
+
+    local = settings.model_copy(
+        update={
+            "data_dir": tmp_path,
+            "database_url": None,
+            "temporal_namespace": namespace,
+            "api_port": free_port(),
+        }
+    )
+    async with served(local) as base, httpx.AsyncClient(base_url=base, timeout=30) as http:
+        first = await http.get("/metrics")
+        await _start_case(local_client, Stage.OBSERVATIONS_PENDING, now - dt.timedelta(days=1))
+
+        async def both_overdue() -> None:
+            counts = await count_decisions(local_client, dt.datetime.now(dt.UTC), 2.0)
+            assert counts.overdue == 2
+
+        await assert_eventually(both_overdue)
+        second = await http.get("/metrics")
+    assert first.status_code == 200, first.text
+    assert samples(first.text, "secupol_decisions_overdue") == [({}, 1.0)]
+    assert samples(first.text, "secupol_decisions_due_30d") == [({}, 1.0)]
+    assert samples(first.text, "secupol_decisions_count_errors_total") == [({}, 0.0)]
+    # Within a minute of the first count, a scrape does not ask Temporal again.
+    assert samples(second.text, "secupol_decisions_overdue") == [({}, 1.0)]

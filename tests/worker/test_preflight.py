@@ -15,8 +15,10 @@ from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
 from temporalio.client import Client
 
 from core.settings import Settings
+from core.temporal import connect_when_ready
+from domain.visibility import SEARCH_ATTRIBUTE_TYPES
 from embedded.mailbox import MailServer
-from embedded.temporal_server import free_port
+from embedded.temporal_server import free_port, register_new_search_attributes, running_dev_server
 from tests.helpers import assert_eventually
 from worker.preflight import missing_search_attributes, preflight, register_search_attributes
 from worker.run import MissingSearchAttributes, run_worker
@@ -66,7 +68,10 @@ async def test_a_namespace_without_search_attributes_stops_the_worker_until_regi
         return missing
 
     missing = await assert_eventually(registered_namespace)
-    assert "SecupolStage (Keyword)" in missing and len(missing) == 5
+    assert len(missing) == len(SEARCH_ATTRIBUTE_TYPES) == 7
+    for wanted in ("SecupolStage (Keyword)", "SecupolDecisionDue (Datetime)"):
+        assert wanted in missing
+    assert "SecupolRecognised (Bool)" in missing
     stop = asyncio.Event()
     try:
         await run_worker(local, stop)
@@ -75,7 +80,7 @@ async def test_a_namespace_without_search_attributes_stops_the_worker_until_regi
     else:
         raise AssertionError("the worker started without its search attributes")
 
-    assert len(await register_search_attributes(client, namespace)) == 5
+    assert await register_search_attributes(client, namespace) == sorted(SEARCH_ATTRIBUTE_TYPES)
 
     async def complete() -> None:
         assert await missing_search_attributes(client, namespace) == []
@@ -110,3 +115,35 @@ def test_the_check_command_prints_one_line_per_check(
         ["ok", "smtp"],
         ["ok", "storage"],
     ]
+
+
+def test_the_embedded_server_registers_attributes_added_since_its_database_was_made(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``make up`` on a data directory from before SecupolDecisionDue and SecupolRecognised."""
+    db_file = tmp_path / "temporal.sqlite"
+    older = {
+        name: kind
+        for name, kind in SEARCH_ATTRIBUTE_TYPES.items()
+        if name not in {"SecupolDecisionDue", "SecupolRecognised"}
+    }
+
+    async def missing_at(address: str) -> list[str]:
+        client = await connect_when_ready(settings.model_copy(update={"temporal_address": address}))
+        return await missing_search_attributes(client, settings.temporal_namespace)
+
+    with running_dev_server(tmp_path, db_file=db_file, search_attributes=older) as address:
+        missing = asyncio.run(missing_at(address))
+    # (``start-dev --search-attribute`` registers nothing on an existing database, whence the
+    # step that ``python -m embedded.temporal_server`` takes first.)
+    assert missing == ["SecupolDecisionDue (Datetime)", "SecupolRecognised (Bool)"]
+
+    added = register_new_search_attributes(settings, db_file)
+
+    assert added == ["SecupolDecisionDue", "SecupolRecognised"]
+    with running_dev_server(tmp_path, db_file=db_file) as address:
+        assert asyncio.run(missing_at(address)) == []
+    # Up to date: no short-lived server any more.
+    logs = set(tmp_path.glob("temporal-*.log"))
+    assert register_new_search_attributes(settings, db_file) == []
+    assert set(tmp_path.glob("temporal-*.log")) == logs

@@ -74,15 +74,14 @@ from domain.contracts import (
     OpenCaseInput,
     OpenSpaceInput,
     RecordEvaluationInput,
-    RequestEvaluationInput,
     RequestSpaceInput,
 )
 from domain.documents import DocumentKind
-from domain.expenses import MAX_LINES, ExpenseLineDraft
+from domain.expenses import ALL_CERTIFIED, MAX_LINES, ExpenseLineDraft
 from domain.ids import case_workflow_id
 from domain.money import ThreatLevel
 from domain.stages import Action, Role, Stage
-from embedded.demo import upload_sample
+from embedded.demo import evaluation_request, upload_sample
 from embedded.mailbox import MailServer
 from embedded.temporal_server import free_port, running_dev_server
 from worker.run import build_worker
@@ -139,6 +138,7 @@ def line_fields(first_round: dt.date, invoice_reference: str, document_id: str) 
         "service_end": first_round.isoformat(),
         "amount_cents": 840_000,
         "document_refs": [document_id],
+        "certification": ALL_CERTIFIED.model_dump(),
     }
 
 
@@ -171,7 +171,7 @@ async def prepare_case(
         policy=CasePolicy(reminder_offsets=[]),
     )
     case_id = case_workflow_id(election.election_id, account.account_id)
-    await cases.open_case(opening, RequestEvaluationInput(actor=me))
+    await cases.open_case(opening, await evaluation_request(me, storage, case_id))
     decision = await upload_sample(
         storage, case_id, DocumentKind.EVALUATION_DECISION, "decision.pdf"
     )

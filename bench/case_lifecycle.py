@@ -39,10 +39,9 @@ from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from domain.contracts import (
     CasePolicy,
-    RequestEvaluationInput,
 )
 from domain.ids import case_workflow_id
-from embedded.demo import case_steps, demo_case
+from embedded.demo import case_steps, demo_case, evaluation_request
 from embedded.mailbox import MailServer
 from embedded.temporal_server import running_dev_server
 from worker.run import build_worker
@@ -63,7 +62,8 @@ async def drive_case(cases: CaseClient, storage: DocumentStorage, latencies: lis
     """One case through every stage, the same script as ``make demo`` (uploads not timed)."""
     case, me = demo_case(CasePolicy(reminder_offsets=[]))
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
-    await timed(latencies, cases.open_case(case, RequestEvaluationInput(actor=me)))
+    request = await evaluation_request(me, storage, case_id)
+    await timed(latencies, cases.open_case(case, request))
     steps = await case_steps(me, storage, case_id)
     if len(steps) + 1 != UPDATES_PER_CASE:
         raise RuntimeError("the baseline must receive as many updates as a case")

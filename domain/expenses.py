@@ -73,6 +73,12 @@ class LineCertification(BaseModel):
         )
 
 
+ALL_CERTIFIED = LineCertification(
+    not_public_service=True, not_in_campaign_account=True, not_state_protection=True
+)
+"""The three certifications given, as every line must have them."""
+
+
 class ExpenseLineDraft(BaseModel):
     """An expense line as the candidate enters it (the workflow assigns its id)."""
 

@@ -28,6 +28,7 @@ from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from domain.calendar import PARIS
 from domain.contracts import (
+    CURRENT_PROCEDURE_VERSION,
     ActionInput,
     Actor,
     AddExpenseLineInput,
@@ -47,7 +48,7 @@ from domain.contracts import (
     SubmitInput,
 )
 from domain.documents import DocumentKind
-from domain.expenses import ExpenseCategory, ExpenseLineDraft
+from domain.expenses import ALL_CERTIFIED, ExpenseCategory, ExpenseLineDraft
 from domain.ids import case_workflow_id
 from domain.money import ThreatLevel
 from domain.stages import Action, Role, Stage
@@ -106,6 +107,7 @@ async def case_steps(
         service_end=dt.date(2026, 3, 15),
         amount_cents=840_000,
         document_refs=[invoice],
+        certification=ALL_CERTIFIED,
     )
     return [
         (
@@ -121,7 +123,7 @@ async def case_steps(
         (Action.REQUEST_SPACE, RequestSpaceInput(actor=me)),
         (Action.OPEN_SPACE, OpenSpaceInput(actor=cnccfp)),
         (Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line)),
-        (Action.SUBMIT, SubmitInput(actor=me)),
+        (Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1)),
         (
             Action.SEND_OBSERVATIONS,
             SendObservationsInput(
@@ -148,7 +150,9 @@ async def case_steps(
     ]
 
 
-def demo_case(policy: CasePolicy) -> tuple[OpenCaseInput, Actor]:
+def demo_case(
+    policy: CasePolicy, cnccfp_email: str = "cnccfp-demo@exemple.test"
+) -> tuple[OpenCaseInput, Actor]:
     """A new fictitious case (unique candidate) and its candidate as an actor."""
     candidate_id = f"demo{uuid.uuid4().hex[:12]}"
     case = OpenCaseInput(
@@ -161,8 +165,23 @@ def demo_case(policy: CasePolicy) -> tuple[OpenCaseInput, Actor]:
         # The real deadline of this election has passed: the demo gives itself thirty days.
         deposit_deadline=dt.datetime.now(dt.UTC) + dt.timedelta(days=30),
         policy=policy,
+        cnccfp_email=cnccfp_email,
+        procedure_version=CURRENT_PROCEDURE_VERSION,
     )
     return case, Actor(role=Role.CANDIDATE, id=candidate_id)
+
+
+async def evaluation_request(
+    me: Actor, storage: DocumentStorage, case_id: str
+) -> RequestEvaluationInput:
+    """The first evaluation request, with the two proofs R. 39-12 requires (uploaded first)."""
+    complaint = await upload_sample(storage, case_id, DocumentKind.COMPLAINT_REPORT, "plainte.pdf")
+    proof = await upload_sample(
+        storage, case_id, DocumentKind.CANDIDACY_PROOF, "declaration-candidature.pdf"
+    )
+    return RequestEvaluationInput(
+        actor=me, complaint_document_refs=[complaint], candidacy_proof_ref=proof
+    )
 
 
 async def run(until: Stage, pause: float) -> str:
@@ -172,9 +191,9 @@ async def run(until: Stage, pause: float) -> str:
     engine = create_engine(settings)
     await migrate(engine)
     storage = build_storage(settings, engine)
-    case, me = demo_case(settings.case_policy())
+    case, me = demo_case(settings.case_policy(), settings.cnccfp_email)
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
-    state = await cases.open_case(case, RequestEvaluationInput(actor=me))
+    state = await cases.open_case(case, await evaluation_request(me, storage, case_id))
     sys.stdout.write(f"{case_id}: {state.stage.value}\n")
     for action, payload in await case_steps(me, storage, case_id):
         if state.stage == until:

@@ -49,10 +49,8 @@ _CORRESPONDENTS = Allow(Role.CANDIDATE, Role.THIRD_PARTY, Role.CNCCFP)
 Readers = Annotated[CurrentUser, Depends(_READERS)]
 CaseReaders = Annotated[CurrentUser, Depends(_CASE_READERS)]
 
-RECOGNISED_ATTRIBUTE = "SecupolRecognised"
-"""The search attribute the workflow sets once a threat is recognised (Bool)."""
 CNCCFP_SCOPE = (
-    f"({RECOGNISED_ATTRIBUTE} = true OR "
+    f"({visibility.RECOGNISED} = true OR "
     f"{visibility.STAGE} = '{Stage.AWAITING_ADMINISTRATION.value}')"
 )
 """The cases the CNCCFP lists (rule 9): recognised threats, and cases waiting for it after

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 
 from domain.documents import DocumentKind
+from domain.expenses import ALL_CERTIFIED
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 
@@ -49,11 +50,7 @@ def case_id_of(stack: ApiStack, candidate_id: str) -> str:
     return f"case-{stack.election_id}-{candidate_id}"
 
 
-CERTIFIED = {
-    "not_public_service": True,
-    "not_in_campaign_account": True,
-    "not_state_protection": True,
-}
+CERTIFIED = ALL_CERTIFIED.model_dump()
 """The three certifications a candidate gives for each expense line (rule 8)."""
 
 

@@ -19,7 +19,7 @@ from domain.contracts import (
     RequestSpaceInput,
 )
 from domain.documents import DocumentKind
-from domain.expenses import ExpenseCategory, ExpenseLineDraft, LineCertification
+from domain.expenses import ALL_CERTIFIED, ExpenseCategory, ExpenseLineDraft
 from domain.ids import case_workflow_id
 from domain.money import ThreatLevel
 from domain.stages import Action
@@ -33,10 +33,7 @@ from tests.helpers import (
     new_case_input,
 )
 
-CERTIFIED = LineCertification(
-    not_public_service=True, not_in_campaign_account=True, not_state_protection=True
-)
-"""The three certifications of the legal exclusions (rule 8), all given."""
+CERTIFIED = ALL_CERTIFIED
 
 
 def line(amount_cents: int, invoice: str, doc: str, **overrides: object) -> ExpenseLineDraft:

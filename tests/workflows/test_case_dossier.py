@@ -36,6 +36,7 @@ from tests.workflows.steps import line, recognised_open_space
 from tests.workflows.test_case_refusals import assert_refused
 
 
+@pytest.mark.record_history("line_removed")
 async def test_submission_citing_a_missing_document_is_refused(cases: TestCaseClient) -> None:
     case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
@@ -70,6 +71,7 @@ async def test_submission_citing_a_missing_document_is_refused(cases: TestCaseCl
     assert state.seal is not None
 
 
+@pytest.mark.record_history("manual_verification")
 async def test_companies_are_checked_and_a_reviewer_can_overrule(
     cases: TestCaseClient, storage: DocumentStorage
 ) -> None:

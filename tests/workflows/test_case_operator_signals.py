@@ -32,6 +32,7 @@ from tests.helpers import (
 from tests.workflows.steps import line, recognised_open_space
 
 
+@pytest.mark.record_history("registry_retry")
 async def test_a_forced_retry_checks_again_the_lines_left_to_verify_by_hand(
     client: Client,
     settings: Settings,
@@ -97,6 +98,7 @@ async def test_the_memo_summarises_the_case_without_personal_data(cases: TestCas
     assert case.candidate.name not in summary and case.candidate.email not in summary
 
 
+@pytest.mark.record_history("operator_note")
 async def test_an_operator_note_is_kept_and_a_closed_case_takes_none(
     cases: TestCaseClient,
 ) -> None:

@@ -96,6 +96,7 @@ async def test_rule1_capping_at_the_ceiling_is_the_law_applied(cases: TestCaseCl
     assert state.decision.ceiling_cents == 1_500_000
 
 
+@pytest.mark.record_history("line_verdicts")
 async def test_rule1_and_8_cut_after_a_hearing_line_by_line(cases: TestCaseClient) -> None:
     case, case_id, (first, second) = await submitted(cases, 500_000, 300_000)
     me = candidate(case)
@@ -170,6 +171,7 @@ async def test_rule1_and_8_cut_after_a_hearing_line_by_line(cases: TestCaseClien
 # --- Rule 2: rounds attended are stated at the deposit -------------------------------------------
 
 
+@pytest.mark.record_history("rounds_attended")
 async def test_rule2_rounds_attended_at_deposit(cases: TestCaseClient) -> None:
     case, case_id, invoice = await recognised_open_space(cases)
     me = candidate(case)
@@ -215,6 +217,7 @@ async def test_rule2_rounds_attended_at_deposit(cases: TestCaseClient) -> None:
 # --- Rule 3: the administration's delay never time-bars ------------------------------------------
 
 
+@pytest.mark.record_history("administration_delay_evaluation")
 async def test_rule3_waiting_on_the_prefect_is_not_a_time_bar(
     cases: TestCaseClient, mail_server: MailServer
 ) -> None:
@@ -261,6 +264,7 @@ async def test_rule3_waiting_on_the_prefect_is_not_a_time_bar(
     assert state.late_windows[0].reason == "Évaluation tardive."
 
 
+@pytest.mark.record_history("administration_delay_space")
 async def test_rule3_waiting_on_the_cnccfp_then_late_window_or_closing(
     cases: TestCaseClient, mail_server: MailServer
 ) -> None:
@@ -319,6 +323,7 @@ async def test_rule3_waiting_on_the_cnccfp_then_late_window_or_closing(
 # --- Rule 4: a deposit counts when it is received ------------------------------------------------
 
 
+@pytest.mark.record_history("receipt_time")
 async def test_rule4_deposit_received_before_the_deadline_counts(cases: TestCaseClient) -> None:
     policy = CasePolicy(reminder_offsets=[], receipt_grace=dt.timedelta(seconds=20))
     case, case_id, invoice = await recognised_open_space(cases, deadline_in=4 * S, policy=policy)
@@ -347,6 +352,7 @@ async def test_rule4_deposit_received_before_the_deadline_counts(cases: TestCase
 # --- Rule 5: the decision deadline is watched ----------------------------------------------------
 
 
+@pytest.mark.record_history("decision_due")
 async def test_rule5_decision_due_reminders_and_search_attribute(
     cases: TestCaseClient, mail_server: MailServer
 ) -> None:
@@ -434,6 +440,7 @@ async def test_rule6_proofs_required_and_date_checked(cases: TestCaseClient) -> 
 # --- Rule 7: re-evaluation -----------------------------------------------------------------------
 
 
+@pytest.mark.record_history("reevaluation_of_threat")
 async def test_rule7_escalation_raises_the_ceiling(
     cases: TestCaseClient, mail_server: MailServer
 ) -> None:
@@ -498,6 +505,7 @@ async def test_rule8_lines_are_certified(cases: TestCaseClient) -> None:
 # --- Copies to the mandated third party ----------------------------------------------------------
 
 
+@pytest.mark.record_history("third_party_copies")
 async def test_third_party_gets_a_copy_of_what_asks_for_action(
     cases: TestCaseClient, mail_server: MailServer
 ) -> None:

@@ -15,15 +15,16 @@ from temporalio.worker import Replayer
 
 from core.settings import Settings
 from core.temporal import data_converter
+from domain.stages import RULES, Role
 from workflows import WORKFLOWS
 
 HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_histories_are_committed() -> None:
-    # Scenarios recorded: the whole case, time bar with reminders, contradictory rounds,
-    # payment follow-up, withdrawal, re-examination, operator corrections.
-    assert len(HISTORIES) >= 7, "run `make histories LABEL=vN`, commit tests/workflows/histories/"
+    # v4: every update and signal (see the coverage test below), the administration's delay
+    # with a late window and a closing, line verdicts, re-evaluation, decision due reminders.
+    assert len(HISTORIES) >= 45, "run `make histories LABEL=vN`, commit tests/workflows/histories/"
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda path: path.stem)
@@ -34,3 +35,25 @@ async def test_replay(path: Path, settings: Settings) -> None:
     replayer = Replayer(workflows=WORKFLOWS, data_converter=data_converter(settings))
     result = await replayer.replay_workflow(history, raise_on_replay_failure=True)
     assert result.replay_failure is None
+
+
+def _label(path: Path) -> int:
+    return int(path.stem.split("-", 1)[0].removeprefix("v"))
+
+
+def test_latest_histories_cover_every_update_and_signal() -> None:
+    """Every action a person or an operator takes is in a history of the latest version, so
+    that a replay-breaking edit of any handler fails here."""
+    latest = max(_label(path) for path in HISTORIES)
+    seen: set[str] = set()
+    for path in HISTORIES:
+        if _label(path) != latest:
+            continue
+        for event in WorkflowHistory.from_json(path.stem, path.read_text()).events:
+            if event.HasField("workflow_execution_update_accepted_event_attributes"):
+                accepted = event.workflow_execution_update_accepted_event_attributes
+                seen.add(accepted.accepted_request.input.name)
+            elif event.HasField("workflow_execution_signaled_event_attributes"):
+                seen.add(event.workflow_execution_signaled_event_attributes.signal_name)
+    expected = {action.value for action, rule in RULES.items() if Role.SYSTEM not in rule.roles}
+    assert expected - seen == set(), f"record them: make histories LABEL=v{latest + 1}"

@@ -362,12 +362,9 @@ class CaseState(Contract):
     by the CNCCFP (rule 2); None until then."""
     rounds_corrections: list[str] = Field(default_factory=list)
     """Reasons the CNCCFP gave when it corrected the rounds attended."""
-    received_at: dt.datetime | None = None
-    """When the API received the deposit (its legal time, rule 4)."""
     decision_due: dt.datetime | None = None
     """When the CNCCFP's decision is due: six months after the deposit (rule 5)."""
     line_verdicts: list[LineVerdict] = Field(default_factory=list)
-    awaiting_since: dt.datetime | None = None
     awaited_stage: Stage | None = None
     """The stage the case waited in when the deadline passed (rule 3)."""
     late_windows: list[LateWindow] = Field(default_factory=list)

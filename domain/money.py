@@ -73,18 +73,18 @@ def ceiling_cents(level: ThreatLevel) -> int:
     return CEILING_CENTS[level]
 
 
-def reimbursable_cents(claimed_cents: int, level: ThreatLevel) -> int:
-    """The most the CNCCFP may decide: the claim, capped by the ceiling."""
-    return min(claimed_cents, ceiling_cents(level))
+def reimbursable_cents(claimed_cents: int, ceiling: int) -> int:
+    """The most the CNCCFP may decide: the claim, capped by the ceiling in force."""
+    return min(claimed_cents, ceiling)
 
 
-def check_decided_amount(decided_cents: int, claimed_cents: int, level: ThreatLevel) -> None:
-    """Refuse a decided amount above the eligible claim or the ceiling of the level.
+def check_decided_amount(decided_cents: int, claimed_cents: int, ceiling: int) -> None:
+    """Refuse a decided amount above the eligible claim or the ceiling in force.
 
     Args:
         decided_cents: The amount the CNCCFP wants to decide.
         claimed_cents: The eligible total claimed by the candidate.
-        level: The threat level the prefect recorded.
+        ceiling: The ceiling in force (that of the latest recognised level, as recorded).
 
     Raises:
         DomainError: ``invalid_amount``, ``amount_above_claim`` or ``amount_above_ceiling``.
@@ -93,15 +93,15 @@ def check_decided_amount(decided_cents: int, claimed_cents: int, level: ThreatLe
         raise DomainError(ErrorCode.INVALID_AMOUNT, field="amount_cents")
     if decided_cents > claimed_cents:
         raise DomainError(ErrorCode.AMOUNT_ABOVE_CLAIM, field="amount_cents")
-    if decided_cents > ceiling_cents(level):
+    if decided_cents > ceiling:
         raise DomainError(ErrorCode.AMOUNT_ABOVE_CEILING, field="amount_cents")
 
 
-def decision_outcome(decided_cents: int, claimed_cents: int, level: ThreatLevel) -> DecisionOutcome:
-    """Classify a valid decided amount."""
+def decision_outcome(decided_cents: int, claimed_cents: int, ceiling: int) -> DecisionOutcome:
+    """Classify a valid decided amount: approving min(claim, ceiling) is not a cut."""
     if decided_cents == 0:
         return DecisionOutcome.REJECTED
-    if decided_cents == reimbursable_cents(claimed_cents, level):
+    if decided_cents == reimbursable_cents(claimed_cents, ceiling):
         return DecisionOutcome.APPROVED
     return DecisionOutcome.AMENDED
 

@@ -19,7 +19,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from domain.errors import DomainError, ErrorCode
-from domain.expenses import ExpenseLine
+from domain.expenses import ExpenseLine, claimed_total_cents
+from domain.money import check_decided_amount, reimbursable_cents
 
 
 class RoundFacts(Protocol):
@@ -98,17 +99,14 @@ def check_decision(
         rounds: Every round of observations (the stage guarantees none is open).
 
     Raises:
-        DomainError: ``amount_above_claim``, ``amount_above_ceiling``,
+        DomainError: ``invalid_amount``, ``amount_above_claim``, ``amount_above_ceiling``,
             ``contradictory_procedure_required``, ``line_verdicts_required`` or
             ``amount_differs_from_verdicts``.
     """
-    claimed = sum(line.amount_cents for line in lines)
-    if amount_cents > claimed:
-        raise DomainError(ErrorCode.AMOUNT_ABOVE_CLAIM, field="amount_cents")
-    if amount_cents > ceiling_cents:
-        raise DomainError(ErrorCode.AMOUNT_ABOVE_CEILING, field="amount_cents")
+    claimed = claimed_total_cents(lines)
+    check_decided_amount(amount_cents, claimed, ceiling_cents)
     accepted = accepted_total_cents(lines, verdicts)
-    if amount_cents == min(claimed, ceiling_cents):
+    if amount_cents == reimbursable_cents(claimed, ceiling_cents):
         if accepted is not None and min(accepted, ceiling_cents) != amount_cents:
             raise DomainError(ErrorCode.AMOUNT_DIFFERS_FROM_VERDICTS, field="amount_cents")
         return

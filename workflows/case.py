@@ -81,7 +81,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.errors import DomainError, ErrorCode
     from domain.expenses import ExpenseLine, check_line_for_case, lines_after
     from domain.ids import CASE_WORKFLOW_TYPE, case_workflow_id
-    from domain.money import DecisionOutcome, ceiling_cents, format_eur
+    from domain.money import DecisionOutcome, ceiling_cents, decision_outcome, format_eur
     from domain.registries import (
         REGISTRY_PERMANENT_ERRORS,
         CheckCnapsInput,
@@ -364,12 +364,10 @@ class CandidateCaseWorkflow:
     def _deposit_deadline_passed(self) -> None:
         """Rule 3: time-bar only a case whose next step was the candidate's."""
         state = self._state
-        now = workflow.now()
         before = state.stage
         round_number = str(len(state.late_windows) + 1)
         if before in WAITING_ON_ADMINISTRATION:
             state.awaited_stage = before
-            state.awaiting_since = now
             self._transition(Action.ADMINISTRATION_DEADLINE_PASSED, Role.SYSTEM, SYSTEM_ACTOR)
             self._notify(
                 EmailTemplate.ADMINISTRATION_DELAY,
@@ -739,7 +737,6 @@ class CandidateCaseWorkflow:
                 self._submitting = False
                 self._changed()
         state.submitted_at = submitted_at
-        state.received_at = input.received_at
         if input.rounds_attended is not None:
             state.rounds_attended = input.rounds_attended
         if state.procedure_version >= 2:
@@ -909,15 +906,9 @@ class CandidateCaseWorkflow:
         ceiling = state.ceiling_cents
         assert ceiling is not None  # a submitted case had a recognised threat
         claimed = state.claimed_cents
-        reimbursable = min(claimed, ceiling)
-        if input.amount_cents == 0:
-            decided = DecisionOutcome.REJECTED
-        elif input.amount_cents == reimbursable:
-            decided = DecisionOutcome.APPROVED
-        else:
-            decided = DecisionOutcome.AMENDED
+        decided = decision_outcome(input.amount_cents, claimed, ceiling)
         reasons = input.reasons
-        if reasons is None and input.amount_cents < reimbursable:
+        if reasons is None and decided != DecisionOutcome.APPROVED:
             reasons = self._verdict_reasons()
         state.decision = Decision(
             amount_cents=input.amount_cents,
@@ -1052,7 +1043,6 @@ class CandidateCaseWorkflow:
         else:
             outcome = Outcome.EVALUATION_PENDING
         state.awaited_stage = None
-        state.awaiting_since = None
         self._transition(Action.OPEN_LATE_WINDOW, input.actor.role, input.actor.id, outcome)
         self._notify(
             EmailTemplate.LATE_WINDOW_OPENED,

@@ -10,9 +10,11 @@ from hypothesis import strategies as st
 
 from domain.calendar import (
     PARIS,
+    decision_due,
     deposit_deadline,
     eligible_period,
     eligible_period_start,
+    end_of_day_paris,
     paris_time,
 )
 
@@ -219,3 +221,34 @@ def test_eligible_period_starts_at_the_later_of_both_dates(
     assert start >= declared
     assert start >= eligible_period_start(first_round)
     assert end == first_round
+
+
+# --- Answer delays and the decision due date (rules 1 and 5) -------------------------------------
+
+
+def test_answer_delay_ends_at_23_59_59_paris_whatever_the_hour_sent() -> None:
+    late_evening = dt.datetime(2026, 6, 1, 21, 30, tzinfo=dt.UTC)  # 23:30 in Paris, 1 June
+    just_after_midnight = dt.datetime(2026, 6, 1, 22, 30, tzinfo=dt.UTC)  # 2 June in Paris
+    assert end_of_day_paris(late_evening, 15) == dt.datetime(2026, 6, 16, 23, 59, 59, tzinfo=PARIS)
+    assert end_of_day_paris(just_after_midnight, 15) == dt.datetime(
+        2026, 6, 17, 23, 59, 59, tzinfo=PARIS
+    )
+    # Across the change to winter time (25 October 2026) the wall clock still says 23:59:59.
+    assert end_of_day_paris(dt.datetime(2026, 10, 20, 10, tzinfo=dt.UTC), 15).utcoffset() == (
+        dt.timedelta(hours=1)
+    )
+
+
+@given(st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2030, 12, 31)))
+def test_decision_due_is_six_months_later_same_day_or_month_end(naive: dt.datetime) -> None:
+    submitted = naive.replace(tzinfo=dt.UTC)
+    local = submitted.astimezone(PARIS)
+    due = decision_due(submitted).astimezone(PARIS)
+    assert (due.year * 12 + due.month) - (local.year * 12 + local.month) == 6
+    assert due.day == local.day or (due.day < local.day and (due + dt.timedelta(days=1)).day == 1)
+    assert due > submitted
+
+
+def test_decision_due_of_31_august_is_the_end_of_february() -> None:
+    assert decision_due(dt.datetime(2027, 8, 31, 10, tzinfo=PARIS)).date() == dt.date(2028, 2, 29)
+    assert decision_due(dt.datetime(2026, 8, 31, 10, tzinfo=PARIS)).date() == dt.date(2027, 2, 28)

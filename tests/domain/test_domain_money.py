@@ -51,7 +51,7 @@ def test_every_level_has_a_ceiling() -> None:
 def test_reimbursable_is_claim_capped_by_ceiling(
     claimed: int, level: ThreatLevel, expected: int
 ) -> None:
-    assert reimbursable_cents(claimed, level) == expected
+    assert reimbursable_cents(claimed, ceiling_cents(level)) == expected
 
 
 @pytest.mark.parametrize(
@@ -71,7 +71,7 @@ def test_check_decided_amount_refuses(
     decided: int, claimed: int, level: ThreatLevel, code: ErrorCode
 ) -> None:
     with pytest.raises(DomainError) as caught:
-        check_decided_amount(decided, claimed, level)
+        check_decided_amount(decided, claimed, ceiling_cents(level))
 
     assert caught.value.code == code
     assert caught.value.field == "amount_cents"
@@ -90,19 +90,19 @@ def test_check_decided_amount_refuses(
     ],
 )
 def test_check_decided_amount_accepts(decided: int, claimed: int, level: ThreatLevel) -> None:
-    check_decided_amount(decided, claimed, level)
+    check_decided_amount(decided, claimed, ceiling_cents(level))
 
     assert decided <= min(claimed, ceiling_cents(level))
 
 
 @given(claimed=claims, level=levels)
 def test_reimbursable_is_the_largest_valid_decision(claimed: int, level: ThreatLevel) -> None:
-    most = reimbursable_cents(claimed, level)
+    most = reimbursable_cents(claimed, ceiling_cents(level))
 
-    check_decided_amount(most, claimed, level)
-    check_decided_amount(0, claimed, level)
+    check_decided_amount(most, claimed, ceiling_cents(level))
+    check_decided_amount(0, claimed, ceiling_cents(level))
     with pytest.raises(DomainError) as caught:
-        check_decided_amount(most + 1, claimed, level)
+        check_decided_amount(most + 1, claimed, ceiling_cents(level))
     assert caught.value.code in {ErrorCode.AMOUNT_ABOVE_CLAIM, ErrorCode.AMOUNT_ABOVE_CEILING}
     assert most <= ceiling_cents(level)
     assert most <= claimed
@@ -111,7 +111,7 @@ def test_reimbursable_is_the_largest_valid_decision(claimed: int, level: ThreatL
 @given(decided=st.integers(max_value=-1), claimed=claims, level=levels)
 def test_negative_decisions_are_invalid(decided: int, claimed: int, level: ThreatLevel) -> None:
     with pytest.raises(DomainError) as caught:
-        check_decided_amount(decided, claimed, level)
+        check_decided_amount(decided, claimed, ceiling_cents(level))
 
     assert caught.value.code == ErrorCode.INVALID_AMOUNT
 
@@ -132,17 +132,17 @@ def test_negative_decisions_are_invalid(decided: int, claimed: int, level: Threa
 def test_decision_outcome(
     decided: int, claimed: int, level: ThreatLevel, outcome: DecisionOutcome
 ) -> None:
-    assert decision_outcome(decided, claimed, level) == outcome
+    assert decision_outcome(decided, claimed, ceiling_cents(level)) == outcome
 
 
 @given(data=st.data(), claimed=claims, level=levels)
 def test_decision_outcome_of_any_valid_amount(
     data: st.DataObject, claimed: int, level: ThreatLevel
 ) -> None:
-    most = reimbursable_cents(claimed, level)
+    most = reimbursable_cents(claimed, ceiling_cents(level))
     decided = data.draw(st.integers(min_value=0, max_value=most))
 
-    outcome = decision_outcome(decided, claimed, level)
+    outcome = decision_outcome(decided, claimed, ceiling_cents(level))
 
     if decided == 0:
         assert outcome == DecisionOutcome.REJECTED

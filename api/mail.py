@@ -17,7 +17,6 @@ from core.settings import Settings
 log = logging.getLogger(__name__)
 
 SIGN_IN_TEMPLATE = "sign_in_link"
-NEW_MESSAGE_TEMPLATE = "case_message"
 
 
 def sign_in_url(settings: Settings, token: str) -> str:
@@ -45,24 +44,6 @@ async def send_sign_in_link(settings: Settings, *, to: str, name: str, token: st
         template=SIGN_IN_TEMPLATE,
     )
     await _deliver_quietly(settings, message, to, SIGN_IN_TEMPLATE)
-
-
-async def send_new_message_notice(settings: Settings, *, to: str, name: str, case_id: str) -> None:
-    """Tell the candidate that the CNCCFP wrote on their case (not what it wrote)."""
-    body = (
-        f"Bonjour {name},\n\n"
-        f"La Commission nationale des comptes de campagne vous a écrit au sujet du dossier "
-        f"{case_id}. Connectez-vous à Sécu'Pol pour lire son message.\n\n"
-        "Sécu'Pol — remboursement des frais de sécurité des candidats menacés\n"
-    )
-    message = new_message(
-        settings,
-        subject="Nouveau message sur votre dossier Sécu'Pol",
-        body=body,
-        to=to,
-        template=NEW_MESSAGE_TEMPLATE,
-    )
-    await _deliver_quietly(settings, message, to, NEW_MESSAGE_TEMPLATE)
 
 
 async def _deliver_quietly(

@@ -220,6 +220,10 @@ class Settings(BaseSettings):
     deposit, DOMAIN.md rule 5)."""
     cnccfp_email: str = "secupol@cnccfp.localhost"
     """Address of the CNCCFP service that receives staff reminders and space requests."""
+    email_give_up_days: float = 3.0
+    """Days an email is retried (relay down, recipient server answering 4xx) before it is given
+    up: marked failed on the case, with an operator note and the ``secupol_emails_failed``
+    metric, so that one bad recipient never holds the rest of a case."""
     receipt_grace_minutes: int = 10
     """A deposit the API received before the deadline is still taken this long after it, while
     the worker catches up (DOMAIN.md rule 4); the time bar waits as long."""
@@ -290,4 +294,5 @@ class Settings(BaseSettings):
                 dt.timedelta(days=days) for days in self.decision_reminder_before_days
             ],
             receipt_grace=dt.timedelta(minutes=self.receipt_grace_minutes),
+            email_give_up_after=dt.timedelta(days=self.email_give_up_days),
         )

@@ -147,6 +147,8 @@ class CasePolicy(Contract):
         default_factory=lambda: [dt.timedelta(days=30), dt.timedelta(days=7)]
     )
     """Reminders to the CNCCFP before its decision is due (rule 5)."""
+    email_give_up_after: dt.timedelta = dt.timedelta(days=3)
+    """How long an email is retried before it is given up (failed, with an operator note)."""
     receipt_grace: dt.timedelta = dt.timedelta(0)
     """How long after the deposit deadline a deposit the API received in time is still taken
     (rule 4): the time bar waits this long for the actions received before the deadline.
@@ -641,6 +643,18 @@ class AddNoteInput(OperatorInput):
     pass
 
 
+MESSAGE_POSTED_SIGNAL = "message_posted"
+"""Signal the API sends when a message is posted on a case: the notice goes out through the
+case's durable outbox, like every other email."""
+
+
+class MessagePostedInput(Contract):
+    """A message was stored on the case (its text stays in the app database)."""
+
+    message_id: ShortText
+    author_role: Role
+
+
 class RetryRegistryChecksInput(OperatorInput):
     """Check again, now, the companies of every line marked "à vérifier manuellement"."""
 
@@ -681,6 +695,8 @@ class EmailTemplate(StrEnum):
     REEVALUATION_REQUESTED = "reevaluation_requested"
     """To the prefecture: the candidate asks for a re-evaluation."""
     THREAT_REEVALUATED = "threat_reevaluated"
+    NEW_MESSAGE = "new_message"
+    """To the candidate: the CNCCFP wrote on the case (never what it wrote)."""
 
 
 class RecipientKind(StrEnum):

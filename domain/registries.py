@@ -30,6 +30,9 @@ class RegistryOutcome(StrEnum):
     """CNAPS: the authorisation exists but another company (SIREN) holds it."""
     UNAVAILABLE = "unavailable"
     """The registry could not be reached after every attempt: to verify manually."""
+    INVALID = "invalid"
+    """The registry refused the identifier or the period itself (a permanent answer, kept as
+    such: no retry nor manual verification turns it into "unavailable")."""
 
     @property
     def label(self) -> str:
@@ -42,6 +45,7 @@ OUTCOME_LABELS: dict[RegistryOutcome, str] = {
     RegistryOutcome.UNKNOWN: "inconnu du registre",
     RegistryOutcome.MISMATCH: "détenue par une autre entreprise",
     RegistryOutcome.UNAVAILABLE: "à vérifier manuellement",
+    RegistryOutcome.INVALID: "identifiant ou période refusés par le registre",
 }
 
 

@@ -27,6 +27,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.calendar import PARIS, decision_due, deposit_deadline, french_date
     from domain.contracts import (
         EMAIL_PERMANENT_ERRORS,
+        MESSAGE_POSTED_SIGNAL,
         SEAL_PERMANENT_ERRORS,
         ActionInput,
         Actor,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         LateWindow,
         LineVerdict,
         MandateThirdPartyInput,
+        MessagePostedInput,
         NotificationRecord,
         NotificationStatus,
         ObservationRound,
@@ -122,12 +124,15 @@ EMAIL_RETRY = RetryPolicy(
 
 SEAL_TIMEOUT = dt.timedelta(minutes=2)
 SEAL_RETRY_AT_SUBMISSION = RetryPolicy(
-    initial_interval=dt.timedelta(seconds=1),
-    maximum_interval=dt.timedelta(seconds=5),
+    initial_interval=dt.timedelta(milliseconds=500),
+    maximum_interval=dt.timedelta(seconds=1),
     maximum_attempts=3,
     non_retryable_error_types=SEAL_PERMANENT_ERRORS,
 )
 """A few quick attempts while the candidate waits; after that the seal goes on in the background."""
+SEAL_AT_SUBMISSION_WITHIN = dt.timedelta(seconds=5)
+"""The whole in-request part of the seal: far below the API's wait, so that the person gets an
+answer (the deposit stands either way; the receipt follows from the background seal)."""
 SEAL_RETRY_IN_BACKGROUND = RetryPolicy(
     initial_interval=dt.timedelta(seconds=5),
     maximum_interval=dt.timedelta(minutes=10),
@@ -143,6 +148,9 @@ PATCH_ADMINISTRATION_DELAY = "administration-delay-v1"
 """Rule 3 and 4 at the deposit deadline: asked only when a deadline falls due, so that running
 cases take the new rule from the next deadline on, and histories that passed one replay."""
 
+PATCH_MAILER_PER_RECIPIENT = "mailer-per-recipient-v1"
+"""Emails sent side by side across recipients, each given up after a delay (issue 11)."""
+
 COPIED_TEMPLATES = frozenset(
     {
         EmailTemplate.EVALUATION_RECORDED,
@@ -154,6 +162,7 @@ COPIED_TEMPLATES = frozenset(
         EmailTemplate.LATE_WINDOW_OPENED,
         EmailTemplate.THREAT_REEVALUATED,
         EmailTemplate.ADMINISTRATION_DELAY,
+        EmailTemplate.NEW_MESSAGE,
     }
 )
 """Emails to the candidate that ask for an action or set a deadline: the mandated third party
@@ -204,6 +213,12 @@ class CandidateCaseWorkflow:
         # Emails asked for and not yet sent. A run continues as new only with an empty outbox, so
         # no email is ever left behind in a previous run.
         self._outbox: list[SendEmailInput] = []
+        self._in_flight: set[str] = set()
+        self._line_check_sequence: dict[str, int] = {}
+        """Per line, the number of registry checks started in this run."""
+        """Keys of the emails being sent."""
+        self._per_recipient_mail: bool | None = None
+        """Whether ``PATCH_MAILER_PER_RECIPIENT`` applies; asked when the first email is sent."""
         self._submitting = False
         """True while a submission is being sealed: nothing else may change the case meanwhile."""
         self._background: set[asyncio.Task[None]] = set()
@@ -730,7 +745,9 @@ class CandidateCaseWorkflow:
         if sealing:
             self._submitting = True
             try:
-                seal = await self._seal(submitted_at, SEAL_RETRY_AT_SUBMISSION)
+                seal = await self._seal(
+                    submitted_at, SEAL_RETRY_AT_SUBMISSION, SEAL_AT_SUBMISSION_WITHIN
+                )
             except DomainError as error:
                 raise _refusal(error) from None
             finally:
@@ -1087,6 +1104,18 @@ class CandidateCaseWorkflow:
     def _validate_withdraw(self, input: WithdrawInput) -> None:
         self._authorise(Action.WITHDRAW, input.actor, input.received_at)
 
+    # --- Facts from the API ---------------------------------------------------------------------
+
+    @workflow.signal(name=MESSAGE_POSTED_SIGNAL)
+    def message_posted(self, input: MessagePostedInput) -> None:
+        """The CNCCFP wrote on the case: the candidate (and their third party) are told, once
+        per message, through the outbox, so an SMTP outage delays the notice but never loses it.
+        """
+        if self._state.stage.is_terminal:
+            return
+        if input.author_role == Role.CNCCFP:
+            self._notify(EmailTemplate.NEW_MESSAGE, RecipientKind.CANDIDATE, input.message_id)
+
     # --- Operator signals: corrections, never decisions ----------------------------------------
 
     @workflow.signal(name=Action.CORRECT_FIRST_ROUND.value)
@@ -1268,7 +1297,10 @@ class CandidateCaseWorkflow:
         return list(dict.fromkeys(ids))
 
     async def _seal(
-        self, submitted_at: dt.datetime, retry: RetryPolicy
+        self,
+        submitted_at: dt.datetime,
+        retry: RetryPolicy,
+        within: dt.timedelta | None = None,
     ) -> SealDossierResult | None:
         """Seal the dossier; None if storage stayed unavailable.
 
@@ -1292,7 +1324,8 @@ class CandidateCaseWorkflow:
                 "seal_dossier",
                 request,
                 result_type=SealDossierResult,
-                start_to_close_timeout=SEAL_TIMEOUT,
+                start_to_close_timeout=min(SEAL_TIMEOUT, within) if within else SEAL_TIMEOUT,
+                schedule_to_close_timeout=within,
                 retry_policy=retry,
                 summary="seal_dossier",
             )
@@ -1355,7 +1388,13 @@ class CandidateCaseWorkflow:
 
     async def _check_line(self, line: ExpenseLine, at_submission: bool) -> None:
         """Ask CNAPS and SIRENE about the line's company; an unreachable registry after every
-        attempt marks the line "à vérifier manuellement" instead of blocking the case."""
+        attempt marks the line "à vérifier manuellement" instead of blocking the case.
+
+        Only the latest check started for a line is recorded: an older one that finishes after
+        it (a forced retry overtaking the first check) is dropped.
+        """
+        sequence = self._line_check_sequence.get(line.line_id, 0) + 1
+        self._line_check_sequence[line.line_id] = sequence
         retry = RetryPolicy(
             initial_interval=dt.timedelta(seconds=1),
             maximum_interval=dt.timedelta(minutes=1),
@@ -1387,6 +1426,8 @@ class CandidateCaseWorkflow:
         )
         if all(existing.line_id != line.line_id for existing in self._state.expense_lines):
             return  # the line was removed while its company was being checked
+        if self._line_check_sequence[line.line_id] != sequence:
+            return  # a newer check of this line was started: its answer is the one to keep
         current = self._line_check(line.line_id)
         self._put_line_check(
             current.model_copy(
@@ -1412,8 +1453,12 @@ class CandidateCaseWorkflow:
                 retry_policy=retry,
                 summary=activity_name,
             )
-        except ActivityError:
+        except ActivityError as error:
             source = "cnaps" if result_type is CnapsCheckResult else "sirene"
+            cause = error.cause
+            if isinstance(cause, ApplicationError) and cause.type in REGISTRY_PERMANENT_ERRORS:
+                # The registry answered, for good: that answer is kept, not "unavailable".
+                return result_type(outcome=RegistryOutcome.INVALID, source=source)
             return result_type(outcome=RegistryOutcome.UNAVAILABLE, source=source)
 
     # --- Emails --------------------------------------------------------------------------------
@@ -1519,30 +1564,80 @@ class CandidateCaseWorkflow:
         self._outbox.append(request)
 
     async def _mailer(self) -> None:
+        """Send the outbox: one email at a time per recipient, recipients side by side.
+
+        A recipient whose server refuses for days holds only its own emails, and each email is
+        given up after ``policy.email_give_up_after`` (failed, with an operator note and a
+        metric), so no queue waits for ever. Cases that started before this ran strictly one
+        email at a time; their histories replay that way (``PATCH_MAILER_PER_RECIPIENT``).
+        """
+        tasks: set[asyncio.Task[None]] = set()
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
-            request = self._outbox[0]
-            record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
-            try:
-                await workflow.execute_activity(
-                    "send_email",
-                    request,
-                    result_type=SendEmailResult,
-                    start_to_close_timeout=EMAIL_TIMEOUT,
-                    retry_policy=EMAIL_RETRY,
-                    summary=request.template.value,
+            if self._per_recipient_mail is None:
+                self._per_recipient_mail = workflow.patched(PATCH_MAILER_PER_RECIPIENT)
+            if not self._per_recipient_mail:
+                await self._send(self._outbox[0], give_up_after=None)
+                continue
+            await workflow.wait_condition(lambda: bool(self._next_sends()))
+            for request in self._next_sends():
+                self._in_flight.add(request.idempotency_key)
+                task = asyncio.create_task(
+                    self._send(request, give_up_after=self._state.policy.email_give_up_after)
                 )
-                record.status = NotificationStatus.SENT
-            except ActivityError as error:
-                cause = error.cause
-                record.status = NotificationStatus.FAILED
-                record.error_code = (
-                    cause.type if isinstance(cause, ApplicationError) and cause.type else "unknown"
+                tasks.add(task)
+                task.add_done_callback(tasks.discard)
+
+    def _next_sends(self) -> list[SendEmailInput]:
+        """The first email of each recipient's queue, when none of theirs is being sent."""
+        first: dict[str, SendEmailInput] = {}
+        busy: set[str] = set()
+        for request in self._outbox:
+            if request.idempotency_key in self._in_flight:
+                busy.add(request.to)
+            first.setdefault(request.to, request)
+        return [
+            request
+            for to, request in first.items()
+            if to not in busy and request.idempotency_key not in self._in_flight
+        ]
+
+    async def _send(self, request: SendEmailInput, give_up_after: dt.timedelta | None) -> None:
+        record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
+        try:
+            await workflow.execute_activity(
+                "send_email",
+                request,
+                result_type=SendEmailResult,
+                start_to_close_timeout=EMAIL_TIMEOUT,
+                schedule_to_close_timeout=give_up_after,
+                retry_policy=EMAIL_RETRY,
+                summary=request.template.value,
+            )
+            record.status = NotificationStatus.SENT
+        except ActivityError as error:
+            cause = error.cause
+            record.status = NotificationStatus.FAILED
+            last = cause.type if isinstance(cause, ApplicationError) and cause.type else None
+            if give_up_after is not None and last not in EMAIL_PERMANENT_ERRORS:
+                # Retried until the give-up delay ran out (the relay or the recipient's server).
+                record.error_code = "gave_up"
+            else:
+                record.error_code = last or "unknown"
+            workflow.logger.error(
+                "email %s failed for good: %s", request.idempotency_key, record.error_code
+            )
+            if give_up_after is not None:
+                self._add_note(
+                    SYSTEM_ACTOR,
+                    f"Courriel « {request.template.value} » ({record.recipient.value}) "
+                    f"abandonné ({record.error_code}, {last or 'délai'}) : à envoyer autrement.",
                 )
-                workflow.logger.error(
-                    "email %s failed for good: %s", request.idempotency_key, record.error_code
-                )
-            record.done_at = workflow.now()
-            self._outbox.pop(0)
-            # Wakes the timer loop, which may be waiting for an empty outbox to continue as new.
-            self._version += 1
+                workflow.metric_meter().create_counter(
+                    "secupol_emails_failed", "Emails given up by a case."
+                ).add(1, {"template": request.template.value})
+        record.done_at = workflow.now()
+        self._outbox.remove(request)
+        self._in_flight.discard(request.idempotency_key)
+        # Wakes the timer loop, which may be waiting for an empty outbox to continue as new.
+        self._version += 1

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import urllib.parse
 import uuid
 from contextlib import aclosing
 from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
 from sqlalchemy import insert, select
+from temporalio.service import RPCError, RPCStatusCode
 
 from api import audit
 from api.deps import Allow, CurrentUser, ServicesDep
 from api.errors import PROBLEM_RESPONSES, ApiError
 from api.gateway import CaseGateway, document_visible, election_of, quoted
-from api.mail import send_new_message_notice
 from api.routes.actions import CaseIdPath
 from api.schemas import (
     CasePublic,
@@ -27,7 +28,7 @@ from api.schemas import (
 )
 from core.db import case_messages, elections
 from domain import visibility
-from domain.contracts import CaseState
+from domain.contracts import MESSAGE_POSTED_SIGNAL, CaseState, MessagePostedInput
 from domain.documents import ContentType, DocumentKind
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
@@ -331,7 +332,6 @@ async def post_message(
     body: MessageCreate,
     services: ServicesDep,
     user: Correspondents,
-    background: BackgroundTasks,
 ) -> MessagePublic:
     gateway = CaseGateway(services)
     # Reading the case proves it exists (no message on a case that was never opened).
@@ -343,19 +343,37 @@ async def post_message(
         created_at=dt.datetime.now(dt.UTC),
     )
     entry = await audit.begin(services.engine, user.actor, "post_message", case_id=case_id)
-    async with services.engine.begin() as connection:
-        await connection.execute(
-            insert(case_messages).values(
-                case_id=case_id, author_id=user.actor.id, **message.model_dump()
+    outcome = "error"
+    try:
+        async with services.engine.begin() as connection:
+            await connection.execute(
+                insert(case_messages).values(
+                    case_id=case_id, author_id=user.actor.id, **message.model_dump()
+                )
             )
-        )
-    await audit.finish(services.engine, entry, audit.OK)
-    if user.role == Role.CNCCFP:
-        background.add_task(
-            send_new_message_notice,
-            services.settings,
-            to=state.candidate.email,
-            name=state.candidate.name,
-            case_id=case_id,
-        )
+            if user.role == Role.CNCCFP and not state.stage.is_terminal:
+                # The notice goes through the case's durable outbox; told before the message is
+                # committed, so that a Temporal outage stores neither (503, nothing half-done).
+                await _signal_message_posted(services, case_id, message.message_id, user.role)
+        outcome = audit.OK
+    except (TimeoutError, RPCError):
+        outcome = ErrorCode.SERVICE_UNAVAILABLE.value
+        raise
+    finally:
+        await audit.finish(services.engine, entry, outcome)
     return message
+
+
+async def _signal_message_posted(
+    services: ServicesDep, case_id: str, message_id: str, author: Role
+) -> None:
+    cases = await services.cases()
+    async with asyncio.timeout(services.settings.api_request_timeout_s):
+        try:
+            await cases.handle(case_id).signal(
+                MESSAGE_POSTED_SIGNAL, MessagePostedInput(message_id=message_id, author_role=author)
+            )
+        except RPCError as error:
+            if error.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # The case ended meanwhile: the message is kept, no notice is owed.

@@ -96,6 +96,7 @@ FACTS_BY_TEMPLATE: dict[EmailTemplate, dict[str, Any]] = {
     },
     EmailTemplate.TIME_BARRED: {"stage": Stage.SPACE_OPEN},
     EmailTemplate.WITHDRAWAL_CONFIRMED: {},
+    EmailTemplate.NEW_MESSAGE: {},
     EmailTemplate.EVALUATION_REMINDER: {
         "requested_at": dt.datetime(2026, 4, 2, 9, 0, tzinfo=UTC),
         "days_left": 21,
@@ -141,6 +142,7 @@ EXPECTED_PHRASE: dict[EmailTemplate, str] = {
     EmailTemplate.PAYMENT_RECORDED: "1er septembre 2026",
     EmailTemplate.TIME_BARRED: "forclose",
     EmailTemplate.WITHDRAWAL_CONFIRMED: "retiré",
+    EmailTemplate.NEW_MESSAGE: "vous a écrit",
     EmailTemplate.EVALUATION_REMINDER: "présentée le 2 avril 2026",
     EmailTemplate.SPACE_REQUESTED: "menace de niveau 1",
     EmailTemplate.SPACE_REMINDER: "n'est pas encore ouvert",

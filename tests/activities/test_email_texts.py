@@ -305,6 +305,12 @@ SCENARIOS: list[Scenario] = [
         must_say=("retiré",),
     ),
     Scenario(
+        "new-message",
+        EmailTemplate.NEW_MESSAGE,
+        {"stage": Stage.UNDER_REVIEW},
+        must_say=("vous a écrit", "connectez-vous à Sécu'Pol"),
+    ),
+    Scenario(
         "evaluation-reminder",
         EmailTemplate.EVALUATION_REMINDER,
         {

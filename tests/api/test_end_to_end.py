@@ -280,7 +280,7 @@ async def test_a_case_from_sign_in_to_payment(api: ApiStack) -> None:
         "space_opened",
         "deposit_acknowledged",
         "observations_received",
-        "case_message",
+        "new_message",
         "decision",
         "payment_recorded",
     ):

@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from temporalio.client import Client
 
-HISTORIES = Path(__file__).parent / "histories"
+from tests.workflows.steps import write_histories
 
 
 @pytest.fixture(autouse=True)
@@ -26,12 +25,4 @@ async def record_history(
     marker = request.node.get_closest_marker("record_history")
     if marker is None:
         return
-    name = marker.args[0]
-    HISTORIES.mkdir(exist_ok=True)
-    index = 0
-    async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'"):
-        history = await client.get_workflow_handle(
-            execution.id, run_id=execution.run_id
-        ).fetch_history()
-        (HISTORIES / f"{label}-{name}-{index}.json").write_text(history.to_json())
-        index += 1
+    await write_histories(client, task_queue, label, marker.args[0])

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
 from pydantic import BaseModel
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
 from core.cases import CaseActionRefused
@@ -127,3 +128,18 @@ async def assert_refused(
         assert cause.non_retryable
     assert await cases.state(case_id) == before_state
     assert await history_length(cases, case_id) == before_events
+
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+async def write_histories(client: Client, task_queue: str, label: str, name: str) -> None:
+    """Write every workflow history of ``task_queue`` as ``<label>-<name>-<n>.json``."""
+    HISTORIES.mkdir(exist_ok=True)
+    index = 0
+    async for execution in client.list_workflows(f"TaskQueue = '{task_queue}'"):
+        history = await client.get_workflow_handle(
+            execution.id, run_id=execution.run_id
+        ).fetch_history()
+        (HISTORIES / f"{label}-{name}-{index}.json").write_text(history.to_json())
+        index += 1

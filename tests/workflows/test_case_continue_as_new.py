@@ -6,6 +6,7 @@ running) and carries its whole state to the next run: nothing is lost, the case 
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -36,7 +37,7 @@ from tests.helpers import (
     paris_today,
     running_worker,
 )
-from tests.workflows.steps import line, recognised_open_space
+from tests.workflows.steps import line, recognised_open_space, write_histories
 
 SUGGEST_AT = 40
 
@@ -60,8 +61,13 @@ async def short_history_cases(
     client = await connect_when_ready(local)
     async with running_worker(client, local, db_engine, storage, task_queue) as cases:
         yield cases, client
+    # Recorded here, while this test's own server is still up (`make histories`).
+    label = os.environ.get("SECUPOL_RECORD_HISTORIES")
+    if label:
+        await write_histories(client, task_queue, label, "continue_as_new")
 
 
+@pytest.mark.record_history("continue_as_new")  # written by its fixture (its own server)
 async def test_case_continues_as_new_and_loses_nothing(
     short_history_cases: tuple[TestCaseClient, Client], mail_server: MailServer
 ) -> None:

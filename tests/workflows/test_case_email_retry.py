@@ -19,7 +19,7 @@ from domain.ids import case_workflow_id
 from domain.stages import Action
 from embedded.mailbox import MailServer
 from tests.helpers import TestCaseClient, assert_eventually, evaluation_request, new_case_input
-from tests.workflows.test_case_lifecycle import recognised_open_space
+from tests.workflows.steps import recognised_open_space
 from worker.run import build_worker
 
 

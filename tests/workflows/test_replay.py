@@ -15,6 +15,7 @@ from temporalio.worker import Replayer
 
 from core.settings import Settings
 from core.temporal import data_converter
+from domain.contracts import MESSAGE_POSTED_SIGNAL
 from domain.stages import RULES, Role
 from workflows import WORKFLOWS
 
@@ -41,9 +42,10 @@ def _label(path: Path) -> int:
     return int(path.stem.split("-", 1)[0].removeprefix("v"))
 
 
-def test_latest_histories_cover_every_update_and_signal() -> None:
-    """Every action a person or an operator takes is in a history of the latest version, so
-    that a replay-breaking edit of any handler fails here."""
+def test_latest_histories_cover_every_update_signal_and_activity() -> None:
+    """Every action a person or an operator takes, every fact the API signals and every
+    activity is in a history of the latest version, so that a replay-breaking edit of any
+    handler fails here; so is a continue-as-new."""
     latest = max(_label(path) for path in HISTORIES)
     seen: set[str] = set()
     for path in HISTORIES:
@@ -55,5 +57,11 @@ def test_latest_histories_cover_every_update_and_signal() -> None:
                 seen.add(accepted.accepted_request.input.name)
             elif event.HasField("workflow_execution_signaled_event_attributes"):
                 seen.add(event.workflow_execution_signaled_event_attributes.signal_name)
+            elif event.HasField("activity_task_scheduled_event_attributes"):
+                seen.add(event.activity_task_scheduled_event_attributes.activity_type.name)
+            elif event.HasField("workflow_execution_continued_as_new_event_attributes"):
+                seen.add("continue-as-new")
     expected = {action.value for action, rule in RULES.items() if Role.SYSTEM not in rule.roles}
+    expected |= {MESSAGE_POSTED_SIGNAL, "continue-as-new"}
+    expected |= {"send_email", "seal_dossier", "check_cnaps_authorisation", "check_sirene"}
     assert expected - seen == set(), f"record them: make histories LABEL=v{latest + 1}"

@@ -24,7 +24,7 @@ from api.errors import (
     TemporalUnavailable,
     install_error_handlers,
 )
-from api.routes import admin, auth, candidates, cases, cnccfp, codec, prefecture
+from api.routes import admin, auth, candidates, cases, cnccfp, codec, operator, prefecture
 from core.accounts import Accounts
 from core.db import create_engine, migrate
 from core.settings import Settings
@@ -183,6 +183,7 @@ ROUTERS = (
     candidates.router,
     prefecture.router,
     cnccfp.router,
+    operator.router,
     admin.router,
 )
 

@@ -431,6 +431,29 @@ class WithdrawBody(Body):
     reason: str | None = Field(default=None, max_length=2_000, description="Motif, facultatif.")
 
 
+class OperatorReasonBody(Body):
+    """Une correction d'exploitation : son motif."""
+
+    reason: str = Field(
+        min_length=1, max_length=10_000, description="Motif (jamais de donnée personnelle)."
+    )
+
+
+class FirstRoundCorrectionBody(OperatorReasonBody):
+    """Correction des dates de l'élection pour ce dossier."""
+
+    first_round: dt.date = Field(description="Date du premier tour.")
+    second_round: dt.date | None = Field(default=None, description="Date du second tour.")
+
+
+class DeadlineCorrectionBody(OperatorReasonBody):
+    """Nouvelle date limite de dépôt."""
+
+    deposit_deadline: dt.datetime = Field(
+        description="Date et heure limites, avec leur fuseau (ex. 2026-05-22T18:00:00+02:00)."
+    )
+
+
 class MessageCreate(Body):
     """Un message sur le dossier."""
 

@@ -643,6 +643,32 @@ class AddNoteInput(OperatorInput):
     pass
 
 
+class OperatorActionInput(ActionInput):
+    """An operator's correction sent as an update (issue 11): the operator is the actor the API
+    authenticated, the reason is required, and a refusal is an answer, not a log line."""
+
+    reason: Text
+
+
+class CorrectFirstRoundUpdate(OperatorActionInput):
+    first_round: dt.date
+    second_round: dt.date | None = None
+    deposit_deadline: dt.datetime | None = None
+    """The legal deadline of ``first_round``, computed by the caller (``domain.calendar``)."""
+
+
+class CorrectDepositDeadlineUpdate(OperatorActionInput):
+    deposit_deadline: dt.datetime
+
+
+class AddNoteUpdate(OperatorActionInput):
+    pass
+
+
+class RetryRegistryChecksUpdate(OperatorActionInput):
+    pass
+
+
 MESSAGE_POSTED_SIGNAL = "message_posted"
 """Signal the API sends when a message is posted on a case: the notice goes out through the
 case's durable outbox, like every other email."""

@@ -87,6 +87,7 @@ MUNICIPALES_2026 = ElectionInfo(
 )
 
 CNCCFP = Actor(role=Role.CNCCFP, id="cnccfp-rapporteur-1")
+OPERATOR = Actor(role=Role.OPERATOR, id="ops-1")
 PREFECTURE_60 = Actor(role=Role.PREFECTURE, id="pref-60-agent-1", departements=["60"])
 PREFECTURE_75 = Actor(role=Role.PREFECTURE, id="pref-75-agent-1", departements=["75"])
 

@@ -33,13 +33,16 @@ with workflow.unsafe.imports_passed_through():
         Actor,
         AddExpenseLineInput,
         AddNoteInput,
+        AddNoteUpdate,
         AnswerObservationsInput,
         CaseResult,
         CaseState,
         CloseCaseInput,
         ContactPrefectureInput,
         CorrectDepositDeadlineInput,
+        CorrectDepositDeadlineUpdate,
         CorrectFirstRoundInput,
+        CorrectFirstRoundUpdate,
         CorrectRoundsAttendedInput,
         DecideInput,
         Decision,
@@ -70,6 +73,7 @@ with workflow.unsafe.imports_passed_through():
         RequestReevaluationInput,
         RequestSpaceInput,
         RetryRegistryChecksInput,
+        RetryRegistryChecksUpdate,
         SealDossierInput,
         SealDossierResult,
         SendEmailInput,
@@ -139,6 +143,8 @@ SEAL_RETRY_IN_BACKGROUND = RetryPolicy(
     non_retryable_error_types=SEAL_PERMANENT_ERRORS,
 )
 REGISTRY_TIMEOUT = dt.timedelta(seconds=30)
+REGISTRY_SETTLE = dt.timedelta(seconds=10)
+"""How long a forced retry waits for the checks under way to settle before choosing its lines."""
 
 # Behaviour added after cases had started: running cases replay their old path.
 PATCH_SEALED_DOSSIER = "sealed-dossier-v1"
@@ -148,6 +154,8 @@ PATCH_ADMINISTRATION_DELAY = "administration-delay-v1"
 """Rule 3 and 4 at the deposit deadline: asked only when a deadline falls due, so that running
 cases take the new rule from the next deadline on, and histories that passed one replay."""
 
+PATCH_OPERATOR_UPDATES = "operator-updates-v1"
+"""Operator corrections are updates; the signals of the same names are refused from then on."""
 PATCH_MAILER_PER_RECIPIENT = "mailer-per-recipient-v1"
 """Emails sent side by side across recipients, each given up after a delay (issue 11)."""
 
@@ -461,6 +469,7 @@ class CandidateCaseWorkflow:
             if (
                 state.stage in BEFORE_SUBMISSION
                 and action != Action.WITHDRAW
+                and actor.role != Role.OPERATOR  # corrections of the deadline itself
                 and self._received_at(received_at) >= state.deposit_deadline
             ):
                 raise DomainError(ErrorCode.DEPOSIT_DEADLINE_PASSED)
@@ -1116,48 +1125,129 @@ class CandidateCaseWorkflow:
         if input.author_role == Role.CNCCFP:
             self._notify(EmailTemplate.NEW_MESSAGE, RecipientKind.CANDIDATE, input.message_id)
 
-    # --- Operator signals: corrections, never decisions ----------------------------------------
+    # --- Operator corrections, never decisions --------------------------------------------------
+    # Updates with validators (role ``operator``), sent by the API's operator routes (audited) or
+    # ``temporal workflow update execute`` through the codec. The signals of the same names are
+    # kept for the histories of cases that received them; new signals are refused.
 
-    @workflow.signal(name=Action.CORRECT_FIRST_ROUND.value)
-    def correct_first_round(self, input: CorrectFirstRoundInput) -> None:
+    @workflow.update(name=Action.CORRECT_FIRST_ROUND.value)
+    async def correct_first_round_update(self, input: CorrectFirstRoundUpdate) -> CaseState:
         """Correct the election's round dates; the deposit deadline and its timers follow."""
-        if not self._accept_operator_event(Action.CORRECT_FIRST_ROUND):
-            return
+        deadline = input.deposit_deadline or deposit_deadline(input.first_round)
+        self._correct_rounds(input.first_round, input.second_round)
+        self._set_deposit_deadline(deadline, input.actor.id, input.reason)
+        return self._state
+
+    @correct_first_round_update.validator
+    def _validate_correct_first_round(self, input: CorrectFirstRoundUpdate) -> None:
+        self._authorise(Action.CORRECT_FIRST_ROUND, input.actor, input.received_at)
         if input.second_round is not None and input.second_round <= input.first_round:
-            workflow.logger.warning("correct_first_round refused: second round not after first")
-            return
-        state = self._state
-        state.election = state.election.model_copy(
-            update={"first_round": input.first_round, "second_round": input.second_round}
-        )
-        self._set_deposit_deadline(deposit_deadline(input.first_round), input)
+            raise _refusal(DomainError(ErrorCode.INVALID_CORRECTION, field="second_round"))
+        if input.deposit_deadline is not None and input.deposit_deadline.tzinfo is None:
+            raise _refusal(DomainError(ErrorCode.INVALID_CORRECTION, field="deposit_deadline"))
 
-    @workflow.signal(name=Action.CORRECT_DEPOSIT_DEADLINE.value)
-    def correct_deposit_deadline(self, input: CorrectDepositDeadlineInput) -> None:
+    @workflow.update(name=Action.CORRECT_DEPOSIT_DEADLINE.value)
+    async def correct_deposit_deadline_update(
+        self, input: CorrectDepositDeadlineUpdate
+    ) -> CaseState:
         """Set the deposit deadline directly (a legal change, a court ruling, a drill)."""
-        if not self._accept_operator_event(Action.CORRECT_DEPOSIT_DEADLINE):
-            return
+        self._set_deposit_deadline(input.deposit_deadline, input.actor.id, input.reason)
+        return self._state
+
+    @correct_deposit_deadline_update.validator
+    def _validate_correct_deposit_deadline(self, input: CorrectDepositDeadlineUpdate) -> None:
+        self._authorise(Action.CORRECT_DEPOSIT_DEADLINE, input.actor, input.received_at)
         if input.deposit_deadline.tzinfo is None:
-            workflow.logger.warning("correct_deposit_deadline refused: naive datetime")
-            return
-        self._set_deposit_deadline(input.deposit_deadline, input)
+            raise _refusal(DomainError(ErrorCode.INVALID_CORRECTION, field="deposit_deadline"))
 
-    @workflow.signal(name=Action.ADD_NOTE.value)
-    def add_note(self, input: AddNoteInput) -> None:
+    @workflow.update(name=Action.ADD_NOTE.value)
+    async def add_note_update(self, input: AddNoteUpdate) -> CaseState:
         """Leave a note on the case for the next operator (never personal data)."""
-        if self._accept_operator_event(Action.ADD_NOTE):
-            self._add_note(input.operator_id, input.reason)
-            self._changed()
+        self._add_note(input.actor.id, input.reason)
+        self._changed()
+        return self._state
 
-    @workflow.signal(name=Action.RETRY_REGISTRY_CHECKS.value)
-    def retry_registry_checks(self, input: RetryRegistryChecksInput) -> None:
+    @add_note_update.validator
+    def _validate_add_note(self, input: AddNoteUpdate) -> None:
+        self._authorise(Action.ADD_NOTE, input.actor, input.received_at)
+
+    @workflow.update(name=Action.RETRY_REGISTRY_CHECKS.value)
+    async def retry_registry_checks_update(self, input: RetryRegistryChecksUpdate) -> CaseState:
         """Check again the companies of the lines the registries could not answer for.
 
         For when an outage is over: each such line gets a fresh set of attempts. The lines a
         reviewer has verified manually, and those the registries answered, are left as they are.
         """
-        if not self._accept_operator_event(Action.RETRY_REGISTRY_CHECKS):
+        # Checks whose answers are in but not yet recorded (an update handled in the same
+        # activation as their completion runs first) settle before the lines are chosen.
+        try:
+            await workflow.wait_condition(
+                lambda: not self._background, timeout=REGISTRY_SETTLE, timeout_summary="checks"
+            )
+        except TimeoutError:
+            pass  # checks still waiting on a registry: retry what is known now
+        self._retry_registry_checks(input.actor.id, input.reason)
+        return self._state
+
+    @retry_registry_checks_update.validator
+    def _validate_retry_registry_checks(self, input: RetryRegistryChecksUpdate) -> None:
+        self._authorise(Action.RETRY_REGISTRY_CHECKS, input.actor, input.received_at)
+
+    # Signals of earlier versions: they replay as they ran; a new one is refused (logged).
+
+    @workflow.signal(name=Action.CORRECT_FIRST_ROUND.value)
+    def correct_first_round(self, input: CorrectFirstRoundInput) -> None:
+        if not self._accept_operator_signal(Action.CORRECT_FIRST_ROUND):
             return
+        if input.second_round is not None and input.second_round <= input.first_round:
+            workflow.logger.warning("correct_first_round refused: second round not after first")
+            return
+        self._correct_rounds(input.first_round, input.second_round)
+        self._set_deposit_deadline(
+            deposit_deadline(input.first_round), input.operator_id, input.reason
+        )
+
+    @workflow.signal(name=Action.CORRECT_DEPOSIT_DEADLINE.value)
+    def correct_deposit_deadline(self, input: CorrectDepositDeadlineInput) -> None:
+        if not self._accept_operator_signal(Action.CORRECT_DEPOSIT_DEADLINE):
+            return
+        if input.deposit_deadline.tzinfo is None:
+            workflow.logger.warning("correct_deposit_deadline refused: naive datetime")
+            return
+        self._set_deposit_deadline(input.deposit_deadline, input.operator_id, input.reason)
+
+    @workflow.signal(name=Action.ADD_NOTE.value)
+    def add_note(self, input: AddNoteInput) -> None:
+        if self._accept_operator_signal(Action.ADD_NOTE):
+            self._add_note(input.operator_id, input.reason)
+            self._changed()
+
+    @workflow.signal(name=Action.RETRY_REGISTRY_CHECKS.value)
+    def retry_registry_checks(self, input: RetryRegistryChecksInput) -> None:
+        if self._accept_operator_signal(Action.RETRY_REGISTRY_CHECKS):
+            self._retry_registry_checks(input.operator_id, input.reason)
+
+    def _accept_operator_signal(self, action: Action) -> bool:
+        if workflow.patched(PATCH_OPERATOR_UPDATES):
+            workflow.logger.warning(
+                "%s signal refused: operators send the update (authenticated, audited)",
+                action.value,
+            )
+            return False
+        try:
+            check_stage(self._state.stage, action)
+        except DomainError as error:
+            workflow.logger.warning("%s ignored: %s", action.value, error.code.value)
+            return False
+        return True
+
+    def _correct_rounds(self, first_round: dt.date, second_round: dt.date | None) -> None:
+        state = self._state
+        state.election = state.election.model_copy(
+            update={"first_round": first_round, "second_round": second_round}
+        )
+
+    def _retry_registry_checks(self, operator_id: str, reason: str) -> None:
         state = self._state
         pending = [
             line
@@ -1167,31 +1257,20 @@ class CandidateCaseWorkflow:
         for line in pending:
             self._start_line_check(line, at_submission=state.submitted_at is not None)
         self._add_note(
-            input.operator_id,
-            f"Nouvelle vérification de {len(pending)} ligne(s) auprès des registres : "
-            f"{input.reason}",
+            operator_id,
+            f"Nouvelle vérification de {len(pending)} ligne(s) auprès des registres : {reason}",
         )
         self._changed()
 
-    def _accept_operator_event(self, action: Action) -> bool:
-        try:
-            check_stage(self._state.stage, action)
-        except DomainError as error:
-            workflow.logger.warning("%s ignored: %s", action.value, error.code.value)
-            return False
-        return True
-
-    def _set_deposit_deadline(
-        self, deadline: dt.datetime, input: CorrectFirstRoundInput | CorrectDepositDeadlineInput
-    ) -> None:
+    def _set_deposit_deadline(self, deadline: dt.datetime, operator_id: str, reason: str) -> None:
         state = self._state
         previous = state.deposit_deadline
         state.deposit_deadline = deadline
         state.deadline_set_at = workflow.now()
         self._add_note(
-            input.operator_id,
+            operator_id,
             f"Échéance de dépôt corrigée du {previous.isoformat()} au {deadline.isoformat()} : "
-            f"{input.reason}",
+            f"{reason}",
         )
         self._changed()
 

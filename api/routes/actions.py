@@ -72,6 +72,7 @@ def _roles_text(action: Action) -> str:
         "third_party": "tiers mandaté",
         "prefecture": "préfecture",
         "cnccfp": "CNCCFP",
+        "operator": "exploitant",
     }
     allowed = sorted(names.get(role.value, role.value) for role in RULES[action].roles)
     stages = ", ".join(sorted(stage.value for stage in RULES[action].from_stages))

@@ -8,19 +8,22 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 
-from core.cases import CaseNotFound
+from core.cases import CaseActionRefused
 from core.settings import Settings
 from core.storage import DocumentStorage
 from domain.contracts import (
     AddExpenseLineInput,
     AddNoteInput,
+    AddNoteUpdate,
     CasePolicy,
-    RetryRegistryChecksInput,
+    CorrectDepositDeadlineInput,
+    RetryRegistryChecksUpdate,
     WithdrawInput,
 )
 from domain.registries import RegistryOutcome
 from domain.stages import Action
 from tests.helpers import (
+    OPERATOR,
     TestCaseClient,
     assert_eventually,
     candidate,
@@ -29,7 +32,7 @@ from tests.helpers import (
     running_worker,
     unreachable_cnaps,
 )
-from tests.workflows.steps import line, recognised_open_space
+from tests.workflows.steps import assert_refused, line, recognised_open_space
 
 
 @pytest.mark.record_history("registry_retry")
@@ -66,10 +69,10 @@ async def test_a_forced_retry_checks_again_the_lines_left_to_verify_by_hand(
 
     # The registry is back (the referential again); an operator asks for a new check.
     async with running_worker(client, settings, db_engine, storage, task_queue) as cases:
-        await cases.signal(
+        await cases.act(
             case_id,
             Action.RETRY_REGISTRY_CHECKS,
-            RetryRegistryChecksInput(operator_id="ops-1", reason="Fin de la panne du CNAPS."),
+            RetryRegistryChecksUpdate(actor=OPERATOR, reason="Fin de la panne du CNAPS."),
         )
 
         async def checked_again() -> None:
@@ -105,17 +108,48 @@ async def test_an_operator_note_is_kept_and_a_closed_case_takes_none(
     case = new_case_input()
     state = await cases.open_case(case, evaluation_request(case))
     case_id = state.case_id
-    note = AddNoteInput(operator_id="ops-2", reason="Relance téléphonique de la préfecture.")
-    await cases.signal(case_id, Action.ADD_NOTE, note)
-
-    async def noted() -> None:
-        notes = (await cases.state(case_id)).operator_notes
-        assert [(n.operator_id, n.text) for n in notes] == [("ops-2", note.reason)]
-
-    await assert_eventually(noted)
+    note = AddNoteUpdate(actor=OPERATOR, reason="Relance téléphonique de la préfecture.")
+    state = await cases.act(case_id, Action.ADD_NOTE, note)
+    assert [(n.operator_id, n.text) for n in state.operator_notes] == [(OPERATOR.id, note.reason)]
+    # Only an operator corrects; a refused correction is an answer, with nothing recorded.
+    await assert_refused(
+        cases,
+        case_id,
+        Action.ADD_NOTE,
+        AddNoteUpdate(actor=candidate(case), reason="Je me note."),
+        "forbidden_role",
+    )
     await cases.act(case_id, Action.WITHDRAW, WithdrawInput(actor=candidate(case)))
     await cases.wait_closed(case_id, timeout=dt.timedelta(seconds=30))
-    # The workflow has ended: the signal has nowhere to go, and nothing changes.
-    with pytest.raises(CaseNotFound):
-        await cases.signal(case_id, Action.ADD_NOTE, note)
+    with pytest.raises(CaseActionRefused) as closed:
+        await cases.act(case_id, Action.ADD_NOTE, note)
+    assert closed.value.code == "case_closed"
     assert len((await cases.state(case_id)).operator_notes) == 1
+
+
+async def test_the_unauthenticated_signals_of_earlier_versions_are_refused(
+    cases: TestCaseClient,
+) -> None:
+    case = new_case_input()
+    state = await cases.open_case(case, evaluation_request(case))
+    # What an old runbook command sends: a free-text operator id, no authentication.
+    await cases.signal(
+        state.case_id,
+        Action.ADD_NOTE,
+        AddNoteInput(operator_id="quelqu-un", reason="Note par signal."),
+    )
+    await cases.signal(
+        state.case_id,
+        Action.CORRECT_DEPOSIT_DEADLINE,
+        CorrectDepositDeadlineInput(
+            operator_id="quelqu-un",
+            reason="Par signal.",
+            deposit_deadline=dt.datetime.now(dt.UTC) + dt.timedelta(seconds=2),
+        ),
+    )
+    # A later update is handled after the signals: by then they were refused.
+    after = await cases.act(
+        state.case_id, Action.ADD_NOTE, AddNoteUpdate(actor=OPERATOR, reason="Vu.")
+    )
+    assert [n.text for n in after.operator_notes] == ["Vu."]
+    assert after.deposit_deadline == state.deposit_deadline

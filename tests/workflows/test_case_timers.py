@@ -14,8 +14,8 @@ from domain.contracts import (
     AnswerObservationsInput,
     CasePolicy,
     ContactPrefectureInput,
-    CorrectDepositDeadlineInput,
-    CorrectFirstRoundInput,
+    CorrectDepositDeadlineUpdate,
+    CorrectFirstRoundUpdate,
     DecideInput,
     RecordEvaluationInput,
     SendObservationsInput,
@@ -26,6 +26,7 @@ from domain.stages import Action, Stage
 from embedded.mailbox import MailServer
 from tests.helpers import (
     CNCCFP,
+    OPERATOR,
     PREFECTURE_60,
     TestCaseClient,
     assert_eventually,
@@ -198,31 +199,27 @@ async def test_operator_moves_the_deadline_and_timers_follow(
         cases, deadline_in=dt.timedelta(days=10), policy=CasePolicy(reminder_offsets=[2 * S])
     )
     # A corrected first round recomputes the legal deadline.
-    await cases.signal(
+    state = await cases.act(
         case_id,
         Action.CORRECT_FIRST_ROUND,
-        CorrectFirstRoundInput(
-            operator_id="ops-1",
+        CorrectFirstRoundUpdate(
+            actor=OPERATOR,
             reason="Date du premier tour mal saisie",
             first_round=dt.date(2027, 3, 14),
             second_round=dt.date(2027, 3, 21),
+            deposit_deadline=deposit_deadline(dt.date(2027, 3, 14)),
         ),
     )
-
-    async def recomputed() -> None:
-        state = await cases.state(case_id)
-        assert state.deposit_deadline == deposit_deadline(dt.date(2027, 3, 14))
-        assert state.election.first_round == dt.date(2027, 3, 14)
-        assert state.operator_notes and "mal saisie" in state.operator_notes[-1].text
-
-    await assert_eventually(recomputed)
+    assert state.deposit_deadline == deposit_deadline(dt.date(2027, 3, 14))
+    assert state.election.first_round == dt.date(2027, 3, 14)
+    assert state.operator_notes and "mal saisie" in state.operator_notes[-1].text
 
     # A deadline pulled a few seconds ahead re-arms the reminder and the time bar.
     soon = dt.datetime.now(dt.UTC) + 4 * S
-    await cases.signal(
+    await cases.act(
         case_id,
         Action.CORRECT_DEPOSIT_DEADLINE,
-        CorrectDepositDeadlineInput(operator_id="ops-1", reason="Exercice", deposit_deadline=soon),
+        CorrectDepositDeadlineUpdate(actor=OPERATOR, reason="Exercice", deposit_deadline=soon),
     )
     await cases.wait_closed(case_id, timeout=dt.timedelta(seconds=30))
     final = await cases.state(case_id)

@@ -13,6 +13,7 @@ Deterministic: time comes from ``workflow.now()``, ids from ``workflow.uuid4()``
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import math
 from collections.abc import Callable, Coroutine
@@ -1180,12 +1181,11 @@ class CandidateCaseWorkflow:
         """
         # Checks whose answers are in but not yet recorded (an update handled in the same
         # activation as their completion runs first) settle before the lines are chosen.
-        try:
+        # Checks still waiting on a registry after that: the retry takes what is known now.
+        with contextlib.suppress(TimeoutError):
             await workflow.wait_condition(
                 lambda: not self._background, timeout=REGISTRY_SETTLE, timeout_summary="checks"
             )
-        except TimeoutError:
-            pass  # checks still waiting on a registry: retry what is known now
         self._retry_registry_checks(input.actor.id, input.reason)
         return self._state
 

@@ -222,8 +222,8 @@ class Settings(BaseSettings):
     """Address of the CNCCFP service that receives staff reminders and space requests."""
     email_give_up_days: float = 3.0
     """Days an email is retried (relay down, recipient server answering 4xx) before it is given
-    up: marked failed on the case, with an operator note and the ``secupol_emails_failed``
-    metric, so that one bad recipient never holds the rest of a case."""
+    up: marked failed on the case, with an operator note and the worker's metric
+    ``secupol_emails_given_up``, so that one bad recipient never holds the rest of a case."""
     receipt_grace_minutes: int = 10
     """A deposit the API received before the deadline is still taken this long after it, while
     the worker catches up (DOMAIN.md rule 4); the time bar waits as long."""

@@ -155,6 +155,9 @@ PATCH_ADMINISTRATION_DELAY = "administration-delay-v1"
 """Rule 3 and 4 at the deposit deadline: asked only when a deadline falls due, so that running
 cases take the new rule from the next deadline on, and histories that passed one replay."""
 
+EMAILS_GIVEN_UP_METRIC = "secupol_emails_given_up"
+"""Counter of the worker's metrics (``SECUPOL_WORKER_METRICS_ADDRESS``): emails given up."""
+
 PATCH_OPERATOR_UPDATES = "operator-updates-v1"
 """Operator corrections are updates; the signals of the same names are refused from then on."""
 PATCH_MAILER_PER_RECIPIENT = "mailer-per-recipient-v1"
@@ -1713,7 +1716,7 @@ class CandidateCaseWorkflow:
                     f"abandonné ({record.error_code}, {last or 'délai'}) : à envoyer autrement.",
                 )
                 workflow.metric_meter().create_counter(
-                    "secupol_emails_failed", "Emails given up by a case."
+                    EMAILS_GIVEN_UP_METRIC, "Emails given up by a case."
                 ).add(1, {"template": request.template.value})
         record.done_at = workflow.now()
         self._outbox.remove(request)

@@ -16,6 +16,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.service import RPCError
 
+from api.audit import OutcomeWatcher
 from api.errors import ApiError, TemporalUnavailable
 from core.accounts import AccountRecord, Accounts
 from core.cases import CaseClient
@@ -62,6 +63,8 @@ class Services:
     temporal: TemporalLink
     storage: DocumentStorage
     accounts: Accounts
+    outcomes: OutcomeWatcher
+    """Completes the audit rows of actions whose outcome came after the request."""
 
     async def cases(self) -> CaseClient:
         """The case client (raises ``TemporalUnavailable`` while Temporal is unreachable)."""

@@ -7,6 +7,8 @@ user. Error tree of what the handlers receive::
     DomainError                      a rule refused the input (code → status below)
     CaseActionRefused                the workflow refused an action (code → status below)
     CaseNotFound                     404 case_not_found
+    OutcomeUnknown                   503 service_unavailable, saying that the action may stand:
+                                     it was sent, its outcome did not come back in time
     RequestValidationError           422 (invalid_json when the body is not JSON)
     HTTPException (Starlette)        404 not_found, 405 method_not_allowed, ...
     infrastructure                   503 service_unavailable: Temporal unreachable, its RPC errors
@@ -117,6 +119,34 @@ class TemporalUnavailable(Exception):
     """The Temporal frontend could not be reached (answered 503)."""
 
 
+class OutcomeUnknown(Exception):
+    """An action reached the case but its outcome did not come back (a timeout, a lost server).
+
+    It may stand: the audit row stays ``pending`` until the outcome is known.
+    """
+
+
+OUTCOME_UNKNOWN_DETAIL = (
+    "Votre demande a été transmise mais sa confirmation n'a pas pu être obtenue : elle a peut-être "
+    "été enregistrée. Consultez le dossier avant de la renouveler. Si vous la renouvelez, "
+    "utilisez le même en-tête Idempotency-Key : elle ne sera alors pas appliquée deux fois."
+)
+
+INFRASTRUCTURE_ERRORS: tuple[type[Exception], ...] = (
+    # The S3 client's own errors (a missing bucket, refused credentials, a lost endpoint).
+    BotoCoreError,
+    ClientError,
+    TemporalUnavailable,
+    RPCError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    SQLAlchemyError,
+    StorageError,
+    OSError,
+    TimeoutError,
+)
+"""What a component that is down or slow raises: answered 503 ``service_unavailable``."""
+
+
 class ApiError(Exception):
     """A refusal decided by the API itself.
 
@@ -131,6 +161,24 @@ class ApiError(Exception):
         self.field = field
         self.message = message or MESSAGES[code]
         super().__init__(code.value)
+
+
+def error_code(error: BaseException) -> str:
+    """The stable code the API answers for ``error``: what an audit row records as its outcome.
+
+    The handlers below answer with the same code, so that the row and the answer agree.
+    """
+    if isinstance(error, ApiError | DomainError):
+        return error.code.value
+    if isinstance(error, CaseActionRefused):
+        return error.code
+    if isinstance(error, CaseNotFound):
+        return ErrorCode.CASE_NOT_FOUND.value
+    if isinstance(error, InputRefused):
+        return error.problems[0].code
+    if isinstance(error, (OutcomeUnknown, *INFRASTRUCTURE_ERRORS)):
+        return ErrorCode.SERVICE_UNAVAILABLE.value
+    return ErrorCode.INTERNAL_ERROR.value
 
 
 def status_for(code: str) -> int:
@@ -170,9 +218,9 @@ def problem_response(
     )
 
 
-def _unavailable() -> JSONResponse:
+def _unavailable(detail: str = MESSAGES[ErrorCode.SERVICE_UNAVAILABLE]) -> JSONResponse:
     code = ErrorCode.SERVICE_UNAVAILABLE
-    return problem_response(code.value, MESSAGES[code], headers={"Retry-After": "5"})
+    return problem_response(code.value, detail, headers={"Retry-After": "5"})
 
 
 def _validation_problems(error: RequestValidationError) -> list[Problem]:
@@ -233,6 +281,15 @@ def install_error_handlers(app: FastAPI) -> None:
         )
         return _unavailable()
 
+    async def outcome_unknown(request: Request, error: Exception) -> JSONResponse:
+        log.warning(
+            "%s %s: outcome unknown (%s)",
+            request.method,
+            request.url.path,
+            type(error.__cause__).__name__,
+        )
+        return _unavailable(OUTCOME_UNKNOWN_DETAIL)
+
     async def input_refused(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, InputRefused)
         return problems_response(error.problems)
@@ -244,18 +301,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CaseNotFound, not_found)
     app.add_exception_handler(RequestValidationError, invalid)
     app.add_exception_handler(StarletteHTTPException, http_error)
-    for infrastructure in (
-        # The S3 client's own errors (a missing bucket, refused credentials, a lost endpoint).
-        BotoCoreError,
-        ClientError,
-        TemporalUnavailable,
-        RPCError,
-        WorkflowUpdateRPCTimeoutOrCancelledError,
-        SQLAlchemyError,
-        StorageError,
-        OSError,
-        TimeoutError,
-    ):
+    app.add_exception_handler(OutcomeUnknown, outcome_unknown)
+    for infrastructure in INFRASTRUCTURE_ERRORS:
         app.add_exception_handler(infrastructure, unavailable)
 
 

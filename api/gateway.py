@@ -19,16 +19,23 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Callable, Mapping
+import enum
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
-from temporalio.client import WorkflowExecution, WorkflowExecutionStatus
+from temporalio.client import (
+    WorkflowExecution,
+    WorkflowExecutionStatus,
+    WorkflowUpdateHandle,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import audit
 from api.deps import CurrentUser, Services
-from api.errors import ApiError, InputRefused
+from api.errors import ApiError, InputRefused, OutcomeUnknown, TemporalUnavailable, error_code
 from api.schemas import (
     ActionPublic,
     CasePublic,
@@ -58,10 +65,12 @@ from core.cases import (
     NEXT_DEADLINE_KEY,
     STAGE_KEY,
     CaseActionRefused,
+    CaseClient,
     CaseNotFound,
 )
 from domain.contracts import (
     ActionInput,
+    Actor,
     AddExpenseLineInput,
     AnswerObservationsInput,
     CaseState,
@@ -349,6 +358,32 @@ def case_view(
     return view
 
 
+class _Step(enum.Enum):
+    """How far an update got before the request stopped waiting."""
+
+    NOT_SENT = enum.auto()
+    SENDING = enum.auto()
+    """The call is under way: the server may have admitted the update."""
+    ACCEPTED = enum.auto()
+    """The workflow accepted it: it is in the history and will run."""
+    SETTLED = enum.auto()
+    """Its outcome is known."""
+
+
+def _outcome_unknown(step: _Step, error: BaseException) -> bool:
+    """Whether an update stopped at ``step`` by ``error`` may stand although nobody saw it end.
+
+    While sending, an RPC error means the server did not take it (unreachable); a wait cut short
+    (timeout, cancellation) may have left it admitted. Once accepted, only a refusal is an answer.
+    """
+    cut_short = (TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError, asyncio.CancelledError)
+    if step == _Step.SENDING:
+        return isinstance(error, cut_short)
+    if step == _Step.ACCEPTED:
+        return not isinstance(error, CaseActionRefused | CaseNotFound)
+    return False
+
+
 class CaseGateway:
     """Scoped access to cases for one request."""
 
@@ -429,12 +464,14 @@ class CaseGateway:
         idempotency_key: str | None,
         *,
         received_at: dt.datetime | None = None,
+        on_settled: audit.OnSettled | None = None,
     ) -> CaseState:
-        """Send one action as a Temporal update, with its audit row.
+        """Send one action as a Temporal update, with its audit row (see ``send``).
 
         The input is built after the scope check, so that a stranger's request is 404 whatever
         it carries. It carries the time the API received the request (``received_at``, now by
         default): deadlines are judged on it, not on when the workflow runs it (rule 4).
+        ``on_settled`` runs with the outcome if it becomes known only after the request.
         """
         received_at = received_at or dt.datetime.now(dt.UTC)
         await self.ensure_visible(user, case_id)
@@ -442,31 +479,96 @@ class CaseGateway:
         if input.received_at is None:
             input = input.model_copy(update={"received_at": received_at})
         await self.check_documents(case_id, input)
+        # Always an update id of our own: the outcome can be asked for again by it.
+        update_id = f"{action.value}:{user.actor.id}:{idempotency_key or uuid.uuid4().hex}"
+        return await self.send(
+            user.actor,
+            action.value,
+            case_id,
+            idempotency_key=idempotency_key,
+            update_id=update_id,
+            start=lambda cases: cases.start_action(case_id, action, input, request_id=update_id),
+            on_settled=on_settled,
+        )
+
+    async def send(
+        self,
+        actor: Actor,
+        name: str,
+        case_id: str,
+        *,
+        idempotency_key: str | None,
+        update_id: str,
+        start: Callable[[CaseClient], Awaitable[WorkflowUpdateHandle[CaseState]]],
+        then: Callable[[CaseClient, CaseState], Awaitable[CaseState]] | None = None,
+        on_settled: audit.OnSettled | None = None,
+    ) -> CaseState:
+        """Send one update to a case with its audit row: the one place that decides the row's
+        outcome from what happened (``ok``, the code the caller is answered, or ``pending``).
+
+        The wait is bounded by ``api_request_timeout_s``. When it ends, or Temporal is lost,
+        after the update may have reached the case, nobody can tell whether the action stands:
+        the row stays ``pending``, the caller gets ``OutcomeUnknown`` (503, "check the case"),
+        and the app's ``OutcomeWatcher`` completes the row once the outcome of ``update_id`` is
+        known, then runs ``on_settled`` with it.
+
+        Args:
+            actor: Who acts.
+            name: The action's name in the audit log.
+            case_id: The case.
+            idempotency_key: The client's key, recorded with the row.
+            update_id: The update's id, by which its outcome can be asked for again.
+            start: Sends the update and returns once the workflow has accepted it.
+            then: Runs once the outcome is ``ok``, within the same wait (a refusal it raises is
+                the row's outcome).
+            on_settled: Run with the outcome when the watcher learns it after the request.
+        """
         services = self._services
-        request_id = (
-            f"{action.value}:{user.actor.id}:{idempotency_key}" if idempotency_key else None
-        )
         entry = await audit.begin(
-            services.engine, user.actor, action.value, case_id=case_id, request_id=idempotency_key
+            services.engine, actor, name, case_id=case_id, request_id=idempotency_key
         )
-        outcome = "error"
+        step = _Step.NOT_SENT
         try:
             cases = await services.cases()
             async with asyncio.timeout(services.settings.api_request_timeout_s):
-                state = await cases.act(case_id, action, input, request_id=request_id)
-            outcome = audit.OK
-        except CaseActionRefused as refusal:
-            outcome = refusal.code
+                step = _Step.SENDING
+                update = await start(cases)
+                step = _Step.ACCEPTED
+                state = await cases.outcome(update)
+                step = _Step.SETTLED
+                if then is not None:
+                    state = await then(cases, state)
+        except BaseException as error:
+            if _outcome_unknown(step, error):
+                services.outcomes.watch(entry, self._outcome_fetch(case_id, update_id), on_settled)
+                if isinstance(error, Exception):
+                    raise OutcomeUnknown from error
+                raise
+            # Once the action is settled ``ok`` it stands, whatever fails after; ``then`` may
+            # still refuse the request.
+            applied = step == _Step.SETTLED and not isinstance(error, CaseActionRefused)
+            await audit.finish(services.engine, entry, audit.OK if applied else error_code(error))
             raise
-        except CaseNotFound:
-            outcome = ErrorCode.CASE_NOT_FOUND.value
-            raise
-        except (TimeoutError, RPCError):
-            outcome = ErrorCode.SERVICE_UNAVAILABLE.value
-            raise
-        finally:
-            await audit.finish(services.engine, entry, outcome)
+        await audit.finish(services.engine, entry, audit.OK)
         return state
+
+    def _outcome_fetch(self, case_id: str, update_id: str) -> audit.OutcomeFetch:
+        services = self._services
+
+        async def fetch() -> str | None:
+            try:
+                cases = await services.cases()
+                await cases.action_outcome(case_id, update_id)
+            except CaseActionRefused as refusal:
+                return refusal.code
+            except CaseNotFound:
+                # The update never reached the case: nothing was applied, as during an outage.
+                return ErrorCode.SERVICE_UNAVAILABLE.value
+            except (TemporalUnavailable, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError):
+                return None
+            return audit.OK
+
+        return fetch
 
     async def check_evaluation_proofs(
         self, case_id: str, complaint_refs: list[str], candidacy_proof_ref: str | None

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from api import observability
+from api.audit import OutcomeWatcher
 from api.deps import Services, TemporalLink
 from api.errors import (
     MAX_JSON_BODY_BYTES,
@@ -78,6 +79,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         await migrate(engine)
         temporal = TemporalLink(settings)
+        outcomes = OutcomeWatcher(engine)
         async with build_storage(settings, engine) as storage:
             app.state.services = Services(
                 settings=settings,
@@ -85,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 temporal=temporal,
                 storage=storage,
                 accounts=Accounts(engine, settings),
+                outcomes=outcomes,
             )
             try:
                 await temporal.cases()
@@ -93,7 +96,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                     "Temporal at %s unreachable: retried on each request", settings.temporal_address
                 )
             log.info("API ready (Temporal %s)", settings.temporal_address)
-            yield
+            try:
+                yield
+            finally:
+                # Before the database closes: a watch may be completing its row.
+                await outcomes.aclose()
     finally:
         await engine.dispose()
 

@@ -354,6 +354,30 @@ class Accounts:
                 .values(revoked_at=self._now())
             )
 
+    async def discard(self, account_id: str) -> bool:
+        """Delete an account made for a request that did not go through (a mandate the case did
+        not accept), with its tokens and mandates, unless it holds a current mandate by then
+        (another request gave it one). Returns whether it was deleted.
+        """
+        async with self._engine.begin() as connection:
+            in_use = (
+                await connection.execute(
+                    select(case_mandates.c.case_id).where(
+                        case_mandates.c.account_id == account_id,
+                        case_mandates.c.revoked_at.is_(None),
+                    )
+                )
+            ).first()
+            if in_use is not None:
+                return False
+            # Each table in turn: SQLite does not enforce the foreign keys' cascade here.
+            for table in (case_mandates, sessions, sign_in_links, account_departements):
+                await connection.execute(delete(table).where(table.c.account_id == account_id))
+            deleted = await connection.execute(
+                delete(accounts).where(accounts.c.account_id == account_id)
+            )
+        return bool(deleted.rowcount)
+
     async def holds_mandate(self, *, case_id: str, account_id: str) -> bool:
         """Whether a third party currently holds a mandate for the case."""
         async with self._engine.connect() as connection:

@@ -8,10 +8,16 @@ Error tree::
     CaseError
       CaseActionRefused       the workflow refused the action (wrong stage, actor, input)
       CaseNotFound            no case with that id
+
+An action is sent in two steps, so that a caller knows whether it reached the case: ``start_*``
+returns once the workflow has accepted it (it is then in the history and will run), and
+``outcome`` waits for its result. An action whose outcome was not received can be asked for
+again by its update id (``action_outcome``).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -21,6 +27,8 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowHandle,
     WorkflowUpdateFailedError,
+    WorkflowUpdateHandle,
+    WorkflowUpdateStage,
 )
 from temporalio.common import (
     SearchAttributeKey,
@@ -92,6 +100,21 @@ class CaseClient:
         A retried call with the same ``request_id`` returns the first call's result: it neither
         duplicates the case nor fails.
         """
+        return await self.outcome(await self.start_opening(input, request, request_id=request_id))
+
+    @staticmethod
+    def opening_update_id(case_id: str, request_id: str | None) -> str:
+        """The update id of a case's opening (the same for every retry of one request)."""
+        return request_id or f"{case_id}:open"
+
+    async def start_opening(
+        self,
+        input: OpenCaseInput,
+        request: RequestEvaluationInput,
+        *,
+        request_id: str | None = None,
+    ) -> WorkflowUpdateHandle[CaseState]:
+        """``open_case`` up to the workflow's acceptance of the evaluation request."""
         case_id = case_workflow_id(input.election.election_id, input.candidate_id)
         start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
             CASE_WORKFLOW_TYPE,
@@ -112,11 +135,14 @@ class CaseClient:
             ),
         )
         try:
-            state = await self.client.execute_update_with_start_workflow(
+            handle: WorkflowUpdateHandle[
+                CaseState
+            ] = await self.client.start_update_with_start_workflow(
                 Action.REQUEST_EVALUATION.value,
                 request,
                 start_workflow_operation=start,
-                id=request_id or f"{case_id}:open",
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                id=self.opening_update_id(case_id, request_id),
                 result_type=CaseState,
             )
         except WorkflowUpdateFailedError as error:
@@ -125,7 +151,9 @@ class CaseClient:
             raise CaseActionRefused(
                 ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED]
             ) from None
-        return _as_state(state)
+        finally:
+            _collect_start_error(start)
+        return handle
 
     async def act(
         self, case_id: str, action: Action, input: BaseModel, *, request_id: str | None = None
@@ -138,22 +166,62 @@ class CaseClient:
             input: The action's typed input.
             request_id: Idempotency key: a retry with the same id is not applied twice.
         """
+        return await self.outcome(
+            await self.start_action(case_id, action, input, request_id=request_id)
+        )
+
+    async def start_action(
+        self, case_id: str, action: Action, input: BaseModel, *, request_id: str | None = None
+    ) -> WorkflowUpdateHandle[CaseState]:
+        """``act`` up to the workflow's acceptance of the action (refusals raise here or from
+        ``outcome``)."""
         try:
-            state = await self.handle(case_id).execute_update(
-                action.value, input, id=request_id, result_type=CaseState
+            return await self.handle(case_id).start_update(
+                action.value,
+                input,
+                wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+                id=request_id,
+                result_type=CaseState,
             )
         except WorkflowUpdateFailedError as error:
             raise _refusal(error) from None
         except RPCError as error:
-            if error.status != RPCStatusCode.NOT_FOUND:
-                raise
-            # NOT_FOUND covers both a case that never existed and one that has ended.
-            if await self._exists(case_id):
-                raise CaseActionRefused(
-                    ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED]
-                ) from None
-            raise CaseNotFound(case_id) from None
+            raise await self._not_found_or_closed(case_id, error) from None
+
+    async def outcome(self, update: WorkflowUpdateHandle[CaseState]) -> CaseState:
+        """The state an accepted action left, or ``CaseActionRefused``."""
+        try:
+            state = await update.result()
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+        except RPCError as error:
+            raise await self._not_found_or_closed(update.workflow_id, error) from None
         return _as_state(state)
+
+    async def action_outcome(self, case_id: str, update_id: str) -> CaseState:
+        """The outcome of an action sent earlier, by its update id (waits until it is known).
+
+        Raises:
+            CaseActionRefused: The workflow refused it.
+            CaseNotFound: The case, or an action with this id in it, does not exist: the action
+                was never accepted.
+        """
+        update = self.handle(case_id).get_update_handle(update_id, result_type=CaseState)
+        try:
+            state = await update.result()
+        except WorkflowUpdateFailedError as error:
+            raise _refusal(error) from None
+        except RPCError as error:
+            raise _not_found_or(error) from None
+        return _as_state(state)
+
+    async def _not_found_or_closed(self, case_id: str, error: RPCError) -> Exception:
+        if error.status != RPCStatusCode.NOT_FOUND:
+            return error
+        # NOT_FOUND covers both a case that never existed and one that has ended.
+        if await self._exists(case_id):
+            return CaseActionRefused(ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED])
+        return CaseNotFound(case_id)
 
     async def _exists(self, case_id: str) -> bool:
         try:
@@ -201,6 +269,19 @@ def _refusal(error: WorkflowUpdateFailedError) -> CaseActionRefused:
             return CaseActionRefused(cause.type, cause.message, field)
     # Input the workflow could not even read (the payload failed its contract).
     return CaseActionRefused(ErrorCode.INVALID_INPUT.value, MESSAGES[ErrorCode.INVALID_INPUT])
+
+
+def _collect_start_error(start: WithStartWorkflowOperation[Any, Any]) -> None:
+    """Retrieve the error the SDK leaves on an operation whose start failed or was cancelled.
+
+    Nobody awaits the operation's workflow handle here; without this, asyncio logs "Future
+    exception was never retrieved" for every opening cut by a timeout or an outage.
+    """
+    waiter = asyncio.ensure_future(start.workflow_handle())
+    waiter.add_done_callback(lambda done: done.cancelled() or done.exception())
+    # The SDK sets the error before the call returns, or never (an error of another kind): the
+    # waiter's first step reads it if it is there; otherwise this cancel ends the waiter.
+    asyncio.get_running_loop().call_soon(waiter.cancel)
 
 
 def _not_found_or(error: RPCError) -> Exception:

@@ -5,7 +5,6 @@ Candidates and mandated third parties share these routes where the stage table l
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from sqlalchemy import select
 
 from api import audit
 from api.deps import Allow, CurrentUser, IdempotencyKeyDep, Services, ServicesDep
-from api.errors import PROBLEM_RESPONSES, ApiError
+from api.errors import PROBLEM_RESPONSES, ApiError, OutcomeUnknown
 from api.gateway import CaseGateway, build_input
 from api.routes.actions import CaseIdPath, LineIdPath, action_route
 from api.schemas import (
@@ -29,7 +28,7 @@ from api.schemas import (
     WithdrawBody,
 )
 from core import invoices
-from core.cases import CaseActionRefused
+from core.cases import CaseActionRefused, CaseClient
 from core.db import account_departements, accounts, elections, prefectures
 from domain.calendar import decision_due, deposit_deadline, paris_time
 from domain.contracts import (
@@ -172,30 +171,26 @@ async def open_case(
         )
     )
     await gateway.check_documents(case_id, request)
-    entry = await audit.begin(
-        services.engine, user.actor, "open_case", case_id=case_id, request_id=key
+
+    async def current(cases: CaseClient, _: CaseState) -> CaseState:
+        # The case as it is now, not as the first request left it.
+        state = await cases.state(case_id)
+        if state.stage.is_terminal:
+            # The update id made the retry of a first request return its first answer; the
+            # case has since ended and is not opened again.
+            raise CaseActionRefused(ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED])
+        return state
+
+    update_id = CaseClient.opening_update_id(case_id, f"{case_id}:open:{key}" if key else None)
+    state = await gateway.send(
+        user.actor,
+        "open_case",
+        case_id,
+        idempotency_key=key,
+        update_id=update_id,
+        start=lambda cases: cases.start_opening(case_input, request, request_id=update_id),
+        then=current,
     )
-    outcome = "error"
-    try:
-        cases = await services.cases()
-        async with asyncio.timeout(services.settings.api_request_timeout_s):
-            await cases.open_case(
-                case_input, request, request_id=f"{case_id}:open:{key}" if key else None
-            )
-            # The case as it is now, not as the first request left it.
-            state = await cases.state(case_id)
-            if state.stage.is_terminal:
-                # The update id made the retry of a first request return its first answer;
-                # the case has since ended and is not opened again.
-                raise CaseActionRefused(
-                    ErrorCode.CASE_CLOSED.value, MESSAGES[ErrorCode.CASE_CLOSED]
-                )
-        outcome = audit.OK
-    except CaseActionRefused as refusal:
-        outcome = refusal.code
-        raise
-    finally:
-        await audit.finish(services.engine, entry, outcome)
     return await gateway.view(user, state)
 
 
@@ -231,11 +226,13 @@ async def mandate_third_party(
     )
     await gateway.check_documents(case_id, mandate)
     third_party = await services.accounts.find_by_email(contact.email)
+    created = False
     if third_party is None:
         try:
             third_party = await services.accounts.create(
                 email=contact.email, display_name=contact.name, role=Role.THIRD_PARTY
             )
+            created = True
         except DomainError as error:
             if error.code != ErrorCode.ACCOUNT_EXISTS:
                 raise
@@ -248,15 +245,30 @@ async def mandate_third_party(
             "le tiers doit utiliser une adresse qui lui est propre.",
         )
     party_id = third_party.account_id
-    previously_mandated = await services.accounts.holds_mandate(
-        case_id=case_id, account_id=party_id
-    )
-    # The mandate is granted first, so that the third party can act as soon as the case
-    # records them; it is withdrawn again if the case refuses.
-    await services.accounts.grant_mandate(
-        case_id=case_id, account_id=party_id, document_id=body.mandate_document
-    )
+
+    async def undo() -> None:
+        # Nothing half-applied: the mandate granted and the account created for this request go.
+        if not previously_mandated:
+            await services.accounts.revoke_mandate(case_id=case_id, account_id=party_id)
+        if created:
+            await services.accounts.discard(party_id)
+
+    async def settled(outcome: str) -> None:
+        if outcome == audit.OK:
+            await services.accounts.end_other_mandates(case_id=case_id, keep=party_id)
+        else:
+            await undo()
+
+    previously_mandated = False
     try:
+        previously_mandated = await services.accounts.holds_mandate(
+            case_id=case_id, account_id=party_id
+        )
+        # The mandate is granted first, so that the third party can act as soon as the case
+        # records them; it is withdrawn again if the case does not accept it.
+        await services.accounts.grant_mandate(
+            case_id=case_id, account_id=party_id, document_id=body.mandate_document
+        )
         state = await gateway.act(
             user,
             case_id,
@@ -269,10 +281,13 @@ async def mandate_third_party(
                 mandate_document=body.mandate_document,
             ),
             key,
+            on_settled=settled,
         )
+    except OutcomeUnknown:
+        # The case may have accepted it: ``settled`` keeps or undoes it once that is known.
+        raise
     except BaseException:
-        if not previously_mandated:
-            await services.accounts.revoke_mandate(case_id=case_id, account_id=party_id)
+        await undo()
         raise
     await services.accounts.end_other_mandates(case_id=case_id, keep=party_id)
     return await gateway.view(user, state)

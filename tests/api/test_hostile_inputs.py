@@ -8,9 +8,10 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from core.accounts import hash_token
+from core.accounts import Accounts, hash_token
 from core.db import audit_log, sign_in_links
 from domain.documents import DocumentKind
+from domain.stages import Role
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import account_id, act, case_id_of, new_email, open_case, upload
@@ -276,3 +277,29 @@ async def test_a_refused_change_of_third_party_keeps_the_current_one(api: ApiSta
     first = await api.sign_in(first_email, create=False)
     async with api.http(first) as http:
         assert (await http.get(f"/cases/{case_id}")).status_code == 200
+
+
+async def test_a_refused_mandate_leaves_no_account_behind(api: ApiStack) -> None:
+    owner = await api.sign_in(new_email())
+    case = await open_case(api, owner)
+    case_id = case["case_id"]
+    known = new_email("tiers")
+    accounts = Accounts(api.engine, api.settings)
+    await accounts.create(email=known, display_name="Déjà inscrit", role=Role.THIRD_PARTY)
+    async with api.http(owner) as http:
+        mandate = await upload(http, case_id, DocumentKind.MANDATE, "mandat.pdf")
+        await act(http, "POST", f"/cases/{case_id}/withdrawal", {})
+        # The case is closed: the designation is refused...
+        for email in (new_email("tiers"), known):
+            response = await http.post(
+                f"/cases/{case_id}/third-party",
+                json={"email": email, "name": "Tiers", "mandate_document": mandate},
+            )
+            problem(response, 409, "case_closed")
+            # ...the account made for it goes; one that existed before stays, unmandated.
+            found = await accounts.find_by_email(email)
+            assert (found is not None) == (email == known)
+            if found is not None:
+                assert not await accounts.holds_mandate(
+                    case_id=case_id, account_id=found.account_id
+                )

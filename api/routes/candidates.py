@@ -160,6 +160,9 @@ async def open_case(
             candidacy_declared_on=body.candidacy_declared_on,
             policy=services.settings.case_policy(),
             procedure_version=CURRENT_PROCEDURE_VERSION,
+            # The law's deadline, computed once here: the case carries it, so that a later
+            # change of domain.calendar never moves the deadline of an open case.
+            deposit_deadline=deposit_deadline(election.first_round),
         )
     )
     request = build_input(

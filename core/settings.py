@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     """Task queue the workers poll and the API starts cases on."""
     temporal_connect_timeout_s: float = 60.0
     """How long a starting worker waits for the Temporal server to answer."""
+    worker_shutdown_grace_s: float = 30.0
+    """On SIGTERM, how long the worker lets activities under way finish (an email in the middle
+    of SMTP, a seal) before cancelling them; keep it below the stop timeout of the supervisor
+    (``stop_grace_period`` in the compose file)."""
     temporal_tls: bool = False
     """TLS to the Temporal frontend (a cluster behind TLS, Temporal Cloud)."""
     temporal_tls_ca_file: Path | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import signal
 from collections.abc import Callable, Sequence
@@ -44,12 +45,18 @@ def build_worker(
     *,
     workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
-    """A worker for every workflow and the given activities on the settings' task queue."""
+    """A worker for every workflow and the given activities on the settings' task queue.
+
+    On shutdown it stops polling, then lets the activities under way run for up to
+    ``worker_shutdown_grace_s`` before cancelling them: an email in the middle of its SMTP
+    session is finished and marked sent instead of being cut after the relay may have taken it.
+    """
     return Worker(
         client,
         task_queue=settings.task_queue,
         workflows=workflows,
         activities=activities,
+        graceful_shutdown_timeout=dt.timedelta(seconds=settings.worker_shutdown_grace_s),
     )
 
 
@@ -79,7 +86,10 @@ async def run_worker(
                 settings.temporal_address,
             )
             await stop.wait()
-            log.info("stopping: finishing the tasks under way")
+            log.info(
+                "stopping: finishing the tasks under way (up to %.0f s)",
+                settings.worker_shutdown_grace_s,
+            )
     finally:
         await engine.dispose()
 

@@ -14,13 +14,35 @@ Errors it raises, all ``temporalio.exceptions.ApplicationError`` named by ``type
 Database errors propagate unchanged (retryable). Messages are in French (operators and, through
 the workflow, users may read them); they never quote the recipient, the body or the server's
 answer text, which may contain the address.
+
+At most once, as far as SMTP allows
+-----------------------------------
+An attempt claims the key in ``email_outbox`` (``sending``), talks to the relay, and marks the key
+``sent`` the moment the relay answers 250 to the end of DATA (before QUIT). A key marked ``sent``
+is never sent again, and no write ever takes a ``sent`` row back to another status.
+
+One window cannot be closed with SMTP: the relay accepted the message (it has the final dot)
+but the worker died, lost the connection or could not write to the database before ``sent``
+was committed. Nothing in SMTP lets the next attempt ask the relay whether it has the message,
+so the next attempt sends it again (not sending would lose every email whose session died
+before the dot). The copy is byte for byte the first one: the same Message-ID (derived from
+the key), the same Date (the time of the first attempt, kept in the outbox row), the same MIME
+boundary (derived from the key), the same body. Mail stores and clients that deduplicate by
+Message-ID show one message; the fault suite (``tests/faults``) counts distinct Message-IDs and
+checks that every extra copy is identical.
+
+Two attempts never talk to the relay at the same time: an attempt gives up its SMTP session
+before its start-to-close timeout ends (``SESSION_MARGIN``), so once Temporal schedules the next
+attempt the previous one has either marked the key or dropped its connection.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import email.utils
 import hashlib
+from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from enum import StrEnum
 
@@ -74,6 +96,13 @@ class OutboxStatus(StrEnum):
     """The last attempt failed with a non-retryable error."""
 
 
+SESSION_MARGIN = 0.2
+"""Share of the start-to-close timeout left unused by the SMTP session (at least
+``MIN_SESSION_MARGIN_S``, at most half of it): the time to mark the key ``sent`` and to report
+the result before Temporal may start the next attempt."""
+
+MIN_SESSION_MARGIN_S = 5.0
+
 MESSAGE_ID_HASH_LENGTH = 32
 """Hex digits of SHA-256 in a Message-ID: 128 bits, ample against collisions between keys."""
 
@@ -92,6 +121,16 @@ def message_id_for(idempotency_key: str, mail_from: str) -> str:
     _, address = email.utils.parseaddr(mail_from)
     domain = address.rpartition("@")[2] or "secupol"
     return f"<{digest}@{domain}>"
+
+
+def mime_boundary_for(idempotency_key: str) -> str:
+    """The MIME boundary of a message with attachments, the same on every attempt.
+
+    ``=_`` can appear neither in quoted-printable nor in base64 text, so the boundary never
+    occurs in a part (RFC 2045, 6.7).
+    """
+    digest = hashlib.sha256(b"boundary:" + idempotency_key.encode("utf-8")).hexdigest()[:24]
+    return f"=_secupol_{digest}"
 
 
 class EmailActivities:
@@ -130,14 +169,11 @@ class EmailActivities:
 
         The key is looked up in ``email_outbox``: if it is ``sent``, nothing is sent and the
         result says ``already_sent``. Otherwise the row is marked ``sending`` (attempts + 1), the
-        email is rendered and given to the SMTP relay, and the row is marked ``sent``.
+        email is rendered and given to the SMTP relay, and the row is marked ``sent`` as soon as
+        the relay accepted it.
 
-        There is one unavoidable window: the relay accepted the message but the process died (or
-        the database failed) before ``sent`` was committed. The retry then sends the message a
-        second time. Both copies carry the same Message-ID, derived from the key, so mail
-        clients and operators can recognise the duplicate. The same holds when an attempt that
-        Temporal timed out is still talking to the relay while the retry starts: a row left in
-        ``sending`` is not a lock, since it is also what a crash leaves behind.
+        The one window SMTP leaves open (the relay accepted, ``sent`` not committed) and why a
+        copy sent after it is the same message are described in the module docstring.
 
         Args:
             input: The template, recipient, facts and idempotency key.
@@ -151,7 +187,8 @@ class EmailActivities:
         key = input.idempotency_key
         template = input.template.value
         message_id = message_id_for(key, self._settings.mail_from)
-        sent_id, attempt = await self._begin_attempt(input, message_id)
+        deadline = _session_deadline()
+        sent_id, attempt, first_attempt_at = await self._begin_attempt(input, message_id)
         if sent_id is not None:
             log.info("email %s (%s) already sent, not sent again", key, template)
             return SendEmailResult(message_id=sent_id, already_sent=True)
@@ -177,10 +214,14 @@ class EmailActivities:
                 non_retryable=True,
             ) from None
 
-        message = self._build_message(input, rendered, message_id)
+        message = self._build_message(input, rendered, message_id, first_attempt_at)
         await self._attach(message, input)
+
+        async def accepted() -> None:
+            await self._mark_sent(key)
+
         try:
-            await self._deliver(message, input.to)
+            await self._deliver(message, input.to, accepted, deadline)
         except _DeliveryError as failure:
             status = (
                 OutboxStatus.PERMANENT_FAILURE
@@ -193,7 +234,6 @@ class EmailActivities:
             await self._record_failure(key, status, failure.summary)
             raise failure.error from None
 
-        await self._mark_sent(key)
         log.info("email %s (%s) sent, attempt %d", key, template, attempt)
         return SendEmailResult(message_id=message_id)
 
@@ -201,20 +241,25 @@ class EmailActivities:
 
     async def _begin_attempt(
         self, input: SendEmailInput, message_id: str
-    ) -> tuple[str | None, int]:
-        """Return the stored Message-ID if already sent, else record the attempt and count it."""
+    ) -> tuple[str | None, int, dt.datetime]:
+        """Claim the key for this attempt.
+
+        Returns:
+            The stored Message-ID if the key is already sent (else None), the attempt number, and
+            the time of the first attempt (the Date of the message on every attempt).
+        """
         table = email_outbox
         key = input.idempotency_key
         async with self._engine.begin() as connection:
             row = (
                 await connection.execute(
-                    select(table.c.status, table.c.message_id, table.c.attempts).where(
-                        table.c.idempotency_key == key
-                    )
+                    select(
+                        table.c.status, table.c.message_id, table.c.attempts, table.c.created_at
+                    ).where(table.c.idempotency_key == key)
                 )
             ).first()
             if row is not None and row.status == OutboxStatus.SENT:
-                return row.message_id, row.attempts
+                return row.message_id, row.attempts, row.created_at
             values = {
                 "template": input.template.value,
                 "recipient": input.to,
@@ -222,18 +267,24 @@ class EmailActivities:
                 "status": OutboxStatus.SENDING.value,
             }
             if row is None:
+                created_at = _now()
+                # Two attempts inserting at once: the second fails on the primary key and is
+                # retried by Temporal, then reads the first one's row.
                 await connection.execute(
                     insert(table).values(
-                        idempotency_key=key, attempts=1, created_at=_now(), **values
+                        idempotency_key=key, attempts=1, created_at=created_at, **values
                     )
                 )
-                return None, 1
-            await connection.execute(
+                return None, 1, created_at
+            claimed = await connection.execute(
                 update(table)
-                .where(table.c.idempotency_key == key)
+                # Read committed: an attempt that marked the key sent since the select wins.
+                .where(table.c.idempotency_key == key, table.c.status != OutboxStatus.SENT.value)
                 .values(attempts=table.c.attempts + 1, **values)
             )
-            return None, row.attempts + 1
+            if claimed.rowcount == 0:
+                return row.message_id, row.attempts, row.created_at
+            return None, row.attempts + 1, row.created_at
 
     async def _mark_sent(self, key: str) -> None:
         async with self._engine.begin() as connection:
@@ -247,14 +298,22 @@ class EmailActivities:
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(email_outbox)
-                .where(email_outbox.c.idempotency_key == key)
+                # A failure never overwrites a send another attempt recorded.
+                .where(
+                    email_outbox.c.idempotency_key == key,
+                    email_outbox.c.status != OutboxStatus.SENT.value,
+                )
                 .values(status=status.value, last_error=summary)
             )
 
     # --- Message and SMTP -----------------------------------------------------------------------
 
     def _build_message(
-        self, input: SendEmailInput, rendered: RenderedEmail, message_id: str
+        self,
+        input: SendEmailInput,
+        rendered: RenderedEmail,
+        message_id: str,
+        first_attempt_at: dt.datetime,
     ) -> EmailMessage:
         return new_message(
             self._settings,
@@ -263,6 +322,7 @@ class EmailActivities:
             to=input.to,
             template=input.template.value,
             message_id=message_id,
+            date=first_attempt_at,
         )
 
     async def _attach(self, message: EmailMessage, input: SendEmailInput) -> None:
@@ -278,10 +338,19 @@ class EmailActivities:
             data = await self._storage.read_bytes(document_id)
             maintype, _, subtype = info.content_type.partition("/")
             message.add_attachment(data, maintype=maintype, subtype=subtype, filename=info.filename)
+        if input.attachments:
+            # The default boundary is random: a copy sent again would differ from the first.
+            message.set_boundary(mime_boundary_for(input.idempotency_key))
 
-    async def _deliver(self, message: EmailMessage, recipient: str) -> None:
+    async def _deliver(
+        self,
+        message: EmailMessage,
+        recipient: str,
+        accepted: Callable[[], Awaitable[None]],
+        deadline: float | None,
+    ) -> None:
         try:
-            await deliver(self._settings, message, recipient)
+            await deliver(self._settings, message, recipient, accepted=accepted, deadline=deadline)
         except MailDeliveryError as error:
             raise _delivery_error(error) from None
 
@@ -323,6 +392,18 @@ def _delivery_error(error: MailDeliveryError) -> _DeliveryError:
             "Le serveur de messagerie est injoignable ; l'envoi sera retenté.", type=error_type
         )
     return _DeliveryError(application_error, f"{error_type}: {error}")
+
+
+def _session_deadline() -> float | None:
+    """Loop time by which this attempt's SMTP session must be over (None outside Temporal)."""
+    if not activity.in_activity():
+        return None
+    timeout = activity.info().start_to_close_timeout
+    if timeout is None:
+        return None
+    budget = timeout.total_seconds()
+    margin = min(max(budget * SESSION_MARGIN, MIN_SESSION_MARGIN_S), budget / 2)
+    return asyncio.get_running_loop().time() + max(budget - margin, 0.0)
 
 
 def _now() -> dt.datetime:

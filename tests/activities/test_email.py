@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 import logging
 import os
@@ -16,7 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import delete, select
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from sqlalchemy import select, update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio import activity
@@ -33,12 +37,17 @@ from activities.email import (
     message_id_for,
 )
 from activities.email.rendering import TEMPLATES_DIR, date_fr, eur, paris
+from activities.email.sender import OutboxStatus
 from core.db import email_outbox
 from core.settings import Settings
+from core.storage import build_storage
 from domain.contracts import EmailFacts, EmailTemplate, SendEmailInput, SendEmailResult
+from domain.documents import DocumentKind
 from domain.money import DecisionOutcome, ThreatLevel
 from domain.stages import Stage
+from embedded.demo import upload_sample
 from embedded.mailbox import MailServer, MailStore, main
+from tests.activities.conftest import free_port
 
 CANDIDATE_NAME = "Camille Lefèvre-Dubois"
 CANDIDATE_EMAIL = "camille.lefevre@example.test"
@@ -178,8 +187,12 @@ def send_input(
 
 
 async def send(activities: EmailActivities, input: SendEmailInput) -> SendEmailResult:
-    """Run the activity in an activity context, as a worker would."""
-    return await ActivityEnvironment().run(activities.send_email, input)
+    """Run the activity in an activity context, as a worker would (with the workflow's timeout)."""
+    environment = ActivityEnvironment()
+    environment.info = dataclasses.replace(
+        environment.info, start_to_close_timeout=dt.timedelta(seconds=60)
+    )
+    return await environment.run(activities.send_email, input)
 
 
 def text_of(message: EmailMessage) -> str:
@@ -431,20 +444,152 @@ async def test_the_same_key_is_sent_once(
     assert row is not None and row.attempts == 1 and row.status == "sent"
 
 
-async def test_a_duplicate_after_a_lost_commit_keeps_its_message_id(
+async def lose_the_sent_mark(engine: AsyncEngine, key: str) -> None:
+    """What a crash between the relay's 250 and the commit of ``sent`` leaves behind."""
+    async with engine.begin() as connection:
+        await connection.execute(
+            update(email_outbox)
+            .where(email_outbox.c.idempotency_key == key)
+            .values(status="sending", sent_at=None)
+        )
+
+
+async def test_a_copy_after_a_lost_commit_is_the_same_message(
     email_activities: EmailActivities, smtp_server: MailServer, outbox_engine: AsyncEngine
 ) -> None:
-    """The crash window: SMTP accepted, the ``sent`` mark lost; the retry is recognisable."""
+    """The crash window: SMTP accepted, the ``sent`` mark lost; the retry sends the same bytes."""
     input = send_input()
     await send(email_activities, input)
-    async with outbox_engine.begin() as connection:
-        await connection.execute(
-            delete(email_outbox).where(email_outbox.c.idempotency_key == input.idempotency_key)
-        )
+    await lose_the_sent_mark(outbox_engine, input.idempotency_key)
+    # A second later: a Date taken from the clock would differ.
+    await asyncio.sleep(1.1)
     await send(email_activities, input)
 
-    first, duplicate = smtp_server.store.messages()
-    assert first["Message-ID"] == duplicate["Message-ID"]
+    first, copy = smtp_server.store.messages()
+    assert first["Message-ID"] == copy["Message-ID"]
+    assert first.as_bytes() == copy.as_bytes()
+    row = await outbox_row(outbox_engine, input.idempotency_key)
+    assert row is not None and row.status == "sent" and row.attempts == 2
+
+
+async def test_a_copy_with_an_attachment_is_the_same_message(
+    email_settings: Settings,
+    outbox_engine: AsyncEngine,
+    renderer: EmailRenderer,
+    smtp_server: MailServer,
+) -> None:
+    storage = build_storage(email_settings, outbox_engine)
+    activities = EmailActivities(email_settings, outbox_engine, renderer, storage)
+    document = await upload_sample(storage, "case-x", DocumentKind.INVOICE, "recu.pdf")
+    input = send_input().model_copy(update={"attachments": [document]})
+    await send(activities, input)
+    await lose_the_sent_mark(outbox_engine, input.idempotency_key)
+    await send(activities, input)
+
+    first, copy = smtp_server.store.messages()
+    assert first.is_multipart()
+    assert first.as_bytes() == copy.as_bytes()
+
+
+async def test_a_failure_never_unmarks_a_sent_key(
+    email_activities: EmailActivities,
+    settings_for: Callable[..., Settings],
+    outbox_engine: AsyncEngine,
+    renderer: EmailRenderer,
+    unused_port: int,
+) -> None:
+    """An attempt that fails after another one sent the key (they overlapped) leaves it sent."""
+    input = send_input()
+    await send(email_activities, input)
+    down = EmailActivities(settings_for(unused_port), outbox_engine, renderer)
+    async with outbox_engine.begin() as connection:
+        await connection.execute(
+            update(email_outbox)
+            .where(email_outbox.c.idempotency_key == input.idempotency_key)
+            .values(status="sending")
+        )
+    # The late attempt claims the key, then the earlier one's mark lands, then the late one fails.
+    with pytest.raises(ApplicationError):
+        await send(down, input)
+    await down._mark_sent(input.idempotency_key)
+    await down._record_failure(input.idempotency_key, OutboxStatus.TEMPORARY_FAILURE, "late")
+    row = await outbox_row(outbox_engine, input.idempotency_key)
+    assert row is not None and row.status == "sent"
+    assert (await send(email_activities, input)).already_sent
+
+
+class QuitDroppingHandler:
+    """A relay that accepts the message, then closes the connection instead of answering QUIT."""
+
+    def __init__(self) -> None:
+        self.received = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.received += 1
+        return "250 OK"
+
+    async def handle_QUIT(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        assert server.transport is not None
+        server.transport.abort()
+        return "221 bye"
+
+
+async def test_a_lost_quit_after_acceptance_is_a_send(
+    settings_for: Callable[..., Settings], outbox_engine: AsyncEngine, renderer: EmailRenderer
+) -> None:
+    handler = QuitDroppingHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="quitter")
+    controller.start()
+    try:
+        activities = EmailActivities(settings_for(port), outbox_engine, renderer)
+        input = send_input()
+        await send(activities, input)
+        assert (await send(activities, input)).already_sent
+    finally:
+        controller.stop()
+    assert handler.received == 1
+    row = await outbox_row(outbox_engine, input.idempotency_key)
+    assert row is not None and row.status == "sent" and row.attempts == 1
+
+
+class SlowHandler:
+    """A relay that takes ``delay`` seconds to answer the end of DATA."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.received = 0
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        await asyncio.sleep(self.delay)
+        self.received += 1
+        return "250 OK"
+
+
+async def test_the_session_ends_before_the_start_to_close_timeout(
+    settings_for: Callable[..., Settings], outbox_engine: AsyncEngine, renderer: EmailRenderer
+) -> None:
+    """An attempt Temporal would time out is not still talking to the relay when the next starts:
+    it gives up (retryable) within its start-to-close timeout."""
+    handler = SlowHandler(delay=30)
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port, server_hostname="slow")
+    controller.start()
+    try:
+        activities = EmailActivities(
+            settings_for(port).model_copy(update={"smtp_timeout_s": 60.0}), outbox_engine, renderer
+        )
+        environment = ActivityEnvironment()
+        environment.info = dataclasses.replace(
+            environment.info, start_to_close_timeout=dt.timedelta(seconds=4)
+        )
+        with pytest.raises(ApplicationError) as raised:
+            await asyncio.wait_for(environment.run(activities.send_email, send_input()), 30)
+    finally:
+        controller.stop()
+    assert raised.value.type == "SmtpUnavailable"
+    row = await outbox_row(outbox_engine, send_input().idempotency_key)
+    assert row is not None and row.status == "temp_failure"
 
 
 async def test_security_pack_only_when_asked(

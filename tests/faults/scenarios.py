@@ -41,7 +41,7 @@ from domain.contracts import (
     CaseState,
     NotificationStatus,
     RecordEvaluationInput,
-    RetryRegistryChecksInput,
+    RetryRegistryChecksUpdate,
     SubmitInput,
 )
 from domain.documents import DocumentKind
@@ -51,6 +51,7 @@ from domain.registries import RegistryOutcome
 from domain.stages import Action, Stage
 from tests.faults.stack import DevServer, Mailbox, WorkerProcess, deliveries, fault_settings
 from tests.helpers import (
+    OPERATOR,
     PREFECTURE_60,
     TestCaseClient,
     assert_eventually,
@@ -365,10 +366,10 @@ async def registry_down(workdir: Path, n: int) -> FaultResult:
         back = time.monotonic()
         await asyncio.gather(
             *(
-                stack.cases.signal(
+                stack.cases.act(
                     case_id,
                     Action.RETRY_REGISTRY_CHECKS,
-                    RetryRegistryChecksInput(operator_id="ops-1", reason="Fin de la panne."),
+                    RetryRegistryChecksUpdate(actor=OPERATOR, reason="Fin de la panne."),
                 )
                 for case_id in case_ids
             )

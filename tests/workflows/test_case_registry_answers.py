@@ -106,6 +106,7 @@ async def test_an_older_check_finishing_last_does_not_win(
 
     async def valid() -> None:
         state = await cases.state(case_id)
+        assert state.line_checks
         check = state.line_checks[0]
         assert check.cnaps is not None and check.cnaps.outcome == RegistryOutcome.VALID
 

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test lint fmt typecheck pytest bench seed-demo bench-api config-docs histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest bench faults seed-demo bench-api config-docs histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ fmt: $(STAMP)
 ## Benchmark of whole cases against a fresh dev server (CASES=200 by default).
 bench: $(STAMP)
 	$(BIN)/python -m bench.case_lifecycle --cases $${CASES:-200}
+
+## The fault suite's faults at a larger N, on real processes (CASES=100): a table, then JSON.
+faults: $(STAMP)
+	$(BIN)/python -m bench.faults --cases $${CASES:-100}
 
 ## Latency of an API action against the same update sent directly (CLIENTS=50, ACTIONS=20).
 bench-api: $(STAMP)

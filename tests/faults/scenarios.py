@@ -21,14 +21,20 @@ import datetime as dt
 import os
 import signal
 import time
+import uuid
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
+from temporalio.client import Client
 
 from activities.email import message_id_for
 from core.db import create_engine, email_outbox, migrate
@@ -107,6 +113,7 @@ async def running_stack(workdir: Path, **overrides: Any) -> AsyncIterator[Stack]
         await migrate(engine)
         client = await connect_when_ready(settings)
         worker.start()
+        await worker_polling(client, settings.task_queue)
         storage = build_storage(settings, engine)
         cases = TestCaseClient(client, settings.task_queue, storage)
         yield Stack(workdir, temporal, mailbox, worker, settings, engine, cases)
@@ -116,6 +123,22 @@ async def running_stack(workdir: Path, **overrides: Any) -> AsyncIterator[Stack]
         await engine.dispose()
         mailbox.stop()
         temporal.stop()
+
+
+async def worker_polling(client: Client, task_queue: str) -> None:
+    """Wait until a worker polls ``task_queue`` (it has migrated and connected)."""
+
+    async def polled() -> None:
+        response = await client.workflow_service.describe_task_queue(
+            DescribeTaskQueueRequest(
+                namespace=client.namespace,
+                task_queue=TaskQueue(name=task_queue),
+                task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+            )
+        )
+        assert response.pollers
+
+    await assert_eventually(polled, timeout=60, interval=0.2)
 
 
 async def open_cases(stack: Stack, n: int, **case_kw: Any) -> list[str]:
@@ -393,3 +416,114 @@ def as_row(result: FaultResult) -> dict[str, Any]:
     row = asdict(result)
     row.pop("detail")
     return row
+
+
+# --- d. The database refusing connections -----------------------------------------------------
+
+POSTGRES_URL = os.environ.get("SECUPOL_TEST_POSTGRES_URL", "")
+
+
+async def _set_connections(admin: Any, database: str, allowed: bool) -> None:
+    async with admin.connect() as connection:
+        flag = "true" if allowed else "false"
+        await connection.execute(text(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS {flag}'))
+        if not allowed:
+            await connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    f"WHERE datname = '{database}'"
+                )
+            )
+
+
+async def database_down(workdir: Path, n: int, outage_s: float = 5.0) -> FaultResult:
+    """PostgreSQL refuses every connection (``ALLOW_CONNECTIONS false``, sessions terminated)
+    while ``n`` cases are opened directly (their emails cannot be claimed in the outbox) and
+    ``n`` candidates try to open theirs through the API (503 each, nothing applied). Then the
+    database comes back: every email goes out once, and the candidates' retries open their
+    cases."""
+    from api.main import create_app
+    from api.serving import serving
+    from api.staff import add_election, set_prefecture
+    from core.accounts import Accounts
+    from domain.stages import Role
+    from embedded.temporal_server import free_port
+    from tests.api.flow import evaluation_proofs
+
+    assert POSTGRES_URL, "needs SECUPOL_TEST_POSTGRES_URL"
+    name = f"secupol_faults_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as connection:
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        async with running_stack(
+            workdir, database_url=url, api_port=free_port(), api_request_timeout_s=5.0
+        ) as stack:
+            accounts = Accounts(stack.engine, stack.settings)
+            first_round = dt.date.today() - dt.timedelta(days=10)
+            await add_election(
+                stack.engine,
+                election_id="panne",
+                election_type="municipales",
+                label="Panne",
+                first_round=first_round,
+                second_round=None,
+            )
+            await set_prefecture(stack.engine, "60", "pref-60@interieur.example.test")
+            tokens = []
+            for _ in range(n):
+                account = await accounts.create(
+                    email=f"c{uuid.uuid4().hex[:8]}@example.test",
+                    display_name="Camille Martin",
+                    role=Role.CANDIDATE,
+                )
+                tokens.append((account.account_id, await accounts.open_session(account.account_id)))
+            bodies = {}
+            async with (
+                serving(create_app(stack.settings), stack.settings.api_port) as base,
+                httpx.AsyncClient(base_url=base, timeout=30) as http,
+            ):
+                for account_id, token in tokens:
+                    http.headers["Authorization"] = f"Bearer {token}"
+                    proofs = await evaluation_proofs(http, f"case-panne-{account_id}")
+                    bodies[account_id] = {
+                        "election_id": "panne",
+                        "departement": "60",
+                        "candidacy_declared_on": (first_round - dt.timedelta(days=30)).isoformat(),
+                        **proofs,
+                    }
+
+                async def open_by_api(account_id: str, token: str) -> int:
+                    response = await http.post(
+                        "/cases",
+                        json=bodies[account_id],
+                        headers={"Authorization": f"Bearer {token}"},
+                    )
+                    return response.status_code
+
+                direct = asyncio.create_task(open_cases(stack, n))
+                await _set_connections(admin, name, allowed=False)
+                refused = await asyncio.gather(*(open_by_api(*t) for t in tokens))
+                case_ids = await direct
+                await asyncio.sleep(outage_s)  # the outage lasts; the outbox retries fail
+                started_during_outage = 0
+                for account_id, _ in tokens:
+                    with contextlib.suppress(Exception):
+                        await stack.cases.state(f"case-panne-{account_id}")
+                        started_during_outage += 1
+                await _set_connections(admin, name, allowed=True)
+                back = time.monotonic()
+                retried = await asyncio.gather(*(open_by_api(*t) for t in tokens))
+            api_case_ids = [f"case-panne-{account_id}" for account_id, _ in tokens]
+            result = await count(stack, "database down", case_ids + api_case_ids, back)
+            result.detail |= {
+                "api_during_outage": sorted(Counter(refused).items()),
+                "api_cases_started_during_outage": started_during_outage,
+                "api_after": sorted(Counter(retried).items()),
+            }
+            return result
+    finally:
+        async with admin.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()

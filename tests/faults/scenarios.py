@@ -457,9 +457,7 @@ async def database_down(workdir: Path, n: int, outage_s: float = 5.0) -> FaultRe
         await connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
     try:
-        async with running_stack(
-            workdir, database_url=url, api_port=free_port(), api_request_timeout_s=5.0
-        ) as stack:
+        async with running_stack(workdir, database_url=url, api_port=free_port()) as stack:
             accounts = Accounts(stack.engine, stack.settings)
             first_round = dt.date.today() - dt.timedelta(days=10)
             await add_election(

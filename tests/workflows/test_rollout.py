@@ -99,19 +99,20 @@ def old_worker(
         "SECUPOL_SMTP_PORT": str(settings.smtp_port),
         "SECUPOL_WORKER_METRICS_ADDRESS": f"127.0.0.1:{free_port()}",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "worker"],
-        cwd=released_tree,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    try:
-        yield process, env
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=30)
+    with (tmp_path / "released-worker.log").open("wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "worker"],
+            cwd=released_tree,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield process, env
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=30)
 
 
 async def test_a_deploy_over_running_cases(

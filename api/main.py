@@ -26,6 +26,7 @@ from api.errors import (
     install_error_handlers,
 )
 from api.routes import admin, auth, candidates, cases, cnccfp, codec, operator, prefecture
+from api.security import SecurityHeaders
 from core.accounts import Accounts
 from core.db import create_engine, migrate
 from core.settings import Settings
@@ -120,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
+    app.add_middleware(SecurityHeaders)
     for router in ROUTERS:
         app.include_router(router)
     # Operators' routes: the codec endpoint of the Web UI, health, readiness and metrics.

@@ -47,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.SESSION_INVALID: 401,
     ErrorCode.SIGN_IN_LINK_INVALID: 401,
     ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: 403,
     ErrorCode.CASE_NOT_FOUND: 404,
     ErrorCode.NOT_YOUR_CASE: 404,
     ErrorCode.OUT_OF_SCOPE: 404,

@@ -107,6 +107,11 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Input hygiene (issue 12)
+    TEXT_CONTROL_CHARACTER = "text_control_character"
+    TEXT_BIDI_CONTROL = "text_bidi_control"
+    TEXT_INVISIBLE = "text_invisible"
+    DOCUMENT_KIND_NOT_ALLOWED = "document_kind_not_allowed"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -271,6 +276,19 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
         "La vérification de cette entreprise doit être faite manuellement."
+    ),
+    ErrorCode.TEXT_CONTROL_CHARACTER: (
+        "Ce texte contient un caractère de contrôle invisible (ou un retour à la ligne là où il "
+        "n'en faut pas) : retapez-le sans copier-coller."
+    ),
+    ErrorCode.TEXT_BIDI_CONTROL: (
+        "Ce texte contient un caractère qui inverse le sens de lecture (contrôle bidirectionnel) "
+        ": retapez-le sans copier-coller."
+    ),
+    ErrorCode.TEXT_INVISIBLE: "Ce texte ne contient que des caractères invisibles.",
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: (
+        "Votre rôle ne permet pas de déposer une pièce de cette nature (par exemple, seule la "
+        "préfecture dépose la décision d'évaluation)."
     ),
 }
 

@@ -109,6 +109,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 # Before the database closes: a watch may be completing its row.
                 await outcomes.aclose()
     finally:
+        await app.state.limiter.aclose()
         await engine.dispose()
 
 

@@ -138,6 +138,14 @@ class RateLimiter:
             bucket: parse_many(getattr(settings, f"rate_limit_{bucket.value}")) for bucket in Bucket
         }
 
+    async def aclose(self) -> None:
+        """Close the storage's connections (Redis); memory has none."""
+        # ``limits`` has no close of its own: its Redis bridge holds a coredis client.
+        client = getattr(getattr(self._storage, "bridge", None), "storage", None)
+        pool = getattr(client, "connection_pool", None)
+        if pool is not None:
+            pool.disconnect()
+
     def client(self, request: Request) -> str:
         peer = request.client.host if request.client else None
         return client_address(peer, request.headers.getlist("x-forwarded-for"), self._trusted)

@@ -175,7 +175,8 @@ class EmailRenderer:
       ``DecisionKind``).
 
     When ``facts.copy_for_third_party`` is true the layout says the message is a copy (it names
-    no third party: the name was typed by the candidate, issue 12), and the subject starts with ``[Copie]``.
+    no third party: the name was typed by the candidate, issue 12), and the subject starts with
+    ``[Copie]``.
 
     Templates see ``facts`` (``EmailFacts``), ``security_pack`` (bool) and, when the caller
     gives it, ``recourse`` (``Recourse``: a decision email without it fails), and these filters:

@@ -73,6 +73,8 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: 415,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: 409,
 }
 """Codes with their own status; every other refusal of an input is 422."""
 
@@ -88,6 +90,7 @@ TITLES = {
     409: "Conflit avec l'état du dossier",
     413: "Contenu trop volumineux",
     415: "Type de contenu non accepté",
+    429: "Trop de requêtes",
     422: "Données invalides",
     500: "Erreur interne",
     503: "Service indisponible",
@@ -161,6 +164,8 @@ class ApiError(Exception):
         self.code = code
         self.field = field
         self.message = message or MESSAGES[code]
+        self.headers: dict[str, str] | None = None
+        """Headers of the answer (``Retry-After`` of a rate limit)."""
         super().__init__(code.value)
 
 
@@ -242,7 +247,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError | DomainError)
-        return problem_response(error.code.value, error.message, field=error.field)
+        headers = error.headers if isinstance(error, ApiError) else None
+        return problem_response(error.code.value, error.message, field=error.field, headers=headers)
 
     async def refused(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, CaseActionRefused)

@@ -50,7 +50,19 @@ class CandidateAccountCreate(Body):
     """Création d'un compte de candidat."""
 
     email: NormalisedEmail = Field(max_length=254, description="Adresse électronique du candidat.")
-    name: CleanLine = Field(
+    name: CleanLine | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Obsolète : accepté et ignoré. Le titulaire de l'adresse indique son nom une "
+        "fois connecté (PATCH /auth/me).",
+    )
+
+
+class AccountUpdate(Body):
+    """Le nom du titulaire du compte."""
+
+    display_name: CleanLine = Field(
         min_length=1, max_length=200, description="Nom et prénom, tels qu'ils figurent au dossier."
     )
 
@@ -84,6 +96,13 @@ class AccountPublic(Public):
     )
     departements: list[str] = Field(description="Départements servis (agents de préfecture).")
     disabled: bool = Field(default=False, description="Le compte est désactivé.")
+    confirmed: bool = Field(
+        default=False,
+        description="Le titulaire de l'adresse s'est connecté depuis un lien reçu par courriel.",
+    )
+    name_confirmed: bool = Field(
+        default=False, description="Le titulaire a indiqué lui-même son nom (PATCH /auth/me)."
+    )
 
 
 class SessionPublic(BaseModel):

@@ -131,6 +131,10 @@ accounts = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+    # Set at the first sign-in from an emailed link, and when the owner sets their name: until
+    # both are, the account names no case (anyone may create an account for any address).
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("name_confirmed_at", DateTime(timezone=True)),
 )
 """People who sign in: candidates, mandated third parties, prefecture staff, CNCCFP reviewers,
 admins and operators. A candidate's ``account_id`` is their ``candidate_id`` in case ids."""

@@ -94,6 +94,8 @@ class ErrorCode(StrEnum):
     SESSION_INVALID = "session_invalid"
     SCOPE_REQUIRED = "scope_required"
     AUTHENTICATION_REQUIRED = "authentication_required"
+    RATE_LIMITED = "rate_limited"
+    ACCOUNT_NOT_CONFIRMED = "account_not_confirmed"
     # Cases and elections, as the API finds them
     CASE_NOT_FOUND = "case_not_found"
     ELECTION_UNKNOWN = "election_unknown"
@@ -253,6 +255,14 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.AUTHENTICATION_REQUIRED: (
         "Authentification requise : joignez votre jeton de session (en-tête Authorization: "
         "Bearer …)."
+    ),
+    ErrorCode.RATE_LIMITED: (
+        "Trop de demandes en peu de temps : réessayez dans quelques minutes "
+        "(délai indiqué par l'en-tête Retry-After, en secondes)."
+    ),
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: (
+        "Avant d'ouvrir un dossier, connectez-vous une première fois depuis le lien reçu par "
+        "courriel et indiquez votre nom (PATCH /auth/me)."
     ),
     ErrorCode.CASE_NOT_FOUND: "Ce dossier est introuvable.",
     ErrorCode.ELECTION_UNKNOWN: "Cette élection est inconnue de Sécu'Pol.",

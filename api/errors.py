@@ -72,6 +72,9 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: 415,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    # A stored message that does not decrypt (a key missing from the settings, a tampered row):
+    # the service's fault, told with a stable code, never the cipher's text.
+    ErrorCode.MESSAGE_UNREADABLE: 500,
 }
 """Codes with their own status; every other refusal of an input is 422."""
 

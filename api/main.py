@@ -78,7 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
     try:
-        await migrate(engine)
+        await migrate(engine, settings=settings)
         temporal = TemporalLink(settings)
         outcomes = OutcomeWatcher(engine)
         async with build_storage(settings, engine) as storage:

@@ -240,6 +240,12 @@ class Settings(BaseSettings):
     appeal_delay_months: int = 2
     """Delay of the recours contentieux (CJA R. 421-1), stated in every decision."""
 
+    # Codec sessions (the Temporal Web UI's decoding, issue 12)
+    codec_session_ttl_hours: int = Field(default=8, ge=1, le=24 * 7)
+    """A codec session (the cookie an operator gets at ``/codec/connexion`` for the Temporal Web
+    UI) lasts this long; it is usable on ``/codec/`` only and revocable at
+    ``/codec/deconnexion``."""
+
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
         if self.smtp_use_tls and self.smtp_starttls:

@@ -107,6 +107,8 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Data at rest (issue 12)
+    MESSAGE_UNREADABLE = "message_unreadable"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -271,6 +273,10 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
         "La vérification de cette entreprise doit être faite manuellement."
+    ),
+    ErrorCode.MESSAGE_UNREADABLE: (
+        "Un message de ce dossier ne peut pas être déchiffré pour le moment ; l'équipe "
+        "d'exploitation en est avertie. Les autres informations du dossier restent accessibles."
     ),
 }
 

@@ -237,6 +237,12 @@ async def seed_demo_command(
         lines += _account_lines(account)
         lines.append(f"  jeton          : {token}")
     lines += ["", f"Ces jetons expirent le {_expiry(settings)}."]
+    if settings.oidc_issuer:
+        lines += [
+            "Les agents se connectent aussi par le fournisseur d'identité (la pile lancée : "
+            f"make up) : ouvrir {settings.public_url.rstrip('/')}/auth/staff/sign-in et s'y "
+            "connecter avec l'adresse d'un de ces comptes.",
+        ]
 
     candidate, created = await _ensure_demo_candidate(accounts)
     url = settings.public_url.rstrip("/")

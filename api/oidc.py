@@ -36,7 +36,7 @@ from authlib.oauth2.rfc6749.parameters import prepare_grant_uri, prepare_token_r
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from joserfc import jwt
-from joserfc.errors import JoseError
+from joserfc.errors import InvalidKeyIdError, JoseError
 from joserfc.jwk import KeySet
 
 from core.settings import Settings
@@ -135,6 +135,55 @@ def unseal(settings: Settings, cookie: str | None, state: str | None) -> Pending
     if not hmac.compare_digest(pending.state.encode(), state.encode()):
         raise OidcError(ErrorCode.OIDC_STATE_INVALID, "state differs from the cookie's")
     return pending
+
+
+class UnknownKey(Exception):
+    """No key of the set has the token's key id."""
+
+
+def decode_signed(token: str, keys: KeySet, algorithms: frozenset[str]) -> dict[str, Any]:
+    """The claims of a JWT signed by one of ``keys`` with one of ``algorithms`` (asymmetric only).
+
+    Raises:
+        UnknownKey: no key of the set matches (read the keys again and retry).
+        OidcError: ``oidc_token_invalid`` (bad signature, algorithm not allowed, malformed).
+    """
+    allowed = sorted(algorithms & SIGNING_ALGORITHMS)
+    try:
+        return jwt.decode(token, keys, algorithms=allowed).claims
+    except InvalidKeyIdError:
+        raise UnknownKey from None
+    except (JoseError, ValueError) as error:
+        raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, type(error).__name__) from None
+
+
+def check_id_token_claims(
+    claims: dict[str, Any], *, issuer: str, client_id: str, nonce: str, now: int | None = None
+) -> None:
+    """OpenID Connect Core 1.0, section 3.1.3.7: issuer, audience (and ``azp``), subject,
+    expiry, issue time and nonce of an ID token whose signature is already checked.
+
+    Raises:
+        OidcError: ``oidc_token_invalid``.
+    """
+    registry = jwt.JWTClaimsRegistry(
+        now=now,
+        leeway=CLOCK_LEEWAY_S,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": client_id},
+        sub={"essential": True},
+        exp={"essential": True},
+        iat={"essential": True},
+        nonce={"essential": True, "value": nonce},
+    )
+    try:
+        registry.validate(claims)
+    except JoseError as error:
+        raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, f"ID token: {error.error}") from None
+    audience = claims["aud"]
+    # Several audiences: the token must say it was issued to us (azp).
+    if isinstance(audience, list) and len(audience) > 1 and claims.get("azp") != client_id:
+        raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, "ID token: azp")
 
 
 class OidcClient:
@@ -322,46 +371,24 @@ class OidcClient:
 
     async def _decode(self, metadata: ProviderMetadata, token: str) -> dict[str, Any]:
         """A JWT's claims once its signature is checked against the provider's keys."""
-        for refresh in (False, True):
-            keys = await self._key_set(metadata, refresh=refresh)
+        keys = await self._key_set(metadata)
+        try:
+            return decode_signed(token, keys, metadata.signing_algorithms)
+        except UnknownKey:
+            # The provider may have rotated its keys since they were read: read them again.
+            keys = await self._key_set(metadata, refresh=True)
             try:
-                return jwt.decode(
-                    token, keys, algorithms=sorted(metadata.signing_algorithms)
-                ).claims
-            except ValueError:
-                # joserfc raises ValueError when no key of the set matches the token's kid:
-                # the provider may have rotated its keys since they were read.
-                if refresh:
-                    raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, "no key for the token") from None
-            except JoseError as error:
-                raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, error.error) from None
-        raise AssertionError("unreachable")
+                return decode_signed(token, keys, metadata.signing_algorithms)
+            except UnknownKey:
+                raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, "no key for the token") from None
 
     async def _verified_claims(
         self, metadata: ProviderMetadata, id_token: str, *, nonce: str
     ) -> dict[str, Any]:
         claims = await self._decode(metadata, id_token)
-        registry = jwt.JWTClaimsRegistry(
-            leeway=CLOCK_LEEWAY_S,
-            iss={"essential": True, "value": metadata.issuer},
-            aud={"essential": True, "value": self._settings.oidc_client_id},
-            sub={"essential": True},
-            exp={"essential": True},
-            iat={"essential": True},
-            nonce={"essential": True, "value": nonce},
+        check_id_token_claims(
+            claims, issuer=metadata.issuer, client_id=self._settings.oidc_client_id, nonce=nonce
         )
-        try:
-            registry.validate(claims)
-        except JoseError as error:
-            raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, f"ID token: {error.error}") from None
-        audience = claims["aud"]
-        # OpenID Connect Core 1.0, section 3.1.3.7: several audiences need azp to be us.
-        if (
-            isinstance(audience, list)
-            and len(audience) > 1
-            and claims.get("azp") != self._settings.oidc_client_id
-        ):
-            raise OidcError(ErrorCode.OIDC_TOKEN_INVALID, "ID token: azp")
         return claims
 
     async def _userinfo(self, metadata: ProviderMetadata, access_token: str) -> dict[str, Any]:

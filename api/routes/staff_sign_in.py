@@ -78,12 +78,10 @@ def _refusal(settings: Settings, code: ErrorCode, message: str) -> HTMLResponse:
     summary="Connexion des agents (fédération d'identité)",
     description="Redirige le navigateur de l'agent vers le fournisseur d'identité (ProConnect en "
     "production). Au retour, la page de `/auth/staff/callback` affiche le jeton de session. "
-    "Seuls les comptes d'agents existants et actifs peuvent se connecter ainsi.",
-    responses={
-        303: {"description": "Vers le fournisseur d'identité."},
-        404: {"description": "Connexion des agents non configurée."},
-        502: {"description": "Fournisseur d'identité injoignable."},
-    },
+    "Seuls les comptes d'agents existants et actifs peuvent se connecter ainsi. Page pour un "
+    "navigateur : un refus est une page HTML en français avec son code (404 "
+    "`oidc_not_configured`, 502 `oidc_provider_error`).",
+    responses={303: {"description": "Vers le fournisseur d'identité."}},
 )
 async def staff_sign_in(request: Request, services: ServicesDep) -> Response:
     settings = services.settings
@@ -114,14 +112,10 @@ async def staff_sign_in(request: Request, services: ServicesDep) -> Response:
     summary="Retour du fournisseur d'identité",
     description="Le fournisseur d'identité y renvoie l'agent. Vérifie l'état, échange le code, "
     "vérifie le jeton d'identité et ouvre une session pour le compte d'agent de l'adresse "
-    "confirmée ; la page affiche le jeton de session, une seule fois.",
-    responses={
-        400: {"description": "Connexion expirée ou commencée ailleurs."},
-        401: {"description": "Réponse du fournisseur refusée."},
-        403: {"description": "Aucun compte d'agent actif pour cette identité."},
-        404: {"description": "Connexion des agents non configurée."},
-        502: {"description": "Fournisseur d'identité injoignable."},
-    },
+    "confirmée ; la page affiche le jeton de session, une seule fois. Page pour un navigateur : "
+    "un refus est une page HTML en français avec son code (400 `oidc_state_invalid`, 401 "
+    "`oidc_denied` ou `oidc_token_invalid`, 403 `oidc_account_unknown` ou "
+    "`oidc_email_unverified`, 404 `oidc_not_configured`, 502 `oidc_provider_error`).",
 )
 async def staff_callback(
     request: Request,

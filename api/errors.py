@@ -55,6 +55,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.OIDC_ACCOUNT_UNKNOWN: 403,
     ErrorCode.OIDC_PROVIDER_ERROR: 502,
     ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: 403,
     ErrorCode.CASE_NOT_FOUND: 404,
     ErrorCode.NOT_YOUR_CASE: 404,
     ErrorCode.OUT_OF_SCOPE: 404,
@@ -80,6 +81,8 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: 415,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: 409,
 }
 """Codes with their own status; every other refusal of an input is 422."""
 
@@ -95,6 +98,7 @@ TITLES = {
     409: "Conflit avec l'état du dossier",
     413: "Contenu trop volumineux",
     415: "Type de contenu non accepté",
+    429: "Trop de requêtes",
     422: "Données invalides",
     500: "Erreur interne",
     502: "Fournisseur d'identité indisponible",
@@ -169,6 +173,8 @@ class ApiError(Exception):
         self.code = code
         self.field = field
         self.message = message or MESSAGES[code]
+        self.headers: dict[str, str] | None = None
+        """Headers of the answer (``Retry-After`` of a rate limit)."""
         super().__init__(code.value)
 
 
@@ -250,7 +256,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError | DomainError)
-        return problem_response(error.code.value, error.message, field=error.field)
+        headers = error.headers if isinstance(error, ApiError) else None
+        return problem_response(error.code.value, error.message, field=error.field, headers=headers)
 
     async def refused(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, CaseActionRefused)

@@ -94,6 +94,8 @@ class ErrorCode(StrEnum):
     SESSION_INVALID = "session_invalid"
     SCOPE_REQUIRED = "scope_required"
     AUTHENTICATION_REQUIRED = "authentication_required"
+    RATE_LIMITED = "rate_limited"
+    ACCOUNT_NOT_CONFIRMED = "account_not_confirmed"
     # Staff sign-in through OpenID Connect (api/oidc.py)
     OIDC_NOT_CONFIGURED = "oidc_not_configured"
     OIDC_STATE_INVALID = "oidc_state_invalid"
@@ -115,6 +117,11 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Input hygiene (issue 12)
+    TEXT_CONTROL_CHARACTER = "text_control_character"
+    TEXT_BIDI_CONTROL = "text_bidi_control"
+    TEXT_INVISIBLE = "text_invisible"
+    DOCUMENT_KIND_NOT_ALLOWED = "document_kind_not_allowed"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -257,6 +264,14 @@ MESSAGES: dict[ErrorCode, str] = {
         "Authentification requise : joignez votre jeton de session (en-tête Authorization: "
         "Bearer …)."
     ),
+    ErrorCode.RATE_LIMITED: (
+        "Trop de demandes en peu de temps : réessayez dans quelques minutes "
+        "(délai indiqué par l'en-tête Retry-After, en secondes)."
+    ),
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: (
+        "Avant d'ouvrir un dossier, connectez-vous une première fois depuis le lien reçu par "
+        "courriel et indiquez votre nom (PATCH /auth/me)."
+    ),
     ErrorCode.OIDC_NOT_CONFIGURED: (
         "La connexion des agents par fédération d'identité n'est pas configurée sur ce service."
     ),
@@ -306,6 +321,19 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
         "La vérification de cette entreprise doit être faite manuellement."
+    ),
+    ErrorCode.TEXT_CONTROL_CHARACTER: (
+        "Ce texte contient un caractère de contrôle invisible (ou un retour à la ligne là où il "
+        "n'en faut pas) : retapez-le sans copier-coller."
+    ),
+    ErrorCode.TEXT_BIDI_CONTROL: (
+        "Ce texte contient un caractère qui inverse le sens de lecture (contrôle bidirectionnel) "
+        ": retapez-le sans copier-coller."
+    ),
+    ErrorCode.TEXT_INVISIBLE: "Ce texte ne contient que des caractères invisibles.",
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: (
+        "Votre rôle ne permet pas de déposer une pièce de cette nature (par exemple, seule la "
+        "préfecture dépose la décision d'évaluation)."
     ),
 }
 

@@ -58,6 +58,7 @@ from api import audit
 from api.deps import Allow, CurrentUser, ServicesDep, current_user
 from api.errors import PROBLEM_RESPONSES, ApiError
 from api.pages import message_page, page
+from api.ratelimit import Bucket, RateLimited, limiter_of
 from core.codec import EncryptionCodec, PayloadIntegrityError, PayloadKeyUnavailable
 from core.settings import Environment, Settings
 from domain.errors import DomainError, ErrorCode
@@ -144,7 +145,7 @@ async def codec_caller(
             return None
         else:
             raise ApiError(ErrorCode.AUTHENTICATION_REQUIRED)
-    return await _OPERATORS(await current_user(services, credentials))
+    return await _OPERATORS(await current_user(request, services, credentials))
 
 
 _TITLE = "Sécu'Pol — décodage dans l'interface Temporal"
@@ -183,15 +184,22 @@ async def codec_sign_in(
     services: ServicesDep,
     token: Annotated[str, Form(min_length=1, max_length=200, description="Jeton d'exploitant.")],
 ) -> HTMLResponse:
+    limiter = limiter_of(request)
     try:
+        await limiter.hit(Bucket.CODEC_SIGN_IN, limiter.client(request))
         user = await _OPERATORS(
             await current_user(
-                services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+                request, services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
             )
         )
     except (ApiError, DomainError) as refusal:
         status = 403 if isinstance(refusal, ApiError) else 401
-        return message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
+        if isinstance(refusal, RateLimited):
+            status = 429
+        answer = message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
+        if isinstance(refusal, ApiError) and refusal.headers:
+            answer.headers.update(refusal.headers)
+        return answer
     await audit.record(services.engine, user.actor, "codec_sign_in", audit.OK)
     response = page(
         "<p>Le décodage est activé dans ce navigateur. Dans l'interface Temporal, "

@@ -258,3 +258,21 @@ invoice_claims = Table(
 )
 """Which invoice each expense line claims, across cases: the same invoice claimed in two cases
 is flagged to the CNCCFP (rule 8). One row per (case, line); no amount, no company name."""
+
+case_closures = Table(
+    "case_closures",
+    metadata,
+    # The case's workflow id (opaque: election and candidate ids, no name).
+    Column("case_id", String(120), primary_key=True),
+    # domain.retention.ClosureOutcome.
+    Column("outcome", String(20), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("purge_due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("purged_at", DateTime(timezone=True)),
+)
+"""Every closed case the retention job has seen, and whether its personal data is purged yet.
+
+Rows are kept after the purge (no personal data in them): they are the proof that it happened,
+and what stops a case from being recorded twice. See ``core.retention`` for where they come from.
+"""

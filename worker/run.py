@@ -16,6 +16,7 @@ from temporalio.worker import Worker
 from activities import open_activities
 from core.db import create_engine, migrate
 from core.logs import configure_logging
+from core.retention import ensure_schedule
 from core.settings import Settings
 from core.telemetry import runtime_for
 from core.temporal import connect_when_ready
@@ -76,6 +77,8 @@ async def run_worker(
         await engine.dispose()
         raise MissingSearchAttributes(settings.temporal_namespace, missing)
     try:
+        # After the check above: the purge's workflow must find a worker that can run it.
+        await ensure_schedule(client, settings)
         async with (
             open_activities(settings, engine) as activities,
             build_worker(client, settings, activities),

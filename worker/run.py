@@ -11,6 +11,7 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import open_activities
@@ -77,8 +78,12 @@ async def run_worker(
         await engine.dispose()
         raise MissingSearchAttributes(settings.temporal_namespace, missing)
     try:
-        # After the check above: the purge's workflow must find a worker that can run it.
-        await ensure_schedule(client, settings)
+        try:
+            await ensure_schedule(client, settings)
+        except RPCError as error:
+            # Cases come first: a worker that cannot manage the purge's Schedule (a namespace
+            # without the permission) still runs them; the purge waits for a fix.
+            log.error("could not create or update the retention schedule: %s", error.status.name)
         async with (
             open_activities(settings, engine) as activities,
             build_worker(client, settings, activities),

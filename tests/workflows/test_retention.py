@@ -183,6 +183,18 @@ async def test_a_closed_case_past_its_delay_is_purged_and_an_open_one_is_kept(
     assert (await count_rows(db_engine, staying_id))["documents"] == 1
     assert (await purge_cases.state(staying_id)).stage == Stage.EVALUATION_REQUESTED
 
+    # The purge's own histories carry case ids and counts, nothing personal, even decoded.
+    async for execution in client.list_workflows(f"WorkflowType = '{RETENTION_WORKFLOW_TYPE}'"):
+        history = await client.get_workflow_handle(
+            execution.id, run_id=execution.run_id
+        ).fetch_history()
+        for event in history.events:
+            if event.HasField("activity_task_completed_event_attributes"):
+                payloads = event.activity_task_completed_event_attributes.result.payloads
+                decoded = await client.data_converter.decode(payloads, [object])
+                assert closing.candidate.email not in str(decoded)
+        assert closing.candidate.email not in history.to_json()
+
     # A second run finds nothing more to do.
     again = await _run_purge(client, task_queue)
     assert (again.recorded, again.purged, again.failed) == (0, [], [])

@@ -10,15 +10,27 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
+from temporalio.client import Client
 
 from api.admin import run
-from core.db import audit_log, case_closures, create_engine, migrate
+from core.accounts import Accounts
+from core.db import (
+    accounts,
+    audit_log,
+    case_closures,
+    case_mandates,
+    create_engine,
+    documents,
+    migrate,
+)
 from core.settings import Settings
 from core.storage import DocumentStorage, build_storage
+from domain.documents import DocumentKind
 from domain.errors import MESSAGES, ErrorCode
 from domain.retention import ClosureOutcome
+from embedded.demo import sample_pdf
 from tests.retention_records import count_rows, insert_closure, seed_case_records
 
 NOW = dt.datetime.now(dt.UTC)
@@ -27,9 +39,10 @@ EMPTY = {"documents": 0, "case_messages": 0, "invoice_claims": 0, "email_outbox"
 
 @pytest.fixture
 def cli_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporal_address: str
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporal_address: str, client: Client
 ) -> Settings:
-    """The environment the command reads: a fresh SQLite file and the session's Temporal."""
+    """The environment the command reads: a fresh SQLite file and the session's Temporal (up:
+    ``client`` waited for it)."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith("SECUPOL_"):
@@ -178,3 +191,65 @@ async def test_schedule_is_shown(
     status, out, _ = await admin(capsys, "retention", "schedule")
     assert status == 0
     assert out.startswith(("Planification", "Aucune purge planifiée"))
+
+
+async def test_a_file_shared_with_another_case_and_accounts_still_in_use_are_kept(
+    records: tuple[AsyncEngine, DocumentStorage], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, storage = records
+    first, _ = await _closed_case(engine, storage, due_in=-dt.timedelta(days=1))
+    second, _ = await _closed_case(engine, storage, due_in=dt.timedelta(days=30))
+    data = sample_pdf(f"piece commune {uuid.uuid4().hex}")
+    shared = []
+    for case_id in (first, second):
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield data
+
+        info = await storage.ingest(
+            case_id=case_id,
+            kind=DocumentKind.INVOICE,
+            filename="commune.pdf",
+            uploaded_by="test",
+            chunks=chunks(),
+        )
+        shared.append(info.document_id)
+    async with engine.connect() as connection:
+        shared_key = (
+            await connection.execute(
+                select(documents.c.object_key).where(documents.c.document_id == shared[0])
+            )
+        ).scalar_one()
+    # A third party mandated on both cases, and a staff account.
+    accounts_store = Accounts(engine, Settings(_env_file=None))  # type: ignore[call-arg]
+    now = dt.datetime.now(dt.UTC)
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(accounts).values(
+                account_id="tiers1",
+                email="tiers1@example.test",
+                display_name="Dominique Tiers",
+                role="third_party",
+                created_at=now,
+            )
+        )
+        for case_id in (first, second):
+            await connection.execute(
+                insert(case_mandates).values(
+                    case_id=case_id,
+                    account_id="tiers1",
+                    mandate_document_id="doc-mandat",
+                    granted_at=now,
+                )
+            )
+
+    status, _, _ = await admin(capsys, "retention", "purge")
+    assert status == 0
+    assert await storage.store.exists(shared_key)
+    assert await accounts_store.get("tiers1") is not None
+
+    status, out, _ = await admin(capsys, "retention", "purge", "--case-id", second, "--before-due")
+    assert status == 0
+    assert "2 compte(s)" in out  # the candidate's and the third party's
+    assert not await storage.store.exists(shared_key)
+    assert await accounts_store.get("tiers1") is None

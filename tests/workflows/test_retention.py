@@ -8,6 +8,8 @@ session's server holds every other test's closed cases, which a zero delay would
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -43,6 +45,7 @@ from tests.helpers import (
     running_worker,
 )
 from tests.retention_records import count_rows, seed_case_records
+from worker.run import run_worker
 
 FAST_DELETION = [
     # The server deletes an execution from its transfer queue, which it polls every few tens of
@@ -232,3 +235,35 @@ async def test_the_schedule_is_created_once_and_runs_the_purge(
     await ensure_schedule(client, disabled)
     assert (await handle.describe()).schedule.state.paused
     await handle.delete()
+
+
+async def test_a_starting_worker_creates_the_schedule(
+    client: Client, settings: Settings, own_server: str, task_queue: str
+) -> None:
+    with contextlib.suppress(RPCError):
+        await client.get_schedule_handle(RETENTION_SCHEDULE_ID).delete()
+    local = settings.model_copy(
+        update={
+            "temporal_address": own_server,
+            "task_queue": task_queue,
+            "worker_metrics_address": None,
+        }
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(run_worker(local, stop))
+    try:
+
+        async def created() -> None:
+            try:
+                description = await client.get_schedule_handle(RETENTION_SCHEDULE_ID).describe()
+            except RPCError as error:
+                raise AssertionError("no schedule yet") from error
+            action = description.schedule.action
+            assert isinstance(action, ScheduleActionStartWorkflow)
+            assert action.task_queue == task_queue
+
+        await assert_eventually(created, timeout=30)
+    finally:
+        stop.set()
+        await worker
+    await client.get_schedule_handle(RETENTION_SCHEDULE_ID).delete()

@@ -10,8 +10,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio.client import Client
 
 from api.admin import run
@@ -37,20 +37,43 @@ NOW = dt.datetime.now(dt.UTC)
 EMPTY = {"documents": 0, "case_messages": 0, "invoice_claims": 0, "email_outbox": 0}
 
 
+POSTGRES_URL = os.environ.get("SECUPOL_TEST_POSTGRES_URL", "")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"] if POSTGRES_URL else ["sqlite"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A fresh database: a SQLite file, or a PostgreSQL database dropped after the test."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'secupol.sqlite3'}"
+        return
+    name = f"secupol_retention_{uuid.uuid4().hex[:10]}"
+    admin_engine = create_async_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin_engine.connect() as connection:
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+        async with admin_engine.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin_engine.dispose()
+
+
 @pytest.fixture
 def cli_settings(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, temporal_address: str, client: Client
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    temporal_address: str,
+    client: Client,
+    database_url: str,
 ) -> Settings:
-    """The environment the command reads: a fresh SQLite file and the session's Temporal (up:
+    """The environment the command reads: a fresh database and the session's Temporal (up:
     ``client`` waited for it)."""
     monkeypatch.chdir(tmp_path)
     for name in list(os.environ):
         if name.startswith("SECUPOL_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("SECUPOL_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv(
-        "SECUPOL_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'secupol.sqlite3'}"
-    )
+    monkeypatch.setenv("SECUPOL_DATABASE_URL", database_url)
     monkeypatch.setenv("SECUPOL_TEMPORAL_ADDRESS", temporal_address)
     return Settings()
 

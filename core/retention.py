@@ -88,6 +88,7 @@ _SAFE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,119}")
 """Case ids are opaque (``case-<election>-<candidate>``); checked before they go into a query."""
 RECORD_MARGIN = dt.timedelta(days=1)
 """Visibility is eventually consistent: each scan looks back this far before the last closure."""
+RECORD_CHUNK = 500
 PURGE_ACTION = "purge"
 """The ``action`` of the audit row of each purge."""
 
@@ -179,32 +180,36 @@ class Retention:
                 # Ended by hand (a terminated duplicate): not a closure the procedure knows.
                 continue
             found[execution.id] = (outcome, execution.close_time)
-        if not found:
-            return 0
-        async with self._engine.begin() as connection:
-            known = set(
-                (
-                    await connection.execute(
-                        select(case_closures.c.case_id).where(
-                            case_closures.c.case_id.in_(list(found))
+        recorded = 0
+        ids = sorted(found)
+        # In chunks: a first scan of a busy namespace can find more ids than a statement takes.
+        for start in range(0, len(ids), RECORD_CHUNK):
+            chunk = ids[start : start + RECORD_CHUNK]
+            async with self._engine.begin() as connection:
+                known = set(
+                    (
+                        await connection.execute(
+                            select(case_closures.c.case_id).where(
+                                case_closures.c.case_id.in_(chunk)
+                            )
                         )
-                    )
-                ).scalars()
-            )
-            new = [
-                {
-                    "case_id": case_id,
-                    "outcome": outcome.value,
-                    "closed_at": closed_at,
-                    "recorded_at": now,
-                    "purge_due_at": self._policy.purge_due_at(outcome, closed_at),
-                }
-                for case_id, (outcome, closed_at) in found.items()
-                if case_id not in known
-            ]
-            if new:
-                await connection.execute(insert(case_closures), new)
-        return len(new)
+                    ).scalars()
+                )
+                new = [
+                    {
+                        "case_id": case_id,
+                        "outcome": found[case_id][0].value,
+                        "closed_at": found[case_id][1],
+                        "recorded_at": now,
+                        "purge_due_at": self._policy.purge_due_at(*found[case_id]),
+                    }
+                    for case_id in chunk
+                    if case_id not in known
+                ]
+                if new:
+                    await connection.execute(insert(case_closures), new)
+            recorded += len(new)
+        return recorded
 
     async def closures(
         self,

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from activities.documents import DocumentActivities
 from activities.email import EmailActivities, EmailRenderer
 from activities.registries import RegistryActivities
+from activities.retention import RetentionActivities
 from core.settings import Settings
 from core.storage import build_storage
 
@@ -44,11 +45,15 @@ async def open_activities(
     try:
         email = EmailActivities(settings, engine, EmailRenderer(), storage)
         documents = DocumentActivities(storage)
+        retention = RetentionActivities(settings, engine, storage.store)
         yield [
             email.send_email,
             documents.seal_dossier,
             registries.check_cnaps_authorisation,
             registries.check_sirene,
+            retention.record_closures,
+            retention.list_due_cases,
+            retention.purge_case,
         ]
     finally:
         # S3 sessions and registry HTTP clients hold connections until closed.

@@ -26,6 +26,8 @@ Subcommands::
     seed-demo
         demo data for the embedded stack (an election open for deposits, the prefecture of the
         60, one account per staff role, a candidate); running it again issues fresh tokens
+    retention list | purge [--case-id ID] [--dry-run] [--before-due] | schedule [--trigger]
+        the purge of closed cases past their retention delay (``api.retention_admin``)
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from api import audit
+from api.retention_admin import add_retention_commands
 from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
 from core.accounts import AccountRecord, Accounts
 from core.codec_sessions import CodecSessions
@@ -529,6 +532,7 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("seed-demo", help="données de démonstration (pile locale)")
     demo.set_defaults(handler=seed_demo_command)
+    add_retention_commands(commands)
     return parser
 
 

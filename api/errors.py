@@ -64,6 +64,8 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.METHOD_NOT_ALLOWED: 405,
     ErrorCode.WRONG_STAGE: 409,
     ErrorCode.CASE_CLOSED: 409,
+    ErrorCode.CASE_NOT_CLOSED: 409,
+    ErrorCode.RETENTION_NOT_DUE: 409,
     ErrorCode.DEPOSIT_DEADLINE_PASSED: 409,
     # The procedure must take a step first ("not now"); a wrong value in the input is 422.
     ErrorCode.CONTRADICTORY_PROCEDURE_REQUIRED: 409,

@@ -291,3 +291,22 @@ codec_sessions = Table(
     Column("revoked_at", DateTime(timezone=True)),
 )
 """Sessions of the Temporal Web UI's decoding (``core.codec_sessions``): short, ``/codec/`` only."""
+
+
+case_closures = Table(
+    "case_closures",
+    metadata,
+    # The case's workflow id (opaque: election and candidate ids, no name).
+    Column("case_id", String(120), primary_key=True),
+    # domain.retention.ClosureOutcome.
+    Column("outcome", String(20), nullable=False),
+    Column("closed_at", DateTime(timezone=True), nullable=False),
+    Column("recorded_at", DateTime(timezone=True), nullable=False),
+    Column("purge_due_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("purged_at", DateTime(timezone=True)),
+)
+"""Every closed case the retention job has seen, and whether its personal data is purged yet.
+
+Rows are kept after the purge (no personal data in them): they are the proof that it happened,
+and what stops a case from being recorded twice. See ``core.retention`` for where they come from.
+"""

@@ -17,6 +17,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.contracts import CasePolicy
+from domain.retention import ClosureOutcome, RetentionPolicy
 
 
 class Environment(StrEnum):
@@ -323,6 +324,24 @@ class Settings(BaseSettings):
     """A codec session (the cookie an operator gets at ``/codec/connexion`` for the Temporal Web
     UI) lasts this long; it is usable on ``/codec/`` only and revocable at
     ``/codec/deconnexion``."""
+    # Retention (docs/operations.md "Retention": a project choice, the law gives no delay)
+    retention_days_paid: float = Field(default=1826, ge=0)
+    """Days a paid case's personal data and documents are kept after it closed (five years: the
+    payment can be challenged and public accounts audited meanwhile)."""
+    retention_days_rejected: float = Field(default=365, ge=0)
+    """Days a rejected case is kept after it closed (the two-month appeal delay, plus margin)."""
+    retention_days_withdrawn: float = Field(default=365, ge=0)
+    """Days a withdrawn case is kept after it closed."""
+    retention_days_time_barred: float = Field(default=365, ge=0)
+    """Days a time-barred (forclos) case is kept after it closed."""
+    retention_days_closed: float = Field(default=365, ge=0)
+    """Days a case closed by the CNCCFP is kept after it closed."""
+    retention_schedule_enabled: bool = True
+    """The worker creates (or updates) the Temporal Schedule of the daily purge at start."""
+    retention_cron: str = "30 3 * * *"
+    """When the purge runs (cron, UTC)."""
+    retention_batch_size: int = Field(default=100, ge=1)
+    """Most cases one run of the purge handles (the next run takes the rest)."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -386,6 +405,18 @@ class Settings(BaseSettings):
     def mail_dir(self) -> Path:
         """Maildir of the embedded SMTP server."""
         return self.data_dir / "mail"
+
+    def retention_policy(self) -> RetentionPolicy:
+        """Retention delay of each closure outcome."""
+        return RetentionPolicy.from_days(
+            {
+                ClosureOutcome.PAID: self.retention_days_paid,
+                ClosureOutcome.REJECTED: self.retention_days_rejected,
+                ClosureOutcome.WITHDRAWN: self.retention_days_withdrawn,
+                ClosureOutcome.TIME_BARRED: self.retention_days_time_barred,
+                ClosureOutcome.CLOSED: self.retention_days_closed,
+            }
+        )
 
     def case_policy(self) -> CasePolicy:
         """Timer settings given to each new case."""

@@ -111,6 +111,9 @@ class ErrorCode(StrEnum):
     ELECTION_EXISTS = "election_exists"
     PREFECTURE_UNKNOWN = "prefecture_unknown"
     ACCOUNT_NOT_FOUND = "account_not_found"
+    # Retention (the purge of closed cases)
+    CASE_NOT_CLOSED = "case_not_closed"
+    RETENTION_NOT_DUE = "retention_not_due"
     # HTTP and infrastructure
     INVALID_JSON = "invalid_json"
     NOT_FOUND = "not_found"
@@ -312,6 +315,13 @@ MESSAGES: dict[ErrorCode, str] = {
         "adressez-vous directement à elle."
     ),
     ErrorCode.ACCOUNT_NOT_FOUND: "Ce compte est introuvable.",
+    ErrorCode.CASE_NOT_CLOSED: (
+        "Ce dossier n'est pas clos (ou sa clôture n'est pas encore enregistrée) : ses données "
+        "ne peuvent pas être purgées."
+    ),
+    ErrorCode.RETENTION_NOT_DUE: (
+        "Le délai de conservation de ce dossier n'est pas écoulé : rien n'a été purgé."
+    ),
     ErrorCode.INVALID_JSON: "Le corps de la requête n'est pas un document JSON valide.",
     ErrorCode.NOT_FOUND: "Cette adresse ne correspond à aucune ressource.",
     ErrorCode.METHOD_NOT_ALLOWED: "Cette méthode n'est pas permise sur cette adresse.",

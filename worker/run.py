@@ -11,11 +11,13 @@ from typing import Any
 
 from temporalio.client import Client
 from temporalio.runtime import Runtime
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities import open_activities
 from core.db import create_engine, migrate
 from core.logs import configure_logging
+from core.retention import ensure_schedule
 from core.settings import Settings
 from core.telemetry import runtime_for
 from core.temporal import connect_when_ready
@@ -76,6 +78,12 @@ async def run_worker(
         await engine.dispose()
         raise MissingSearchAttributes(settings.temporal_namespace, missing)
     try:
+        try:
+            await ensure_schedule(client, settings)
+        except RPCError as error:
+            # Cases come first: a worker that cannot manage the purge's Schedule (a namespace
+            # without the permission) still runs them; the purge waits for a fix.
+            log.error("could not create or update the retention schedule: %s", error.status.name)
         async with (
             open_activities(settings, engine) as activities,
             build_worker(client, settings, activities),

@@ -64,4 +64,5 @@ def test_latest_histories_cover_every_update_signal_and_activity() -> None:
     expected = {action.value for action, rule in RULES.items() if Role.SYSTEM not in rule.roles}
     expected |= {MESSAGE_POSTED_SIGNAL, "continue-as-new"}
     expected |= {"send_email", "seal_dossier", "check_cnaps_authorisation", "check_sirene"}
+    expected |= {"record_closures", "list_due_cases", "purge_case"}
     assert expected - seen == set(), f"record them: make histories LABEL=v{latest + 1}"

@@ -42,7 +42,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api import audit
 from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
 from core.accounts import AccountRecord, Accounts
+from core.codec_sessions import CodecSessions
 from core.db import create_engine, elections, migrate
+from core.messages import MessageStore, MessageUnreadable
 from core.settings import Environment, Settings
 from domain.calendar import PARIS, deposit_deadline
 from domain.contracts import Actor
@@ -161,6 +163,42 @@ async def disable_command(settings: Settings, engine: AsyncEngine, args: argpars
             f"Compte désactivé : {account.email}",
             *_account_lines(account),
             "Ses sessions ne sont plus acceptées.",
+        ]
+    )
+
+
+async def codec_sessions_revoke_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``codec-sessions-revoke``: end every codec session of an account (a lost browser)."""
+    account = await _existing_account(Accounts(engine, settings), args.email)
+    ended = await CodecSessions(engine, settings).revoke_all(account.account_id)
+    return "\n".join(
+        [
+            f"Sessions de décodage fermées pour {account.email} : {ended}",
+            *_account_lines(account),
+            "Ses jetons d'agent restent valables : désactivez le compte (disable) s'ils ont pu "
+            "être dérobés.",
+        ]
+    )
+
+
+async def messages_rekey_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``messages-rekey``: re-encrypt the case messages under the current document key."""
+    try:
+        result = await MessageStore(engine, settings).rekey()
+    except MessageUnreadable as error:
+        raise CommandRefused(
+            f"Le message {error.message_id} (clé « {error.key_id} ») ne peut pas être déchiffré "
+            "avec les clés configurées (SECUPOL_DOCUMENT_KEYS) : aucun message après lui n'a été "
+            "rechiffré. Ajoutez la clé manquante, puis relancez la commande."
+        ) from None
+    return "\n".join(
+        [
+            f"Messages rechiffrés avec la clé « {settings.document_key_id} » : {result.rekeyed}",
+            f"Messages qui l'étaient déjà : {result.current}",
         ]
     )
 
@@ -453,6 +491,17 @@ def _parser() -> argparse.ArgumentParser:
     disable.add_argument("--email", required=True)
     disable.set_defaults(handler=disable_command)
 
+    codec = commands.add_parser(
+        "codec-sessions-revoke", help="fermer les sessions de décodage d'un compte"
+    )
+    codec.add_argument("--email", required=True)
+    codec.set_defaults(handler=codec_sessions_revoke_command)
+
+    rekey = commands.add_parser(
+        "messages-rekey", help="rechiffrer les messages avec la clé de documents courante"
+    )
+    rekey.set_defaults(handler=messages_rekey_command)
+
     prefecture = commands.add_parser("set-prefecture", help="adresse du service d'une préfecture")
     prefecture.add_argument("--departement", required=True, metavar="NUMERO")
     prefecture.add_argument("--email", required=True)
@@ -499,7 +548,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
     engine = create_engine(settings)
     action = f"cli_{args.command.replace('-', '_')}"
     try:
-        await migrate(engine)
+        await migrate(engine, settings=settings)
         try:
             report = await handler(settings, engine, args)
         except DomainError as error:

@@ -83,6 +83,9 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.ACCOUNT_NOT_CONFIRMED: 409,
+    # A stored message that does not decrypt (a key missing from the settings, a tampered row):
+    # the service's fault, told with a stable code, never the cipher's text.
+    ErrorCode.MESSAGE_UNREADABLE: 500,
 }
 """Codes with their own status; every other refusal of an input is 422."""
 

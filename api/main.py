@@ -91,7 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
     try:
-        await migrate(engine)
+        await migrate(engine, settings=settings)
         temporal = TemporalLink(settings)
         outcomes = OutcomeWatcher(engine)
         accounts = Accounts(engine, settings)

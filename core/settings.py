@@ -319,6 +319,11 @@ class Settings(BaseSettings):
     """Sign-ins to the codec page of the Web UI."""
     rate_limit_refused_tokens: str = "30/minute;300/hour"
     """Bearer tokens refused; past it, every request with a token is refused for a while."""
+    # Codec sessions (the Temporal Web UI's decoding, issue 12)
+    codec_session_ttl_hours: int = Field(default=8, ge=1, le=24 * 7)
+    """A codec session (the cookie an operator gets at ``/codec/connexion`` for the Temporal Web
+    UI) lasts this long; it is usable on ``/codec/`` only and revocable at
+    ``/codec/deconnexion``."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:

@@ -122,6 +122,8 @@ class ErrorCode(StrEnum):
     TEXT_BIDI_CONTROL = "text_bidi_control"
     TEXT_INVISIBLE = "text_invisible"
     DOCUMENT_KIND_NOT_ALLOWED = "document_kind_not_allowed"
+    # Data at rest (issue 12)
+    MESSAGE_UNREADABLE = "message_unreadable"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -334,6 +336,10 @@ MESSAGES: dict[ErrorCode, str] = {
     ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: (
         "Votre rôle ne permet pas de déposer une pièce de cette nature (par exemple, seule la "
         "préfecture dépose la décision d'évaluation)."
+    ),
+    ErrorCode.MESSAGE_UNREADABLE: (
+        "Un message de ce dossier ne peut pas être déchiffré pour le moment ; l'équipe "
+        "d'exploitation en est avertie. Les autres informations du dossier restent accessibles."
     ),
 }
 

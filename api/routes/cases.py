@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import audit
@@ -26,7 +26,8 @@ from api.schemas import (
     MessageCreate,
     MessagePublic,
 )
-from core.db import case_messages, elections
+from core.db import elections
+from core.messages import CaseMessage, MessageStore, MessageUnreadable
 from domain import visibility
 from domain.contracts import MESSAGE_POSTED_SIGNAL, CaseState, MessagePostedInput
 from domain.documents import ContentType, DocumentKind, check_uploadable
@@ -310,13 +311,20 @@ async def list_messages(
     case_id: CaseIdPath, services: ServicesDep, user: Correspondents
 ) -> list[MessagePublic]:
     await CaseGateway(services).ensure_visible(user, case_id)
-    async with services.engine.connect() as connection:
-        rows = await connection.execute(
-            select(case_messages)
-            .where(case_messages.c.case_id == case_id)
-            .order_by(case_messages.c.created_at, case_messages.c.message_id)
+    try:
+        stored = await MessageStore(services.engine, services.settings).list_for_case(case_id)
+    except MessageUnreadable:
+        # Logged by the store with the message and key ids; the reader gets a stable code.
+        raise ApiError(ErrorCode.MESSAGE_UNREADABLE) from None
+    return [
+        MessagePublic(
+            message_id=message.message_id,
+            author_role=message.author_role,
+            body=message.body,
+            created_at=message.created_at,
         )
-        return [MessagePublic.model_validate(row, from_attributes=True) for row in rows]
+        for message in stored
+    ]
 
 
 @router.post(
@@ -349,10 +357,9 @@ async def post_message(
     outcome = "error"
     try:
         async with services.engine.begin() as connection:
-            await connection.execute(
-                insert(case_messages).values(
-                    case_id=case_id, author_id=user.actor.id, **message.model_dump()
-                )
+            await MessageStore(services.engine, services.settings).write(
+                CaseMessage(case_id=case_id, author_id=user.actor.id, **message.model_dump()),
+                connection,
             )
             if user.role == Role.CNCCFP and not state.stage.is_terminal:
                 # The notice goes through the case's durable outbox; told before the message is

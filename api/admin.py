@@ -347,6 +347,8 @@ async def _ensure_demo_candidate(accounts: Accounts) -> tuple[AccountRecord, boo
         account = await accounts.create(
             email=DEMO_CANDIDATE_EMAIL, display_name=DEMO_CANDIDATE_NAME, role=Role.CANDIDATE
         )
+        # Made by the operator for a fictitious person: it may open a case at once.
+        await accounts.confirm(account.account_id)
         return account, True
     if existing.role != Role.CANDIDATE or existing.disabled:
         raise CommandRefused(_not_reusable(DEMO_CANDIDATE_EMAIL))

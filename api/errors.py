@@ -47,6 +47,7 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.SESSION_INVALID: 401,
     ErrorCode.SIGN_IN_LINK_INVALID: 401,
     ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: 403,
     ErrorCode.CASE_NOT_FOUND: 404,
     ErrorCode.NOT_YOUR_CASE: 404,
     ErrorCode.OUT_OF_SCOPE: 404,
@@ -72,6 +73,8 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: 415,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: 409,
     # A stored message that does not decrypt (a key missing from the settings, a tampered row):
     # the service's fault, told with a stable code, never the cipher's text.
     ErrorCode.MESSAGE_UNREADABLE: 500,
@@ -90,6 +93,7 @@ TITLES = {
     409: "Conflit avec l'état du dossier",
     413: "Contenu trop volumineux",
     415: "Type de contenu non accepté",
+    429: "Trop de requêtes",
     422: "Données invalides",
     500: "Erreur interne",
     503: "Service indisponible",
@@ -163,6 +167,8 @@ class ApiError(Exception):
         self.code = code
         self.field = field
         self.message = message or MESSAGES[code]
+        self.headers: dict[str, str] | None = None
+        """Headers of the answer (``Retry-After`` of a rate limit)."""
         super().__init__(code.value)
 
 
@@ -244,7 +250,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError | DomainError)
-        return problem_response(error.code.value, error.message, field=error.field)
+        headers = error.headers if isinstance(error, ApiError) else None
+        return problem_response(error.code.value, error.message, field=error.field, headers=headers)
 
     async def refused(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, CaseActionRefused)

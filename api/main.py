@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,6 +25,8 @@ from api.errors import (
     TemporalUnavailable,
     install_error_handlers,
 )
+from api.mail import SignInLinks
+from api.ratelimit import RateLimiter
 from api.routes import admin, auth, candidates, cases, cnccfp, codec, operator, prefecture
 from api.security import SecurityHeaders
 from core.accounts import Accounts
@@ -81,14 +83,18 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await migrate(engine, settings=settings)
         temporal = TemporalLink(settings)
         outcomes = OutcomeWatcher(engine)
-        async with build_storage(settings, engine) as storage:
+        accounts = Accounts(engine, settings)
+        sign_in_links = SignInLinks(accounts, settings)
+        sign_in_links.start()
+        async with build_storage(settings, engine) as storage, aclosing(sign_in_links):
             app.state.services = Services(
                 settings=settings,
                 engine=engine,
                 temporal=temporal,
                 storage=storage,
-                accounts=Accounts(engine, settings),
+                accounts=accounts,
                 outcomes=outcomes,
+                sign_in_links=sign_in_links,
             )
             try:
                 await temporal.cases()
@@ -103,6 +109,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 # Before the database closes: a watch may be completing its row.
                 await outcomes.aclose()
     finally:
+        await app.state.limiter.aclose()
         await engine.dispose()
 
 
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"defaultModelsExpandDepth": 0},
     )
     app.state.settings = settings or Settings()
+    app.state.limiter = RateLimiter(app.state.settings)
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)

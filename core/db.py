@@ -113,6 +113,8 @@ documents = Table(
     Column("key_id", String(64), nullable=False),
     Column("uploaded_by", String(120), nullable=False),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    # The uploader's role (a Role value, "system" or "unknown"), shown with the document.
+    Column("uploader_role", String(20), nullable=False),
     # The database, not a check-then-insert, is what refuses the same content twice in one case:
     # two concurrent uploads of one file cannot both win.
     UniqueConstraint("case_id", "sha256", name="uq_documents_case_sha256"),
@@ -134,6 +136,10 @@ accounts = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+    # Set at the first sign-in from an emailed link, and when the owner sets their name: until
+    # both are, the account names no case (anyone may create an account for any address).
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("name_confirmed_at", DateTime(timezone=True)),
 )
 """People who sign in: candidates, mandated third parties, prefecture staff, CNCCFP reviewers,
 admins and operators. A candidate's ``account_id`` is their ``candidate_id`` in case ids."""

@@ -8,9 +8,11 @@ never printed.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -42,6 +44,17 @@ DEVELOPMENT_DOCUMENT_KEY = "c2VjdXBvbC1kZXZlbG9wbWVudC1rZXktMzItYnl0ZXM="
 """A public key for the embedded stack only: refused in production."""
 DEVELOPMENT_PAYLOAD_KEY = "c2VjdXBvbC1wYXlsb2Fkcy1kZXZlbG9wbWVudC1rZXk="
 """A public payload key for the embedded stack only: refused in production."""
+
+
+RATE_LIMIT_FIELDS = (
+    "rate_limit_emails",
+    "rate_limit_target",
+    "rate_limit_new_accounts",
+    "rate_limit_sessions",
+    "rate_limit_sign_in_form",
+    "rate_limit_codec_sign_in",
+    "rate_limit_refused_tokens",
+)
 
 
 class Settings(BaseSettings):
@@ -240,6 +253,38 @@ class Settings(BaseSettings):
     appeal_delay_months: int = 2
     """Delay of the recours contentieux (CJA R. 421-1), stated in every decision."""
 
+    # Abuse limits (issue 12): "N/minute;M/hour" strings of the ``limits`` library, per client
+    # address unless said otherwise.
+    rate_limit_storage_url: str = "memory://"
+    """Where the counters live: ``memory://`` (one process, the embedded stack) or Redis
+    (``redis://host:6379/0``, shared by every API process). If Redis cannot be reached, requests
+    go through (fail open) and each failure is logged at ERROR."""
+    rate_limit_key_prefix: str = "secupol"
+    """Prefix of the counters' keys (several deployments may share one Redis)."""
+    rate_limit_secret: SecretStr | None = None
+    """Key of the digest that names a target address in the counters (never the address in
+    clear). Unset: a random key per process, enough for ``memory://``; with Redis, set the same
+    secret on every API process so that they count an address in one bucket."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """CIDRs of the reverse proxies in front of the API (``["10.0.0.0/8"]``). Only a request
+    whose peer is one of them has its client taken from ``X-Forwarded-For`` (the right-most
+    address that is not a trusted proxy); no header is trusted otherwise."""
+    rate_limit_emails: str = "5/minute;20/hour"
+    """Requests that email an address (account creation, sign-in links, third-party
+    designation), one bucket for the three."""
+    rate_limit_target: str = "3/hour;10/day"
+    """Requests naming one email address, whoever sends them."""
+    rate_limit_new_accounts: str = "200/hour"
+    """Account creations for the whole service (a ceiling on emails to new addresses)."""
+    rate_limit_sessions: str = "10/minute;100/hour"
+    """Sign-in tokens checked (``POST /auth/sessions``)."""
+    rate_limit_sign_in_form: str = "10/minute;100/hour"
+    """Sign-in tokens checked by the HTML form of the emailed link."""
+    rate_limit_codec_sign_in: str = "10/minute;100/hour"
+    """Sign-ins to the codec page of the Web UI."""
+    rate_limit_refused_tokens: str = "30/minute;300/hour"
+    """Bearer tokens refused; past it, every request with a token is refused for a while."""
+
     # Codec sessions (the Temporal Web UI's decoding, issue 12)
     codec_session_ttl_hours: int = Field(default=8, ge=1, le=24 * 7)
     """A codec session (the cookie an operator gets at ``/codec/connexion`` for the Temporal Web
@@ -267,6 +312,13 @@ class Settings(BaseSettings):
             raise ValueError("the development payload key may not be used in production")
         if self.log_format not in {"text", "json"}:
             raise ValueError("log_format is text or json")
+        for name in RATE_LIMIT_FIELDS:
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"{name} is not a rate limit such as 5/minute;20/hour") from None
+        for cidr in self.trusted_proxies:
+            ipaddress.ip_network(cidr, strict=False)
         return self
 
     @property

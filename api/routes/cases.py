@@ -30,11 +30,12 @@ from core.db import elections
 from core.messages import CaseMessage, MessageStore, MessageUnreadable
 from domain import visibility
 from domain.contracts import MESSAGE_POSTED_SIGNAL, CaseState, MessagePostedInput
-from domain.documents import ContentType, DocumentKind
+from domain.documents import ContentType, DocumentKind, check_uploadable
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
 from domain.ids import case_workflow_id
 from domain.stages import Role, Stage
+from domain.text import CleanLine
 
 router = APIRouter(tags=["Dossiers"])
 
@@ -185,7 +186,7 @@ async def upload_document(
     user: Annotated[CurrentUser, Depends(_UPLOADERS)],
     kind: Annotated[DocumentKind, Query(description="Nature de la pièce.")],
     filename: Annotated[
-        str, Query(min_length=1, max_length=255, description="Nom du fichier (affichage).")
+        CleanLine, Query(min_length=1, max_length=255, description="Nom du fichier (affichage).")
     ],
 ) -> DocumentPublic:
     if request.headers.get("content-type", "").startswith("multipart/"):
@@ -203,12 +204,14 @@ async def upload_document(
         raise ApiError(ErrorCode.DOCUMENT_TOO_LARGE)
     await _ensure_case_for_documents(services, user, case_id)
     try:
+        check_uploadable(user.role, kind)
         info = await services.storage.ingest(
             case_id=case_id,
             kind=kind,
             filename=filename,
             uploaded_by=user.actor.id,
             chunks=request.stream(),
+            uploader_role=user.role.value,
         )
     except DomainError as refusal:
         await audit.record(

@@ -63,6 +63,7 @@ from api import audit
 from api.deps import Allow, CurrentUser, ServicesDep, current_user
 from api.errors import PROBLEM_RESPONSES, ApiError
 from api.pages import message_page, page
+from api.ratelimit import Bucket, RateLimited, limiter_of
 from core.codec import EncryptionCodec, PayloadIntegrityError, PayloadKeyUnavailable
 from core.codec_sessions import CodecSessions
 from core.settings import Environment, Settings
@@ -147,12 +148,17 @@ async def codec_caller(
     An API token in ``Authorization``, or a codec session in the cookie (the Web UI).
     """
     if credentials is not None:
-        return await _OPERATORS(await current_user(services, credentials))
+        return await _OPERATORS(await current_user(request, services, credentials))
     secret = request.cookies.get(COOKIE)
     if secret:
+        # A refused codec secret counts as a refused token (api.ratelimit).
+        limiter = limiter_of(request)
+        client = limiter.client(request)
+        await limiter.check(Bucket.REFUSED_TOKENS, client)
         try:
             account, actor = await _codec_sessions(services).authenticate(secret)
         except DomainError:
+            await limiter.hit(Bucket.REFUSED_TOKENS, client)
             # An expired cookie must not lock the development UI out of what it may do bare.
             if is_local_ui(request, services.settings):
                 return None
@@ -210,15 +216,22 @@ async def codec_sign_in(
     services: ServicesDep,
     token: Annotated[str, Form(min_length=1, max_length=200, description="Jeton d'exploitant.")],
 ) -> HTMLResponse:
+    limiter = limiter_of(request)
     try:
+        await limiter.hit(Bucket.CODEC_SIGN_IN, limiter.client(request))
         user = await _OPERATORS(
             await current_user(
-                services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+                request, services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
             )
         )
     except (ApiError, DomainError) as refusal:
         status = 403 if isinstance(refusal, ApiError) else 401
-        return message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
+        if isinstance(refusal, RateLimited):
+            status = 429
+        answer = message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
+        if isinstance(refusal, ApiError) and refusal.headers:
+            answer.headers.update(refusal.headers)
+        return answer
     sessions = _codec_sessions(services)
     secret = await sessions.open(user.account)
     await audit.record(services.engine, user.actor, "codec_sign_in", audit.OK)

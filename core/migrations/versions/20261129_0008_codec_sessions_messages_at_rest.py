@@ -1,7 +1,7 @@
 """Codec sessions; case messages encrypted at rest
 
 Revision ID: 0008
-Revises: 0005
+Revises: 0007
 Create Date: 2026-11-29
 
 ``codec_sessions``: the Temporal Web UI's decoding gets sessions of its own
@@ -22,7 +22,7 @@ from core.messages import MessageCipher
 from core.settings import Settings
 
 revision: str = "0008"
-down_revision: str | None = "0005"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -46,6 +46,14 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.AUTHENTICATION_REQUIRED: 401,
     ErrorCode.SESSION_INVALID: 401,
     ErrorCode.SIGN_IN_LINK_INVALID: 401,
+    # Staff sign-in through OpenID Connect (api/routes/staff_sign_in.py)
+    ErrorCode.OIDC_NOT_CONFIGURED: 404,
+    ErrorCode.OIDC_STATE_INVALID: 400,
+    ErrorCode.OIDC_DENIED: 401,
+    ErrorCode.OIDC_TOKEN_INVALID: 401,
+    ErrorCode.OIDC_EMAIL_UNVERIFIED: 403,
+    ErrorCode.OIDC_ACCOUNT_UNKNOWN: 403,
+    ErrorCode.OIDC_PROVIDER_ERROR: 502,
     ErrorCode.FORBIDDEN_ROLE: 403,
     ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: 403,
     ErrorCode.CASE_NOT_FOUND: 404,
@@ -96,6 +104,7 @@ TITLES = {
     429: "Trop de requêtes",
     422: "Données invalides",
     500: "Erreur interne",
+    502: "Fournisseur d'identité indisponible",
     503: "Service indisponible",
 }
 

@@ -27,7 +27,7 @@ from domain.money import DecisionOutcome, NonNegativeCents, PositiveCents, Threa
 from domain.money import ceiling_cents as level_ceiling_cents
 from domain.registries import LineCheck
 from domain.stages import Action, Role, Stage
-from domain.text import clean_line, clean_multiline, normalise_email
+from domain.text import CleanText, clean_line, clean_multiline, normalise_email
 
 
 def _opaque(value: str) -> str:
@@ -462,7 +462,7 @@ class RequestEvaluationInput(ActionInput):
     complaint_document_refs: list[DocumentRef] = Field(default_factory=list)
     """The procès-verbal de plainte and anything useful (new facts for a re-examination)."""
     candidacy_proof_ref: DocumentRef | None = None
-    new_facts: str | None = Field(default=None, max_length=10_000)
+    new_facts: CleanText | None = Field(default=None, max_length=10_000)
 
 
 class RecordEvaluationInput(ActionInput):
@@ -536,7 +536,7 @@ class AnswerObservationsInput(ActionInput):
 
 class DecideInput(ActionInput):
     amount_cents: NonNegativeCents
-    reasons: str | None = Field(default=None, max_length=10_000)
+    reasons: CleanText | None = Field(default=None, max_length=10_000)
 
 
 class ContactPrefectureInput(ActionInput):
@@ -558,7 +558,7 @@ class RecordManualVerificationInput(ActionInput):
 
 
 class WithdrawInput(ActionInput):
-    reason: str | None = Field(default=None, max_length=2_000)
+    reason: CleanText | None = Field(default=None, max_length=2_000)
 
 
 class RequestReevaluationInput(ActionInput):
@@ -583,7 +583,7 @@ class RecordLineVerdictInput(ActionInput):
 
     line_id: ShortText
     accepted_cents: NonNegativeCents
-    reason: str | None = Field(default=None, max_length=10_000)
+    reason: CleanText | None = Field(default=None, max_length=10_000)
 
 
 class CorrectRoundsAttendedInput(ActionInput):

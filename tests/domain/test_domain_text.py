@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
-from domain.contracts import CandidateContact
+from domain.contracts import Actor, CandidateContact, DecideInput, WithdrawInput
 from domain.errors import MESSAGES, ErrorCode, problems_from_validation_error
+from domain.stages import Role
 from domain.text import (
     BIDI_CONTROLS,
     CleanLine,
@@ -147,3 +148,14 @@ def test_invalid_or_ip_literal_addresses_are_refused(address: str) -> None:
 )
 def test_valid_addresses_are_normalised(address: str, normalised: str) -> None:
     assert normalise_email(address) == normalised
+
+
+def test_optional_texts_of_the_actions_are_cleaned_too() -> None:
+    actor = Actor(role=Role.CANDIDATE, id="c1")
+    with pytest.raises(ValidationError) as refused:
+        WithdrawInput(actor=actor, reason="\u202eraison")
+    assert problems_from_validation_error(refused.value)[0].code == "text_bidi_control"
+    cnccfp = Actor(role=Role.CNCCFP, id="r1")
+    assert DecideInput(actor=cnccfp, amount_cents=1, reasons="Motif\r\nsuite").reasons == (
+        "Motif\nsuite"
+    )

@@ -49,6 +49,16 @@ async def test_ip_literal_and_malformed_addresses_are_refused(api: ApiStack, add
             json={"email": address, "display_name": "Agent", "role": "cnccfp"},
         )
         refused(response, 422, "invalid_email", "email")
+        response = await http.put("/admin/prefectures/60", json={"email": address})
+        refused(response, 422, "invalid_email", "email")
+    token = await api.sign_in(new_email())
+    async with api.http(token) as http:
+        case_id = case_id_of(api, await account_id(http))
+        response = await http.post(
+            f"/cases/{case_id}/third-party",
+            json={"email": address, "name": "Tiers", "mandate_document": "doc-1"},
+        )
+        refused(response, 422, "invalid_email", "email")
     assert len(api.mail.store.for_recipient(address)) == before
 
 

@@ -27,12 +27,25 @@ from domain.money import DecisionOutcome, NonNegativeCents, PositiveCents, Threa
 from domain.money import ceiling_cents as level_ceiling_cents
 from domain.registries import LineCheck
 from domain.stages import Action, Role, Stage
-from domain.text import CleanText, clean_line, clean_multiline, normalise_email
 
 
 def _opaque(value: str) -> str:
     if not is_opaque_id(value):
         raise custom_error(ErrorCode.INVALID_IDENTIFIER)
+    return value
+
+
+def _email(value: str) -> str:
+    # Deliberately simple: one @, a dotted domain, no spaces. The relay is the final judge, and
+    # the API's stricter check (``domain.text.normalise_email``) is applied at the boundary.
+    local, _, domain = value.partition("@")
+    if (
+        not local
+        or "@" in domain
+        or "." not in domain.strip(".")
+        or any(char.isspace() for char in value)
+    ):
+        raise custom_error(ErrorCode.INVALID_EMAIL)
     return value
 
 
@@ -51,17 +64,21 @@ def _departement(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(clean_multiline)]
-"""Multi-line text a person typed (observations, reasons): see ``domain.text``."""
-ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_line)]
-"""Single-line text (a name, a reference): see ``domain.text``."""
+# Text in contracts is checked for length only. The HTTP schemas (``api/schemas.py``) refuse
+# control, bidi and invisible-only text (``domain.text``) before any contract is built; the
+# contracts themselves must keep reading every payload already in a history (a case opened
+# before those checks existed replays with the name it was given), so they never tighten.
+Text = Annotated[str, Field(min_length=1, max_length=10_000)]
+"""Multi-line text a person typed (observations, reasons)."""
+ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+"""Single-line text (a name, a reference)."""
 DocumentRef = Annotated[str, Field(min_length=1, max_length=128)]
 OpaqueId = Annotated[str, AfterValidator(_opaque)]
 """An identifier safe in a workflow id: lower-case letters, digits and dashes."""
 CandidateId = Annotated[str, AfterValidator(_candidate_id)]
 """A candidate's identifier: lower-case letters and digits (it ends the case's workflow id)."""
-Email = Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]
-"""A mailbox address (no IP literal), lower-cased: see ``domain.text.normalise_email``."""
+Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+"""A mailbox address, as histories hold it (the API checks it strictly before)."""
 Departement = Annotated[str, AfterValidator(_departement)]
 
 
@@ -462,7 +479,7 @@ class RequestEvaluationInput(ActionInput):
     complaint_document_refs: list[DocumentRef] = Field(default_factory=list)
     """The procès-verbal de plainte and anything useful (new facts for a re-examination)."""
     candidacy_proof_ref: DocumentRef | None = None
-    new_facts: CleanText | None = Field(default=None, max_length=10_000)
+    new_facts: str | None = Field(default=None, max_length=10_000)
 
 
 class RecordEvaluationInput(ActionInput):
@@ -536,7 +553,7 @@ class AnswerObservationsInput(ActionInput):
 
 class DecideInput(ActionInput):
     amount_cents: NonNegativeCents
-    reasons: CleanText | None = Field(default=None, max_length=10_000)
+    reasons: str | None = Field(default=None, max_length=10_000)
 
 
 class ContactPrefectureInput(ActionInput):
@@ -558,7 +575,7 @@ class RecordManualVerificationInput(ActionInput):
 
 
 class WithdrawInput(ActionInput):
-    reason: CleanText | None = Field(default=None, max_length=2_000)
+    reason: str | None = Field(default=None, max_length=2_000)
 
 
 class RequestReevaluationInput(ActionInput):
@@ -583,7 +600,7 @@ class RecordLineVerdictInput(ActionInput):
 
     line_id: ShortText
     accepted_cents: NonNegativeCents
-    reason: CleanText | None = Field(default=None, max_length=10_000)
+    reason: str | None = Field(default=None, max_length=10_000)
 
 
 class CorrectRoundsAttendedInput(ActionInput):

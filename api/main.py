@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api import observability
+from api import docs, observability
 from api.audit import OutcomeWatcher
 from api.deps import Services, TemporalLink
 from api.errors import (
@@ -133,18 +133,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1.0",
         openapi_tags=TAGS,
         lifespan=lifespan,
-        swagger_ui_parameters={"defaultModelsExpandDepth": 0},
+        # Served by api.docs from pinned, self-hosted assets (no CDN, no inline script).
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
     )
     app.state.settings = settings or Settings()
     app.state.limiter = RateLimiter(app.state.settings)
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        SecurityHeaders, hsts=app.state.settings.public_url.lower().startswith("https://")
+    )
     for router in ROUTERS:
         app.include_router(router)
     # Operators' routes: the codec endpoint of the Web UI, health, readiness and metrics.
     app.include_router(codec.router)
+    app.include_router(docs.router)
     codec.install_cors(app, app.state.settings)
     observability.install(app)
     generate = app.openapi

@@ -7,7 +7,15 @@
 - ``Cache-Control: no-store``: answers carry personal data or tokens, and no cache keeps them;
 - ``Content-Security-Policy``: nothing loads but the page itself (JSON answers: nothing at all;
   the API's own forms: their inline style). The interactive documentation (``/docs``,
-  ``/redoc``), which loads its scripts from a CDN, keeps FastAPI's defaults for scripts.
+  ``/redoc``, ``api.docs``) loads Swagger UI and ReDoc from the API itself: scripts from
+  ``'self'`` only, no inline script, no CDN; styles inline (both tools set style attributes),
+  images as ``data:`` URIs, ReDoc's search worker from a ``blob:``;
+- ``Strict-Transport-Security`` (two years, subdomains included) when the public address
+  (``SECUPOL_PUBLIC_URL``) is HTTPS: a browser then never tries the service in clear again.
+  Not sent over a plain-HTTP public address (development), where it would mean nothing.
+
+The documentation's assets (fixed files of a pinned package, no personal data) may be cached a
+day; every other answer carries ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -21,7 +29,16 @@ HTML_POLICY = (
 """The API's own forms (sign-in, codec session): inline style, forms posting to the API."""
 OTHER_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 """JSON, files and problems: a browser may render nothing of them."""
+DOCUMENTATION_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; connect-src 'self'; worker-src blob:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+"""``/docs`` and ``/redoc``: their scripts and styles from the API itself (``api.docs``)."""
 DOCUMENTATION_PATHS = ("/docs", "/redoc")
+ASSET_PATHS = ("/docs/assets/",)
+ASSET_CACHE = b"public, max-age=86400"
+HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
 COMMON_HEADERS = (
     (b"x-content-type-options", b"nosniff"),
@@ -30,34 +47,54 @@ COMMON_HEADERS = (
     (b"cache-control", b"no-store"),
 )
 
+_REPLACED = {name for name, _ in COMMON_HEADERS} | {b"content-security-policy", HSTS[0]}
+
 
 class SecurityHeaders:
-    """Adds the headers above to every HTTP answer (replacing any of the same name)."""
+    """Adds the headers above to every HTTP answer (replacing any of the same name).
 
-    def __init__(self, app: ASGIApp) -> None:
+    Args:
+        app: The application.
+        hsts: Whether to send ``Strict-Transport-Security`` (the public address is HTTPS).
+    """
+
+    def __init__(self, app: ASGIApp, *, hsts: bool = False) -> None:
         self.app = app
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        documentation = str(scope.get("path", "")).startswith(DOCUMENTATION_PATHS)
+        path = str(scope.get("path", ""))
+        documentation = path.startswith(DOCUMENTATION_PATHS)
+        asset = path.startswith(ASSET_PATHS)
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [
                     (name, value)
                     for name, value in message.get("headers", [])
-                    if name.lower() not in {name for name, _ in COMMON_HEADERS}
-                    and name.lower() != b"content-security-policy"
+                    if name.lower() not in _REPLACED
                 ]
                 headers.extend(COMMON_HEADERS)
+                if asset and message.get("status") == 200:
+                    headers = [
+                        (name, ASSET_CACHE if name == b"cache-control" else value)
+                        for name, value in headers
+                    ]
+                if self.hsts:
+                    headers.append(HSTS)
                 content_type = next(
                     (value for name, value in headers if name.lower() == b"content-type"), b""
                 )
-                if not documentation:
-                    policy = HTML_POLICY if content_type.startswith(b"text/html") else OTHER_POLICY
-                    headers.append((b"content-security-policy", policy.encode()))
+                if not content_type.startswith(b"text/html"):
+                    policy = OTHER_POLICY
+                elif documentation:
+                    policy = DOCUMENTATION_POLICY
+                else:
+                    policy = HTML_POLICY
+                headers.append((b"content-security-policy", policy.encode()))
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -128,6 +128,7 @@ async def add_election(
             field="second_round",
             message="Le second tour doit suivre le premier.",
         )
+    label = check_line(label.strip(), "label")
     known_type = parse_election_type(election_type)
     covered = is_covered(known_type)
     try:

@@ -113,8 +113,9 @@ documents = Table(
     Column("key_id", String(64), nullable=False),
     Column("uploaded_by", String(120), nullable=False),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
-    # The uploader's role (a Role value, "system" or "unknown"), shown with the document.
-    Column("uploader_role", String(20), nullable=False),
+    # The uploader's role (a Role value, "system" or "unknown"), shown with the document; the
+    # default serves the previous release, which inserts rows without it during a deploy.
+    Column("uploader_role", String(20), nullable=False, server_default="unknown"),
     # The database, not a check-then-insert, is what refuses the same content twice in one case:
     # two concurrent uploads of one file cannot both win.
     UniqueConstraint("case_id", "sha256", name="uq_documents_case_sha256"),

@@ -408,6 +408,14 @@ _BUILTIN_ERROR_CODES: dict[str, ErrorCode] = {
 }
 
 
+_WHOLE_NUMBER = "Ce champ attend un nombre entier (sans guillemets ni décimale)."
+_BOOLEAN = "Ce champ attend true ou false (sans guillemets)."
+
+
+def _is_amount(location: str | None) -> bool:
+    return location is not None and location.rsplit(".", 1)[-1].endswith("cents")
+
+
 def problems_from_validation_error(error: ValidationError) -> list[Problem]:
     """Translate a pydantic validation error into stable codes and French messages.
 
@@ -442,5 +450,12 @@ def problems_from_error_items(
         code = _BUILTIN_ERROR_CODES.get(kind, ErrorCode.INVALID_INPUT)
         if location and location.endswith("category") and kind == "enum":
             code = ErrorCode.UNKNOWN_CATEGORY
+        if code == ErrorCode.AMOUNT_NOT_INTEGER and not _is_amount(location):
+            # A count or a round number sent as "1" or true: not an amount, same strictness.
+            problems.append(Problem(ErrorCode.INVALID_INPUT.value, _WHOLE_NUMBER, location))
+            continue
+        if kind == "bool_type":
+            problems.append(Problem(ErrorCode.INVALID_INPUT.value, _BOOLEAN, location))
+            continue
         problems.append(Problem(code.value, MESSAGES[code], location))
     return problems

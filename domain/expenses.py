@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import DomainError, ErrorCode, custom_error
 from domain.identifiers import (
@@ -22,7 +22,6 @@ from domain.identifiers import (
     normalise_cnaps_authorisation,
 )
 from domain.money import MAX_AMOUNT_CENTS, PositiveCents
-from domain.text import clean_line
 
 MAX_LINE_CENTS = MAX_AMOUNT_CENTS
 MAX_LINES = 200
@@ -47,7 +46,9 @@ CATEGORY_LABELS = {
     ExpenseCategory.CLOSE_PROTECTION: "Protection rapprochée du candidat",
 }
 
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_line)]
+# Length only: the API refuses control, bidi and invisible-only text before a line is built, and a
+# line already in a history must keep reading as it was recorded (see ``domain.contracts``).
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=200)]
 DocumentRef = Annotated[str, Field(min_length=1, max_length=128)]
 
 

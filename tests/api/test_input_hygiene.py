@@ -49,6 +49,16 @@ async def test_ip_literal_and_malformed_addresses_are_refused(api: ApiStack, add
             json={"email": address, "display_name": "Agent", "role": "cnccfp"},
         )
         refused(response, 422, "invalid_email", "email")
+        response = await http.put("/admin/prefectures/60", json={"email": address})
+        refused(response, 422, "invalid_email", "email")
+    token = await api.sign_in(new_email())
+    async with api.http(token) as http:
+        case_id = case_id_of(api, await account_id(http))
+        response = await http.post(
+            f"/cases/{case_id}/third-party",
+            json={"email": address, "name": "Tiers", "mandate_document": "doc-1"},
+        )
+        refused(response, 422, "invalid_email", "email")
     assert len(api.mail.store.for_recipient(address)) == before
 
 
@@ -125,8 +135,10 @@ async def test_booleans_and_other_integers_are_strict(api: ApiStack) -> None:
         line["certification"] = {**line["certification"], "not_public_service": "true"}
         response = await http.post(f"/cases/{case_id}/expense-lines", json=line)
         refused(response, 422, "invalid_input", "certification.not_public_service")
+        assert "true ou false" in response.json()["detail"]
         response = await http.post(f"/cases/{case_id}/submission", json={"rounds_attended": "1"})
-        refused(response, 422, "amount_not_integer", "rounds_attended")
+        refused(response, 422, "invalid_input", "rounds_attended")
+        assert "nombre entier" in response.json()["detail"]
     async with api.http(api.staff["pref60"]) as http:
         response = await http.post(
             f"/cases/{case_id}/payment",

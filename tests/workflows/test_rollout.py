@@ -135,6 +135,10 @@ async def test_a_deploy_over_running_cases(
     )
     waiting_id = case_workflow_id(waiting.election.election_id, waiting.candidate_id)
     await cases.open_case(waiting, evaluation_request(waiting))
+    # Step 1 of the runbook, once the released worker has migrated the database to its own
+    # schema (it answered): the new schema goes in first, and the released code runs on it
+    # (its seal's documents, inserted without the newer columns, take their defaults).
+    await migrate(engine)
     deposited = released_input(new_case_input())
     deposited_id = case_workflow_id(deposited.election.election_id, deposited.candidate_id)
     me = candidate(deposited)
@@ -163,10 +167,18 @@ async def test_a_deploy_over_running_cases(
     assert state.stage == Stage.SUBMITTED
     assert process.poll() is None, "the released worker ran the cases"
 
+    # The released worker sealed the dossier on the new schema: its receipt has no known
+    # uploader role, and nothing failed.
+    async def sealed() -> None:
+        stored = {info.kind: info for info in await storage.list_for_case(deposited_id)}
+        assert stored[DocumentKind.DEPOSIT_RECEIPT].uploader_role == "unknown"
+
+    await assert_eventually(sealed)
+
     # The deploy: drain the old worker (SIGTERM), then start the new one.
     process.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(process.wait, 60) == 0
-    await migrate(engine)
+    await migrate(engine)  # as the new worker does at start: already there, nothing changes
     async with running_worker(client, shared, engine, storage, task_queue) as new:
         # The deposited case goes on to its payment under the new code.
         await new.act(deposited_id, Action.DECIDE, DecideInput(actor=CNCCFP, amount_cents=500_000))

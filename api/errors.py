@@ -46,7 +46,16 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.AUTHENTICATION_REQUIRED: 401,
     ErrorCode.SESSION_INVALID: 401,
     ErrorCode.SIGN_IN_LINK_INVALID: 401,
+    # Staff sign-in through OpenID Connect (api/routes/staff_sign_in.py)
+    ErrorCode.OIDC_NOT_CONFIGURED: 404,
+    ErrorCode.OIDC_STATE_INVALID: 400,
+    ErrorCode.OIDC_DENIED: 401,
+    ErrorCode.OIDC_TOKEN_INVALID: 401,
+    ErrorCode.OIDC_EMAIL_UNVERIFIED: 403,
+    ErrorCode.OIDC_ACCOUNT_UNKNOWN: 403,
+    ErrorCode.OIDC_PROVIDER_ERROR: 502,
     ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: 403,
     ErrorCode.CASE_NOT_FOUND: 404,
     ErrorCode.NOT_YOUR_CASE: 404,
     ErrorCode.OUT_OF_SCOPE: 404,
@@ -74,6 +83,9 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.INTERNAL_ERROR: 500,
     ErrorCode.RATE_LIMITED: 429,
     ErrorCode.ACCOUNT_NOT_CONFIRMED: 409,
+    # A stored message that does not decrypt (a key missing from the settings, a tampered row):
+    # the service's fault, told with a stable code, never the cipher's text.
+    ErrorCode.MESSAGE_UNREADABLE: 500,
 }
 """Codes with their own status; every other refusal of an input is 422."""
 
@@ -92,6 +104,7 @@ TITLES = {
     429: "Trop de requêtes",
     422: "Données invalides",
     500: "Erreur interne",
+    502: "Fournisseur d'identité indisponible",
     503: "Service indisponible",
 }
 

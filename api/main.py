@@ -27,7 +27,17 @@ from api.errors import (
 )
 from api.mail import SignInLinks
 from api.ratelimit import RateLimiter
-from api.routes import admin, auth, candidates, cases, cnccfp, codec, operator, prefecture
+from api.routes import (
+    admin,
+    auth,
+    candidates,
+    cases,
+    cnccfp,
+    codec,
+    operator,
+    prefecture,
+    staff_sign_in,
+)
 from api.security import SecurityHeaders
 from core.accounts import Accounts
 from core.db import create_engine, migrate
@@ -43,7 +53,8 @@ dont la menace est avérée (articles L. 52-18-1 à L. 52-18-3 et R. 39-13 du co
 **Se connecter.** Un candidat crée son compte (`POST /auth/accounts`) ou demande un lien
 (`POST /auth/sign-in-links`) : un lien à usage unique arrive par courriel ; il s'échange contre
 un jeton de session (`POST /auth/sessions`), à joindre à chaque requête
-(`Authorization: Bearer <jeton>`). Les agents reçoivent leur jeton d'un administrateur.
+(`Authorization: Bearer <jeton>`). Les agents se connectent par la fédération d'identité de
+l'État (`GET /auth/staff/sign-in`, ProConnect) avec un compte créé par un administrateur.
 
 **Le dossier, étape par étape.** Le candidat ouvre son dossier et demande l'évaluation de la
 menace ; la préfecture enregistre la décision d'évaluation ; le candidat (ou son tiers mandaté)
@@ -80,7 +91,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
     try:
-        await migrate(engine)
+        await migrate(engine, settings=settings)
         temporal = TemporalLink(settings)
         outcomes = OutcomeWatcher(engine)
         accounts = Accounts(engine, settings)
@@ -196,6 +207,7 @@ def _in_french(schema: dict[str, Any]) -> dict[str, Any]:
 
 ROUTERS = (
     auth.router,
+    staff_sign_in.router,
     cases.router,
     candidates.router,
     prefecture.router,

@@ -44,6 +44,12 @@ DEVELOPMENT_DOCUMENT_KEY = "c2VjdXBvbC1kZXZlbG9wbWVudC1rZXktMzItYnl0ZXM="
 """A public key for the embedded stack only: refused in production."""
 DEVELOPMENT_PAYLOAD_KEY = "c2VjdXBvbC1wYXlsb2Fkcy1kZXZlbG9wbWVudC1rZXk="
 """A public payload key for the embedded stack only: refused in production."""
+DEVELOPMENT_OIDC_ISSUER = "http://127.0.0.1:8090"
+"""The embedded stack's OpenID Connect provider (``python -m embedded.oidc serve``)."""
+DEVELOPMENT_OIDC_CLIENT_SECRET = "secupol-embedded-oidc-client-secret"
+"""The client secret the embedded provider knows: refused in production."""
+DEVELOPMENT_OIDC_STATE_SECRET = "secupol-embedded-oidc-state-secret"
+"""Signs the sign-in state cookie of the embedded stack: refused in production."""
 
 
 RATE_LIMIT_FIELDS = (
@@ -212,6 +218,34 @@ class Settings(BaseSettings):
     api_request_timeout_s: float = 30.0
     """How long the API waits for the workflow to answer an action before answering 503."""
 
+    # Staff sign-in through OpenID Connect (ProConnect in production; docs/operations.md)
+    oidc_issuer: str | None = DEVELOPMENT_OIDC_ISSUER
+    """Issuer URL of the provider staff sign in with (its discovery document is
+    ``{issuer}/.well-known/openid-configuration``); empty: staff sign-in by OIDC is off and staff
+    use tokens from ``python -m api.admin``. HTTPS in production."""
+    oidc_client_id: str = "secupol-embedded"
+    """Client id of secupol at the provider."""
+    oidc_client_secret: SecretStr = SecretStr(DEVELOPMENT_OIDC_CLIENT_SECRET)
+    """Client secret of secupol at the provider."""
+    oidc_token_auth_method: str = "client_secret_basic"
+    """How the client authenticates at the token endpoint: ``client_secret_basic`` or
+    ``client_secret_post`` (whichever the provider registered)."""
+    oidc_scopes: str = "openid email"
+    """Scopes asked for (space-separated); the address must come back as the ``email`` claim."""
+    oidc_redirect_url: str | None = None
+    """The callback registered at the provider; defaults to
+    ``{public_url}/auth/staff/callback``."""
+    oidc_state_secret: SecretStr = SecretStr(DEVELOPMENT_OIDC_STATE_SECRET)
+    """Signs the short-lived cookie that carries a sign-in's state, nonce and PKCE verifier
+    (32 random bytes or more:
+    ``python3 -c "import secrets; print(secrets.token_urlsafe(32))"``)."""
+    oidc_require_email_verified: bool = True
+    """Refuse an address the provider does not mark ``email_verified: true``. A provider that
+    never sends the claim but only hands out addresses it checked may be trusted by setting it
+    false (an explicit ``email_verified: false`` is always refused)."""
+    oidc_timeout_s: float = 10.0
+    """How long one request to the provider may take."""
+
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     """Reminders are sent this many days before the deposit deadline."""
@@ -284,6 +318,11 @@ class Settings(BaseSettings):
     """Sign-ins to the codec page of the Web UI."""
     rate_limit_refused_tokens: str = "30/minute;300/hour"
     """Bearer tokens refused; past it, every request with a token is refused for a while."""
+    # Codec sessions (the Temporal Web UI's decoding, issue 12)
+    codec_session_ttl_hours: int = Field(default=8, ge=1, le=24 * 7)
+    """A codec session (the cookie an operator gets at ``/codec/connexion`` for the Temporal Web
+    UI) lasts this long; it is usable on ``/codec/`` only and revocable at
+    ``/codec/deconnexion``."""
 
     @model_validator(mode="after")
     def _consistent(self) -> Settings:
@@ -304,6 +343,19 @@ class Settings(BaseSettings):
             key.get_secret_value() == DEVELOPMENT_PAYLOAD_KEY for key in self.payload_keys.values()
         ):
             raise ValueError("the development payload key may not be used in production")
+        if self.oidc_token_auth_method not in {"client_secret_basic", "client_secret_post"}:
+            raise ValueError("oidc_token_auth_method is client_secret_basic or client_secret_post")
+        if self.environment == Environment.PRODUCTION and self.oidc_issuer:
+            if not self.oidc_issuer.startswith("https://"):
+                raise ValueError("oidc_issuer must be an https:// URL in production")
+            if self.oidc_client_secret.get_secret_value() == DEVELOPMENT_OIDC_CLIENT_SECRET:
+                raise ValueError("the development OIDC client secret may not be used in production")
+            if self.oidc_state_secret.get_secret_value() == DEVELOPMENT_OIDC_STATE_SECRET:
+                raise ValueError("the development OIDC state secret may not be used in production")
+            if len(self.oidc_state_secret.get_secret_value()) < 32:
+                raise ValueError("oidc_state_secret needs 32 characters or more in production")
+            if not self.oidc_client_id:
+                raise ValueError("oidc_client_id is required with oidc_issuer")
         if self.log_format not in {"text", "json"}:
             raise ValueError("log_format is text or json")
         for name in RATE_LIMIT_FIELDS:
@@ -326,6 +378,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'secupol.sqlite3').resolve()}"
+
+    @property
+    def oidc_callback_url(self) -> str:
+        """The staff sign-in's redirect URI, as registered at the provider."""
+        return self.oidc_redirect_url or self.public_url.rstrip("/") + "/auth/staff/callback"
 
     @property
     def resolved_documents_dir(self) -> Path:

@@ -26,7 +26,9 @@ from tests.api.conftest import ApiStack
 from tests.api.flow import account_id, case_id_of, new_email, open_case, upload
 from tests.helpers import assert_eventually
 
-ATTACKER_NAME = "Urgent : payez sur http://phishing.example/etat\nLa Préfecture"
+# A line break in a name is refused outright (input hygiene); the URL alone still gets through the
+# name field, and must still never reach the email.
+ATTACKER_NAME = "Urgent : payez sur http://phishing.example/etat - La Préfecture"
 SECURITY_HEADERS = ("x-content-type-options", "x-frame-options", "content-security-policy")
 
 

@@ -377,6 +377,8 @@ async def _ensure_demo_candidate(accounts: Accounts) -> tuple[AccountRecord, boo
         return account, True
     if existing.role != Role.CANDIDATE or existing.disabled:
         raise CommandRefused(_not_reusable(DEMO_CANDIDATE_EMAIL))
+    if not (existing.confirmed and existing.name_confirmed):
+        await accounts.confirm(existing.account_id)
     return existing, False
 
 

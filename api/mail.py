@@ -30,6 +30,8 @@ from domain.stages import Role
 log = logging.getLogger(__name__)
 
 SIGN_IN_TEMPLATE = "sign_in_link"
+DRAIN_TIMEOUT_S = 30.0
+"""How long a stopping API keeps sending the links already asked for."""
 
 
 def sign_in_url(settings: Settings, token: str) -> str:
@@ -96,10 +98,11 @@ class SignInLinks:
             self._task = asyncio.create_task(self._run(), name="sign-in-links")
 
     async def aclose(self) -> None:
-        """Send what is queued, then stop."""
+        """Send what is queued (for a while at most: the relay may be down), then stop."""
         if self._task is None:
             return
-        await self._queue.join()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout=DRAIN_TIMEOUT_S)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task

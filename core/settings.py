@@ -385,6 +385,12 @@ class Settings(BaseSettings):
                 raise ValueError(f"{name} is not a rate limit such as 5/minute;20/hour") from None
         for cidr in self.trusted_proxies:
             ipaddress.ip_network(cidr, strict=False)
+        if (
+            self.environment == Environment.PRODUCTION
+            and not self.rate_limit_storage_url.startswith(("memory", "async+memory"))
+            and self.rate_limit_secret is None
+        ):
+            raise ValueError("rate_limit_secret is required with a shared rate-limit storage")
         return self
 
     @property

@@ -330,3 +330,28 @@ async def test_redis_out_of_reach_lets_requests_through_and_logs_an_error(
     errors = [record for record in caplog.records if record.name == "api.ratelimit"]
     assert errors and all(record.levelno == logging.ERROR for record in errors)
     assert not any(target in record.getMessage() for record in caplog.records)
+
+
+async def test_guessed_codec_session_cookies_count_as_refused_tokens(
+    settings: Settings, workdir: Path, mail_server: MailServer
+) -> None:
+    async with (
+        limited_api(
+            settings,
+            workdir / f"rl-{uuid.uuid4().hex[:6]}",
+            mail_server,
+            rate_limit_refused_tokens="2/minute",
+        ) as app,
+        app.http() as http,
+    ):
+        statuses = [
+            (
+                await http.post(
+                    "/codec/decode",
+                    json={"payloads": []},
+                    headers={"Cookie": f"secupol_codec_session=devine{i}"},
+                )
+            ).status_code
+            for i in range(3)
+        ]
+        assert statuses == [401, 401, 429]

@@ -184,3 +184,33 @@ async def test_sign_in_links_per_address_are_limited_each_hour(
     assert all(issued[:limit]) and issued[limit:] == [None, None]
     clock.advance(dt.timedelta(hours=1, seconds=1))
     assert await accounts.issue_sign_in_link("flood@example.fr") is not None
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.OPERATOR, Role.PREFECTURE, Role.CNCCFP])
+async def test_staff_never_get_an_emailed_link(accounts: Accounts, role: Role) -> None:
+    staff = await accounts.create(
+        email=f"{role.value}@interieur.example.test",
+        display_name="Agent",
+        role=role,
+        departements=["60"] if role == Role.PREFECTURE else [],
+    )
+    assert await accounts.issue_sign_in_link(staff.email) is None
+
+
+async def test_an_account_is_confirmed_by_its_link_and_named_by_its_owner(
+    accounts: Accounts, clock: Clock
+) -> None:
+    account = await accounts.create(
+        email="camille@example.fr", display_name="", role=Role.CANDIDATE
+    )
+    assert not account.confirmed and not account.name_confirmed
+    # A session opened otherwise than by the emailed link confirms nothing.
+    found, _ = await accounts.authenticate(await accounts.open_session(account.account_id))
+    assert not found.confirmed
+    link = await accounts.issue_sign_in_link(account.email)
+    assert link is not None
+    found, _ = await accounts.authenticate(await accounts.exchange_sign_in_link(link))
+    assert found.confirmed and not found.name_confirmed
+    await accounts.set_display_name(account.account_id, "  Camille Lefèvre ")
+    named = await accounts.get(account.account_id)
+    assert named is not None and named.name_confirmed and named.display_name == "Camille Lefèvre"

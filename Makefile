@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
+# The embedded OpenID Connect provider's Node packages (package.json, package-lock.json).
+NODE_STAMP := node_modules/.installed-stamp
 
 .PHONY: up test lint fmt typecheck pytest bench faults seed-demo bench-api config-docs histories mail demo migration clean
 
@@ -12,15 +14,20 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-## Run the whole embedded stack (Temporal dev server + Web UI, SMTP mailbox, worker, API). Ctrl-C stops it.
-up: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
+
+## Run the whole embedded stack (Temporal dev server + Web UI, SMTP mailbox, OIDC provider,
+## worker, API). Ctrl-C stops it.
+up: $(STAMP) $(NODE_STAMP)
 	mkdir -p data
 	# Migrate once before the processes start: the API and the worker would otherwise race on it.
 	$(BIN)/alembic upgrade head
 	$(BIN)/honcho start -f Procfile
 
 ## Every check CI runs: format, lint, types, then the test suite.
-test: $(STAMP) lint typecheck pytest
+test: $(STAMP) $(NODE_STAMP) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -33,7 +40,7 @@ typecheck: $(STAMP)
 SECUPOL_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export SECUPOL_TEST_POSTGRES_URL
 
-pytest: $(STAMP)
+pytest: $(STAMP) $(NODE_STAMP)
 	$(BIN)/pytest
 
 fmt: $(STAMP)
@@ -70,7 +77,7 @@ mail: $(STAMP)
 	$(BIN)/python -m embedded.mailbox list
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
 ## Draft a migration from the difference between core/db.py and the migrations: make migration MESSAGE="…"
 migration: $(STAMP)

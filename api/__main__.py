@@ -16,7 +16,9 @@ def main() -> None:
         create_app(settings),
         host=settings.api_host,
         port=settings.api_port,
-        proxy_headers=True,
+        # No header is trusted by uvicorn: the API reads X-Forwarded-For itself, from trusted
+        # proxies only (api.ratelimit).
+        proxy_headers=False,
         server_header=False,
         # uvicorn's own logging config would keep its lines out of the JSON formatter.
         log_config=None,

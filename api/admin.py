@@ -1,16 +1,21 @@
 """``python -m api.admin``: the administration command, run on a machine that reaches the database.
 
-It is how the first accounts exist (the admin routes need an admin token) and how a lost staff
-token is replaced. Every subcommand reads ``Settings()`` from the environment, migrates the
-database, does its job and prints a short French report; a refused input exits with status 2 and
-its French message on stderr, never a traceback.
+It is how the first accounts exist (the admin routes need an admin token) and how a script gets
+a token (an operator's, for instance): people on staff sign in through OpenID Connect
+(``/auth/staff/sign-in``). Every token it mints is in the audit log as ``sign_in_admin_token``,
+in the name of the account it signs in (never the token itself).
+
+Every subcommand reads ``Settings()`` from the environment, migrates the database, does its job
+and prints a short French report; a refused input exits with status 2 and its French message on
+stderr, never a traceback.
 
 Subcommands::
 
     create-staff --email E --name N --role {prefecture,cnccfp,admin,operator} [--departement 60 ...]
-        create a staff account; prints its session token once
+        create a staff account; prints its session token once (audited)
     new-token --email E
-        a new session token for an existing staff account (the old ones keep working)
+        a new session token for an existing staff account, for a script (the old ones keep
+        working; audited)
     disable --email E
         disable an account: its sessions stop working at once
     set-prefecture --departement 60 --email E
@@ -40,7 +45,9 @@ from api import audit
 from api.retention_admin import add_retention_commands
 from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
 from core.accounts import AccountRecord, Accounts
+from core.codec_sessions import CodecSessions
 from core.db import create_engine, elections, migrate
+from core.messages import MessageStore, MessageUnreadable
 from core.settings import Environment, Settings
 from domain.calendar import PARIS, deposit_deadline
 from domain.contracts import Actor
@@ -50,6 +57,8 @@ from domain.stages import Role
 
 EXIT_OK = 0
 EXIT_REFUSED = 2
+TOKEN_ACTION = "sign_in_admin_token"
+"""Audit action of a token minted by this command: a sign-in no identity provider saw."""
 
 ROLE_LABELS: dict[Role, str] = {
     Role.CANDIDATE: "candidat",
@@ -108,6 +117,7 @@ async def create_staff_command(
         role=Role(args.role),
         departements=args.departement,
     )
+    await _audit_token(engine, account)
     return "\n".join(
         [
             f"Compte créé : {account.email}",
@@ -132,6 +142,7 @@ async def new_token_command(
     if account.disabled:
         raise CommandRefused("Ce compte est désactivé : aucun jeton ne peut lui être remis.")
     token = await accounts.open_session(account.account_id)
+    await _audit_token(engine, account)
     return "\n".join(
         [
             f"Nouveau jeton pour {account.email}",
@@ -155,6 +166,42 @@ async def disable_command(settings: Settings, engine: AsyncEngine, args: argpars
             f"Compte désactivé : {account.email}",
             *_account_lines(account),
             "Ses sessions ne sont plus acceptées.",
+        ]
+    )
+
+
+async def codec_sessions_revoke_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``codec-sessions-revoke``: end every codec session of an account (a lost browser)."""
+    account = await _existing_account(Accounts(engine, settings), args.email)
+    ended = await CodecSessions(engine, settings).revoke_all(account.account_id)
+    return "\n".join(
+        [
+            f"Sessions de décodage fermées pour {account.email} : {ended}",
+            *_account_lines(account),
+            "Ses jetons d'agent restent valables : désactivez le compte (disable) s'ils ont pu "
+            "être dérobés.",
+        ]
+    )
+
+
+async def messages_rekey_command(
+    settings: Settings, engine: AsyncEngine, args: argparse.Namespace
+) -> str:
+    """``messages-rekey``: re-encrypt the case messages under the current document key."""
+    try:
+        result = await MessageStore(engine, settings).rekey()
+    except MessageUnreadable as error:
+        raise CommandRefused(
+            f"Le message {error.message_id} (clé « {error.key_id} ») ne peut pas être déchiffré "
+            "avec les clés configurées (SECUPOL_DOCUMENT_KEYS) : aucun message après lui n'a été "
+            "rechiffré. Ajoutez la clé manquante, puis relancez la commande."
+        ) from None
+    return "\n".join(
+        [
+            f"Messages rechiffrés avec la clé « {settings.document_key_id} » : {result.rekeyed}",
+            f"Messages qui l'étaient déjà : {result.current}",
         ]
     )
 
@@ -225,11 +272,18 @@ async def seed_demo_command(
         account, token, created = await _ensure_demo_staff(
             accounts, email=email, name=name, role=role, departements=departements
         )
+        await _audit_token(engine, account)
         state = "créé" if created else "existant, nouveau jeton"
         lines += ["", f"{ROLE_LABELS[role]} — {account.email} ({state})"]
         lines += _account_lines(account)
         lines.append(f"  jeton          : {token}")
     lines += ["", f"Ces jetons expirent le {_expiry(settings)}."]
+    if settings.oidc_issuer:
+        lines += [
+            "Les agents se connectent aussi par le fournisseur d'identité (la pile lancée : "
+            f"make up) : ouvrir {settings.public_url.rstrip('/')}/auth/staff/sign-in et s'y "
+            "connecter avec l'adresse d'un de ces comptes.",
+        ]
 
     candidate, created = await _ensure_demo_candidate(accounts)
     url = settings.public_url.rstrip("/")
@@ -255,6 +309,12 @@ async def seed_demo_command(
 
 
 # --- Helpers ------------------------------------------------------------------------------------
+
+
+async def _audit_token(engine: AsyncEngine, account: AccountRecord) -> None:
+    """One audit row per token minted, in the name of the account it signs in."""
+    actor = Actor(role=account.role, id=account.account_id, departements=account.departements)
+    await audit.record(engine, actor, TOKEN_ACTION, audit.OK)
 
 
 async def _ensure_demo_election(
@@ -312,6 +372,8 @@ async def _ensure_demo_candidate(accounts: Accounts) -> tuple[AccountRecord, boo
         account = await accounts.create(
             email=DEMO_CANDIDATE_EMAIL, display_name=DEMO_CANDIDATE_NAME, role=Role.CANDIDATE
         )
+        # Made by the operator for a fictitious person: it may open a case at once.
+        await accounts.confirm(account.account_id)
         return account, True
     if existing.role != Role.CANDIDATE or existing.disabled:
         raise CommandRefused(_not_reusable(DEMO_CANDIDATE_EMAIL))
@@ -432,6 +494,17 @@ def _parser() -> argparse.ArgumentParser:
     disable.add_argument("--email", required=True)
     disable.set_defaults(handler=disable_command)
 
+    codec = commands.add_parser(
+        "codec-sessions-revoke", help="fermer les sessions de décodage d'un compte"
+    )
+    codec.add_argument("--email", required=True)
+    codec.set_defaults(handler=codec_sessions_revoke_command)
+
+    rekey = commands.add_parser(
+        "messages-rekey", help="rechiffrer les messages avec la clé de documents courante"
+    )
+    rekey.set_defaults(handler=messages_rekey_command)
+
     prefecture = commands.add_parser("set-prefecture", help="adresse du service d'une préfecture")
     prefecture.add_argument("--departement", required=True, metavar="NUMERO")
     prefecture.add_argument("--email", required=True)
@@ -479,7 +552,7 @@ async def run(argv: Sequence[str] | None = None) -> int:
     engine = create_engine(settings)
     action = f"cli_{args.command.replace('-', '_')}"
     try:
-        await migrate(engine)
+        await migrate(engine, settings=settings)
         try:
             report = await handler(settings, engine, args)
         except DomainError as error:

@@ -18,13 +18,15 @@ from temporalio.service import RPCError
 
 from api.audit import OutcomeWatcher
 from api.errors import ApiError, TemporalUnavailable
+from api.mail import SignInLinks
+from api.ratelimit import Bucket, limiter_of
 from core.accounts import AccountRecord, Accounts
 from core.cases import CaseClient
 from core.settings import Settings
 from core.storage import DocumentStorage
 from core.temporal import connect
 from domain.contracts import Actor
-from domain.errors import ErrorCode
+from domain.errors import DomainError, ErrorCode
 from domain.stages import Role
 
 
@@ -65,6 +67,8 @@ class Services:
     accounts: Accounts
     outcomes: OutcomeWatcher
     """Completes the audit rows of actions whose outcome came after the request."""
+    sign_in_links: SignInLinks
+    """Issues and sends sign-in links off the request path."""
 
     async def cases(self) -> CaseClient:
         """The case client (raises ``TemporalUnavailable`` while Temporal is unreachable)."""
@@ -100,15 +104,24 @@ class CurrentUser:
 
 
 async def current_user(
+    request: Request,
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> CurrentUser:
     if credentials is None:
         raise ApiError(ErrorCode.AUTHENTICATION_REQUIRED)
     token = credentials.credentials
-    if len(token) > 200:
-        raise ApiError(ErrorCode.SESSION_INVALID)
-    account, actor = await services.accounts.authenticate(token)
+    limiter = limiter_of(request)
+    client = limiter.client(request)
+    # A client that had too many tokens refused is refused any for a while: no guessing.
+    await limiter.check(Bucket.REFUSED_TOKENS, client)
+    try:
+        if len(token) > 200:
+            raise ApiError(ErrorCode.SESSION_INVALID)
+        account, actor = await services.accounts.authenticate(token)
+    except (ApiError, DomainError):
+        await limiter.hit(Bucket.REFUSED_TOKENS, client)
+        raise
     return CurrentUser(account=account, actor=actor, token=token)
 
 

@@ -46,7 +46,16 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.AUTHENTICATION_REQUIRED: 401,
     ErrorCode.SESSION_INVALID: 401,
     ErrorCode.SIGN_IN_LINK_INVALID: 401,
+    # Staff sign-in through OpenID Connect (api/routes/staff_sign_in.py)
+    ErrorCode.OIDC_NOT_CONFIGURED: 404,
+    ErrorCode.OIDC_STATE_INVALID: 400,
+    ErrorCode.OIDC_DENIED: 401,
+    ErrorCode.OIDC_TOKEN_INVALID: 401,
+    ErrorCode.OIDC_EMAIL_UNVERIFIED: 403,
+    ErrorCode.OIDC_ACCOUNT_UNKNOWN: 403,
+    ErrorCode.OIDC_PROVIDER_ERROR: 502,
     ErrorCode.FORBIDDEN_ROLE: 403,
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: 403,
     ErrorCode.CASE_NOT_FOUND: 404,
     ErrorCode.NOT_YOUR_CASE: 404,
     ErrorCode.OUT_OF_SCOPE: 404,
@@ -74,6 +83,11 @@ STATUS_BY_CODE: dict[str, int] = {
     ErrorCode.DOCUMENT_TYPE_NOT_ALLOWED: 415,
     ErrorCode.SERVICE_UNAVAILABLE: 503,
     ErrorCode.INTERNAL_ERROR: 500,
+    ErrorCode.RATE_LIMITED: 429,
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: 409,
+    # A stored message that does not decrypt (a key missing from the settings, a tampered row):
+    # the service's fault, told with a stable code, never the cipher's text.
+    ErrorCode.MESSAGE_UNREADABLE: 500,
 }
 """Codes with their own status; every other refusal of an input is 422."""
 
@@ -89,8 +103,10 @@ TITLES = {
     409: "Conflit avec l'état du dossier",
     413: "Contenu trop volumineux",
     415: "Type de contenu non accepté",
+    429: "Trop de requêtes",
     422: "Données invalides",
     500: "Erreur interne",
+    502: "Fournisseur d'identité indisponible",
     503: "Service indisponible",
 }
 
@@ -162,6 +178,8 @@ class ApiError(Exception):
         self.code = code
         self.field = field
         self.message = message or MESSAGES[code]
+        self.headers: dict[str, str] | None = None
+        """Headers of the answer (``Retry-After`` of a rate limit)."""
         super().__init__(code.value)
 
 
@@ -243,7 +261,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def api_error(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ApiError | DomainError)
-        return problem_response(error.code.value, error.message, field=error.field)
+        headers = error.headers if isinstance(error, ApiError) else None
+        return problem_response(error.code.value, error.message, field=error.field, headers=headers)
 
     async def refused(_: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, CaseActionRefused)

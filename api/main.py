@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
@@ -25,7 +25,19 @@ from api.errors import (
     TemporalUnavailable,
     install_error_handlers,
 )
-from api.routes import admin, auth, candidates, cases, cnccfp, codec, operator, prefecture
+from api.mail import SignInLinks
+from api.ratelimit import RateLimiter
+from api.routes import (
+    admin,
+    auth,
+    candidates,
+    cases,
+    cnccfp,
+    codec,
+    operator,
+    prefecture,
+    staff_sign_in,
+)
 from api.security import SecurityHeaders
 from core.accounts import Accounts
 from core.db import create_engine, migrate
@@ -41,7 +53,8 @@ dont la menace est avérée (articles L. 52-18-1 à L. 52-18-3 et R. 39-13 du co
 **Se connecter.** Un candidat crée son compte (`POST /auth/accounts`) ou demande un lien
 (`POST /auth/sign-in-links`) : un lien à usage unique arrive par courriel ; il s'échange contre
 un jeton de session (`POST /auth/sessions`), à joindre à chaque requête
-(`Authorization: Bearer <jeton>`). Les agents reçoivent leur jeton d'un administrateur.
+(`Authorization: Bearer <jeton>`). Les agents se connectent par la fédération d'identité de
+l'État (`GET /auth/staff/sign-in`, ProConnect) avec un compte créé par un administrateur.
 
 **Le dossier, étape par étape.** Le candidat ouvre son dossier et demande l'évaluation de la
 menace ; la préfecture enregistre la décision d'évaluation ; le candidat (ou son tiers mandaté)
@@ -78,17 +91,21 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
     try:
-        await migrate(engine)
+        await migrate(engine, settings=settings)
         temporal = TemporalLink(settings)
         outcomes = OutcomeWatcher(engine)
-        async with build_storage(settings, engine) as storage:
+        accounts = Accounts(engine, settings)
+        sign_in_links = SignInLinks(accounts, settings)
+        sign_in_links.start()
+        async with build_storage(settings, engine) as storage, aclosing(sign_in_links):
             app.state.services = Services(
                 settings=settings,
                 engine=engine,
                 temporal=temporal,
                 storage=storage,
-                accounts=Accounts(engine, settings),
+                accounts=accounts,
                 outcomes=outcomes,
+                sign_in_links=sign_in_links,
             )
             try:
                 await temporal.cases()
@@ -103,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 # Before the database closes: a watch may be completing its row.
                 await outcomes.aclose()
     finally:
+        await app.state.limiter.aclose()
         await engine.dispose()
 
 
@@ -118,6 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         swagger_ui_parameters={"defaultModelsExpandDepth": 0},
     )
     app.state.settings = settings or Settings()
+    app.state.limiter = RateLimiter(app.state.settings)
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
     app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
@@ -188,6 +207,7 @@ def _in_french(schema: dict[str, Any]) -> dict[str, Any]:
 
 ROUTERS = (
     auth.router,
+    staff_sign_in.router,
     cases.router,
     candidates.router,
     prefecture.router,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from domain.elections import ElectionType
 from domain.errors import ErrorCode, custom_error
@@ -18,6 +18,7 @@ from domain.expenses import ExpenseCategory
 from domain.money import DecisionOutcome, ThreatLevel
 from domain.registries import RegistryOutcome
 from domain.stages import Action, Role, Stage
+from domain.text import CleanLine, CleanText, NormalisedEmail
 
 DocumentId = Annotated[
     str, Field(min_length=1, max_length=128, description="Identifiant d'une pièce déposée.")
@@ -48,8 +49,20 @@ class Public(BaseModel):
 class CandidateAccountCreate(Body):
     """Création d'un compte de candidat."""
 
-    email: str = Field(max_length=254, description="Adresse électronique du candidat.")
-    name: str = Field(
+    email: NormalisedEmail = Field(max_length=254, description="Adresse électronique du candidat.")
+    name: CleanLine | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description="Obsolète : accepté et ignoré. Le titulaire de l'adresse indique son nom une "
+        "fois connecté (PATCH /auth/me).",
+    )
+
+
+class AccountUpdate(Body):
+    """Le nom du titulaire du compte."""
+
+    display_name: CleanLine = Field(
         min_length=1, max_length=200, description="Nom et prénom, tels qu'ils figurent au dossier."
     )
 
@@ -57,7 +70,7 @@ class CandidateAccountCreate(Body):
 class SignInLinkCreate(Body):
     """Demande d'un lien de connexion."""
 
-    email: str = Field(max_length=254, description="Adresse électronique du compte.")
+    email: NormalisedEmail = Field(max_length=254, description="Adresse électronique du compte.")
 
 
 class SessionCreate(Body):
@@ -83,6 +96,13 @@ class AccountPublic(Public):
     )
     departements: list[str] = Field(description="Départements servis (agents de préfecture).")
     disabled: bool = Field(default=False, description="Le compte est désactivé.")
+    confirmed: bool = Field(
+        default=False,
+        description="Le titulaire de l'adresse s'est connecté depuis un lien reçu par courriel.",
+    )
+    name_confirmed: bool = Field(
+        default=False, description="Le titulaire a indiqué lui-même son nom (PATCH /auth/me)."
+    )
 
 
 class SessionPublic(BaseModel):
@@ -129,7 +149,7 @@ class ElectionCreate(Body):
         "legislatives, departementales, municipales, communautaires et metropolitaines-lyon ; "
         "non pour les autres."
     )
-    label: str = Field(min_length=1, max_length=200, description="Intitulé.")
+    label: CleanLine = Field(min_length=1, max_length=200, description="Intitulé.")
     first_round: dt.date = Field(description="Date du premier tour.")
     second_round: dt.date | None = Field(default=None, description="Date du second tour.")
 
@@ -137,7 +157,9 @@ class ElectionCreate(Body):
 class PrefectureUpdate(Body):
     """Adresse du service préfectoral d'un département."""
 
-    email: str = Field(max_length=254, description="Adresse du service qui instruit les demandes.")
+    email: NormalisedEmail = Field(
+        max_length=254, description="Adresse du service qui instruit les demandes."
+    )
 
 
 class PrefecturePublic(BaseModel):
@@ -150,8 +172,10 @@ class PrefecturePublic(BaseModel):
 class StaffAccountCreate(Body):
     """Création d'un compte d'agent (préfecture, CNCCFP, administration, exploitation)."""
 
-    email: str = Field(max_length=254, description="Adresse électronique professionnelle.")
-    display_name: str = Field(min_length=1, max_length=200, description="Nom affiché.")
+    email: NormalisedEmail = Field(
+        max_length=254, description="Adresse électronique professionnelle."
+    )
+    display_name: CleanLine = Field(min_length=1, max_length=200, description="Nom affiché.")
     role: Role = Field(description="prefecture, cnccfp, admin ou operator.")
     departements: list[str] = Field(
         default_factory=list, max_length=120, description="Départements servis (préfecture)."
@@ -196,7 +220,7 @@ class CaseCreate(Body):
         description="Date à laquelle la candidature a été rendue publique : ni dans le futur, ni "
         "après le premier tour. La préfecture la vérifie et peut la corriger."
     )
-    attended_second_round: bool | None = Field(
+    attended_second_round: StrictBool | None = Field(
         default=None,
         description="Obsolète, ignoré s'il est envoyé : le dernier tour auquel le candidat a "
         "participé est indiqué au dépôt de la demande.",
@@ -224,13 +248,15 @@ class EvaluationRequestBody(Body):
     candidacy_proof_ref: DocumentId | None = Field(
         default=None, description="Justificatif de candidature."
     )
-    new_facts: str | None = Field(default=None, max_length=10_000, description="Faits nouveaux.")
+    new_facts: CleanText | None = Field(
+        default=None, max_length=10_000, description="Faits nouveaux."
+    )
 
 
 class EvaluationBody(Body):
     """Décision d'évaluation du préfet."""
 
-    recognised: bool = Field(description="La menace est avérée.")
+    recognised: StrictBool = Field(description="La menace est avérée.")
     level: ThreatLevel | None = Field(
         default=None, description="Niveau de la menace avérée : 1 ou 2 (absent si non avérée)."
     )
@@ -245,7 +271,7 @@ class EvaluationBody(Body):
 class ReevaluationRequestBody(Body):
     """Demande de réexamen du niveau d'une menace avérée, avec les faits nouveaux."""
 
-    new_facts: str = Field(
+    new_facts: CleanText = Field(
         min_length=1, max_length=10_000, description="Faits nouveaux justifiant le réexamen."
     )
     document_refs: list[DocumentId] = Field(
@@ -259,7 +285,7 @@ class ReevaluationBody(Body):
     level: ThreatLevel = Field(description="Nouveau niveau de la menace : 1 ou 2.")
     decided_on: dt.date = Field(description="Date de la décision.")
     decision_document: DocumentId = Field(description="La décision, déposée au préalable.")
-    reason: str = Field(
+    reason: CleanText = Field(
         min_length=1, max_length=10_000, description="Motif de la réévaluation ou de la correction."
     )
 
@@ -267,21 +293,23 @@ class ReevaluationBody(Body):
 class ThirdPartyBody(Body):
     """Désignation d'un tiers mandaté, qui pourra agir sur ce dossier seulement."""
 
-    email: str = Field(max_length=254, description="Adresse du tiers : il s'y connectera.")
-    name: str = Field(min_length=1, max_length=200, description="Nom du tiers.")
+    email: NormalisedEmail = Field(
+        max_length=254, description="Adresse du tiers : il s'y connectera."
+    )
+    name: CleanLine = Field(min_length=1, max_length=200, description="Nom du tiers.")
     mandate_document: DocumentId = Field(description="Le mandat signé, déposé au préalable.")
 
 
 class LineCertificationBody(Body):
     """Certification par le candidat des exclusions légales, pour une ligne (L. 52-18-2)."""
 
-    not_public_service: bool = Field(
+    not_public_service: StrictBool = Field(
         description="La prestation ne peut pas être assurée par un service public administratif."
     )
-    not_in_campaign_account: bool = Field(
+    not_in_campaign_account: StrictBool = Field(
         description="La dépense ne relève pas du compte de campagne (article L. 52-12)."
     )
-    not_state_protection: bool = Field(
+    not_state_protection: StrictBool = Field(
         description="La prestation ne double pas une protection déjà assurée par l'État."
     )
 
@@ -293,19 +321,19 @@ class ExpenseLineBody(Body):
         description="premises_security (surveillance ou gardiennage des lieux de campagne) ou "
         "close_protection (protection rapprochée)."
     )
-    company_name: str = Field(
+    company_name: CleanLine = Field(
         min_length=1, max_length=200, description="Raison sociale de l'entreprise."
     )
-    siren: str = Field(max_length=20, description="SIREN de l'entreprise (9 chiffres).")
-    cnaps_authorisation: str = Field(
+    siren: CleanLine = Field(max_length=20, description="SIREN de l'entreprise (9 chiffres).")
+    cnaps_authorisation: CleanLine = Field(
         max_length=40, description="Autorisation d'exercice CNAPS (AUT-075-2124-07-01-20250906336)."
     )
-    invoice_reference: str = Field(
+    invoice_reference: CleanLine = Field(
         min_length=1, max_length=200, description="Numéro de la facture."
     )
     service_start: dt.date = Field(description="Début de la prestation.")
     service_end: dt.date = Field(description="Fin de la prestation.")
-    amount_cents: int = Field(description="Montant TTC en centimes d'euro (entier).")
+    amount_cents: StrictInt = Field(description="Montant TTC en centimes d'euro (entier).")
     document_refs: list[DocumentId] = Field(
         min_length=1, max_length=50, description="Facture et justificatifs de paiement déposés."
     )
@@ -322,13 +350,13 @@ class EmptyBody(Body):
 class ObservationsBody(Body):
     """Observations de la CNCCFP (procédure contradictoire)."""
 
-    observations: str = Field(
+    observations: CleanText = Field(
         min_length=1, max_length=10_000, description="Texte des observations."
     )
     contested_line_ids: list[str] = Field(
         default_factory=list, max_length=200, description="Lignes de dépense contestées."
     )
-    answer_delay_days: int | None = Field(
+    answer_delay_days: StrictInt | None = Field(
         default=None, ge=1, le=365, description="Délai de réponse en jours (15 par défaut)."
     )
 
@@ -336,7 +364,7 @@ class ObservationsBody(Body):
 class AnswerBody(Body):
     """Réponse du candidat aux observations."""
 
-    answer: str = Field(min_length=1, max_length=10_000, description="Texte de la réponse.")
+    answer: CleanText = Field(min_length=1, max_length=10_000, description="Texte de la réponse.")
     document_refs: list[DocumentId] = Field(
         default_factory=list, max_length=50, description="Pièces jointes."
     )
@@ -347,7 +375,7 @@ class SubmissionBody(Body):
 
     model_config = ConfigDict(json_schema_extra={"required": ["rounds_attended"]})
 
-    rounds_attended: Annotated[int | None, BeforeValidator(_rounds_attended_given)] = Field(
+    rounds_attended: Annotated[StrictInt | None, BeforeValidator(_rounds_attended_given)] = Field(
         default=None,
         validate_default=True,
         ge=0,
@@ -360,9 +388,9 @@ class SubmissionBody(Body):
 class ManualVerificationBody(Body):
     """Vérification manuelle d'une entreprise par un rapporteur."""
 
-    line_id: str = Field(min_length=1, max_length=200, description="La ligne de dépense.")
-    valid: bool = Field(description="L'entreprise et son autorisation sont valides.")
-    note: str = Field(
+    line_id: CleanLine = Field(min_length=1, max_length=200, description="La ligne de dépense.")
+    valid: StrictBool = Field(description="L'entreprise et son autorisation sont valides.")
+    note: CleanText = Field(
         min_length=1, max_length=10_000, description="Ce qui a été vérifié, et comment."
     )
 
@@ -370,8 +398,8 @@ class ManualVerificationBody(Body):
 class DecisionBody(Body):
     """Décision de la CNCCFP sur le montant remboursé."""
 
-    amount_cents: int = Field(description="Montant arrêté, en centimes (0 : rejet).")
-    reasons: str | None = Field(
+    amount_cents: StrictInt = Field(description="Montant arrêté, en centimes (0 : rejet).")
+    reasons: CleanText | None = Field(
         default=None,
         max_length=10_000,
         description="Motifs (obligatoires en cas de réduction ou de rejet).",
@@ -381,10 +409,10 @@ class DecisionBody(Body):
 class LineVerdictBody(Body):
     """Décision de la CNCCFP sur une ligne de dépense."""
 
-    accepted_cents: int = Field(
+    accepted_cents: StrictInt = Field(
         description="Montant retenu pour la ligne, en centimes : son montant entier, moins, ou 0."
     )
-    reason: str | None = Field(
+    reason: CleanText | None = Field(
         default=None,
         max_length=10_000,
         description="Motif, obligatoire quand la ligne n'est pas retenue en entier.",
@@ -395,8 +423,10 @@ class RoundsAttendedBody(Body):
     """Correction, d'après les résultats officiels, du dernier tour auquel le candidat a été
     présent."""
 
-    rounds_attended: int = Field(ge=0, le=2, description="Dernier tour de présence : 1 ou 2.")
-    reason: str = Field(min_length=1, max_length=10_000, description="Motif de la correction.")
+    rounds_attended: StrictInt = Field(ge=0, le=2, description="Dernier tour de présence : 1 ou 2.")
+    reason: CleanText = Field(
+        min_length=1, max_length=10_000, description="Motif de la correction."
+    )
 
 
 class LateWindowBody(Body):
@@ -406,35 +436,37 @@ class LateWindowBody(Body):
         description="Nouvelle date limite de dépôt, dans le futur, avec son fuseau horaire "
         "(ex. 2026-09-30T18:00:00+02:00)."
     )
-    reason: str = Field(min_length=1, max_length=10_000, description="Motif du délai tardif.")
+    reason: CleanText = Field(min_length=1, max_length=10_000, description="Motif du délai tardif.")
 
 
 class ClosingBody(Body):
     """Clôture d'un dossier dont l'échéance est passée en attente de l'administration."""
 
-    reason: str = Field(min_length=1, max_length=10_000, description="Motif de la clôture.")
+    reason: CleanText = Field(min_length=1, max_length=10_000, description="Motif de la clôture.")
 
 
 class PaymentBody(Body):
     """Paiement enregistré par la préfecture."""
 
-    amount_cents: int = Field(
+    amount_cents: StrictInt = Field(
         description="Montant payé, en centimes : celui arrêté par la Commission."
     )
     paid_on: dt.date = Field(description="Date du paiement.")
-    reference: str = Field(min_length=1, max_length=200, description="Référence du paiement.")
+    reference: CleanLine = Field(min_length=1, max_length=200, description="Référence du paiement.")
 
 
 class WithdrawBody(Body):
     """Retrait du dossier par le candidat."""
 
-    reason: str | None = Field(default=None, max_length=2_000, description="Motif, facultatif.")
+    reason: CleanText | None = Field(
+        default=None, max_length=2_000, description="Motif, facultatif."
+    )
 
 
 class OperatorReasonBody(Body):
     """Une correction d'exploitation : son motif."""
 
-    reason: str = Field(
+    reason: CleanText = Field(
         min_length=1, max_length=10_000, description="Motif (jamais de donnée personnelle)."
     )
 
@@ -457,7 +489,7 @@ class DeadlineCorrectionBody(OperatorReasonBody):
 class MessageCreate(Body):
     """Un message sur le dossier."""
 
-    body: str = Field(min_length=1, max_length=10_000, description="Texte du message.")
+    body: CleanText = Field(min_length=1, max_length=10_000, description="Texte du message.")
 
 
 # --- Cases: what is read ------------------------------------------------------------------------
@@ -780,6 +812,11 @@ class DocumentPublic(Public):
     sha256: str = Field(description="Empreinte SHA-256.")
     content_type: str = Field(description="Type (PDF, JPEG ou PNG).")
     uploaded_at: dt.datetime = Field(description="Déposée le.")
+    uploader_role: str = Field(
+        default="unknown",
+        description="Rôle de qui l'a déposée : candidate, third_party, prefecture, system "
+        "(produite par Sécu'Pol) ou unknown (pièce ancienne dont l'auteur n'est plus connu).",
+    )
 
 
 class MessagePublic(Public):

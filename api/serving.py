@@ -19,7 +19,9 @@ async def serving(app: FastAPI, port: int, host: str = "127.0.0.1") -> AsyncIter
     Raises:
         RuntimeError: the server did not start within ``STARTUP_TIMEOUT_S`` (or what stopped it).
     """
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="on", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

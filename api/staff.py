@@ -7,6 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import PydanticCustomError
 from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,6 +19,7 @@ from domain.elections import is_covered, parse_election_type
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
 from domain.stages import Role
+from domain.text import clean_line
 
 STAFF_ROLES = frozenset({Role.PREFECTURE, Role.CNCCFP, Role.ADMIN, Role.OPERATOR})
 
@@ -43,6 +45,7 @@ async def create_staff(
             message="Un compte d'agent a le rôle prefecture, cnccfp, admin ou operator.",
         )
     email = check_email(email)
+    display_name = check_line(display_name.strip(), "display_name")
     if role != Role.PREFECTURE and departements:
         raise DomainError(
             ErrorCode.INVALID_INPUT,
@@ -69,6 +72,18 @@ def check_email(value: str) -> str:
         return _EMAIL.validate_python(value.strip())
     except ValidationError:
         raise DomainError(ErrorCode.INVALID_EMAIL, field="email") from None
+
+
+def check_line(value: str, field: str) -> str:
+    """A single-line text typed by an operator, cleaned by ``domain.text.clean_line``.
+
+    Raises:
+        DomainError: ``text_control_character``, ``text_bidi_control`` or ``text_invisible``.
+    """
+    try:
+        return clean_line(value)
+    except PydanticCustomError as refusal:
+        raise DomainError(ErrorCode(refusal.type), field=field) from None
 
 
 async def set_prefecture(engine: AsyncEngine, departement: str, email: str) -> None:

@@ -159,6 +159,7 @@ async def prepare_case(
     account = await accounts.create(
         email=f"{label}@exemple.test", display_name=f"Candidat {label}", role=Role.CANDIDATE
     )
+    await accounts.confirm(account.account_id)
     token = await accounts.open_session(account.account_id)
     me = Actor(role=Role.CANDIDATE, id=account.account_id)
     opening = OpenCaseInput(

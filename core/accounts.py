@@ -3,7 +3,10 @@
 Candidates sign in with a link sent by email: the link carries a random token, stored only as its
 SHA-256, valid ``sign_in_link_ttl_minutes`` and usable once; exchanging it opens a session whose
 token is likewise stored hashed, expires and can be revoked. Staff receive a long-lived session
-token from the admin command. ``authenticate`` turns a session token into the ``Actor`` the
+token from the admin command and never an emailed link (a mailbox compromise must not be a staff
+compromise). An account is *confirmed* once its owner signs in from an emailed link, and its name
+once the owner sets it (``set_display_name``): anyone may create an account for any address, so
+until then the account names no case. ``authenticate`` turns a session token into the ``Actor`` the
 workflow checks (role, id, départements).
 
 Refusals (``DomainError``)::
@@ -35,6 +38,9 @@ from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_valid_departement
 from domain.stages import Role
 
+EMAILED_LINK_ROLES = frozenset({Role.CANDIDATE, Role.THIRD_PARTY})
+"""The roles that sign in from an emailed link; staff never receive one."""
+
 TOKEN_BYTES = 32
 """256 random bits: a plain SHA-256 is enough to store such a token (no dictionary to try)."""
 
@@ -59,6 +65,10 @@ class AccountRecord(BaseModel):
     role: Role
     departements: list[str]
     disabled: bool = False
+    confirmed: bool = False
+    """The owner of the address has signed in from an emailed link."""
+    name_confirmed: bool = False
+    """The owner set the display name themselves."""
 
 
 class Accounts:
@@ -154,6 +164,8 @@ class Accounts:
                 role=Role(row.role),
                 departements=list(scopes),
                 disabled=row.disabled_at is not None,
+                confirmed=row.confirmed_at is not None,
+                name_confirmed=row.name_confirmed_at is not None,
             )
 
     async def find_by_email(self, email: str) -> AccountRecord | None:
@@ -164,6 +176,26 @@ class Accounts:
                 )
             ).scalar()
         return None if account_id is None else await self.get(account_id)
+
+    async def set_display_name(self, account_id: str, display_name: str) -> None:
+        """The owner sets (or changes) their name: from now on it is theirs."""
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(accounts)
+                .where(accounts.c.account_id == account_id)
+                .values(display_name=display_name.strip(), name_confirmed_at=self._now())
+            )
+
+    async def confirm(self, account_id: str) -> None:
+        """Mark an account and its name confirmed without an emailed link: for accounts an
+        administrator makes for a known person (the demonstration, benchmarks)."""
+        now = self._now()
+        async with self._engine.begin() as connection:
+            await connection.execute(
+                update(accounts)
+                .where(accounts.c.account_id == account_id)
+                .values(confirmed_at=now, name_confirmed_at=now)
+            )
 
     async def disable(self, account_id: str) -> None:
         """Disable an account: its sessions stop working at once."""
@@ -182,7 +214,7 @@ class Accounts:
         in the last hour, None as well: a mailbox cannot be flooded through the API.
         """
         account = await self.find_by_email(email)
-        if account is None or account.disabled:
+        if account is None or account.disabled or account.role not in EMAILED_LINK_ROLES:
             return None
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._now()
@@ -233,6 +265,12 @@ class Accounts:
             account_id = result.scalar()
             if account_id is None:
                 raise DomainError(ErrorCode.SIGN_IN_LINK_INVALID)
+            # The owner of the address has read the email: the account is theirs.
+            await connection.execute(
+                update(accounts)
+                .where(accounts.c.account_id == account_id, accounts.c.confirmed_at.is_(None))
+                .values(confirmed_at=now)
+            )
         return await self.open_session(
             account_id, dt.timedelta(hours=self._settings.session_ttl_hours)
         )
@@ -302,6 +340,8 @@ class Accounts:
             display_name=row.display_name,
             role=Role(row.role),
             departements=scopes,
+            confirmed=row.confirmed_at is not None,
+            name_confirmed=row.name_confirmed_at is not None,
         )
         actor = Actor(role=account.role, id=account.account_id, departements=account.departements)
         return account, actor

@@ -22,6 +22,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -81,17 +82,21 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
+async def migrate(
+    engine: AsyncEngine, revision: str = "head", settings: Settings | None = None
+) -> None:
     """Bring the database to ``revision`` with the Alembic migrations (idempotent).
 
     Args:
         engine: The app database.
         revision: A revision id, ``head`` (the default) or ``base`` (everything removed).
+        settings: The process's settings, for migrations that need keys (encrypting existing
+            rows); those of the environment when omitted.
     """
     from core.migrations import run_migrations  # Alembic is loaded only by who migrates
 
     async with engine.begin() as connection:
-        await connection.run_sync(run_migrations, revision)
+        await connection.run_sync(run_migrations, revision, settings)
 
 
 documents = Table(
@@ -108,6 +113,8 @@ documents = Table(
     Column("key_id", String(64), nullable=False),
     Column("uploaded_by", String(120), nullable=False),
     Column("uploaded_at", DateTime(timezone=True), nullable=False),
+    # The uploader's role (a Role value, "system" or "unknown"), shown with the document.
+    Column("uploader_role", String(20), nullable=False),
     # The database, not a check-then-insert, is what refuses the same content twice in one case:
     # two concurrent uploads of one file cannot both win.
     UniqueConstraint("case_id", "sha256", name="uq_documents_case_sha256"),
@@ -129,6 +136,10 @@ accounts = Table(
     Column("role", String(20), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("disabled_at", DateTime(timezone=True)),
+    # Set at the first sign-in from an emailed link, and when the owner sets their name: until
+    # both are, the account names no case (anyone may create an account for any address).
+    Column("confirmed_at", DateTime(timezone=True)),
+    Column("name_confirmed_at", DateTime(timezone=True)),
 )
 """People who sign in: candidates, mandated third parties, prefecture staff, CNCCFP reviewers,
 admins and operators. A candidate's ``account_id`` is their ``candidate_id`` in case ids."""
@@ -232,10 +243,13 @@ case_messages = Table(
     Column("case_id", String(120), nullable=False, index=True),
     Column("author_id", String(64), nullable=False),
     Column("author_role", String(20), nullable=False),
-    Column("body", Text, nullable=False),
+    # AES-GCM under a key derived from the document key ``key_id`` (``core.messages``): the
+    # body is never stored in clear.
+    Column("ciphertext", LargeBinary, nullable=False),
+    Column("key_id", String(64), nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
-"""Messages exchanged on a case between the candidate side and the CNCCFP."""
+"""Messages exchanged on a case between the candidate side and the CNCCFP, encrypted at rest."""
 
 prefectures = Table(
     "prefectures",
@@ -258,6 +272,26 @@ invoice_claims = Table(
 )
 """Which invoice each expense line claims, across cases: the same invoice claimed in two cases
 is flagged to the CNCCFP (rule 8). One row per (case, line); no amount, no company name."""
+
+codec_sessions = Table(
+    "codec_sessions",
+    metadata,
+    Column("session_id", String(32), primary_key=True),
+    # SHA-256 of the secret (with its own label): the secret is only ever in the cookie.
+    Column("secret_hash", String(64), nullable=False, unique=True),
+    Column(
+        "account_id",
+        String(64),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        nullable=False,
+        index=True,
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+"""Sessions of the Temporal Web UI's decoding (``core.codec_sessions``): short, ``/codec/`` only."""
+
 
 case_closures = Table(
     "case_closures",

@@ -34,6 +34,32 @@ QUIET_LOGGERS = {
     "alembic.runtime.plugins": logging.WARNING,
 }
 
+PERSONAL_DATA_LOGGERS = (
+    # SQL statements with their parameters (emails, names, messages, file names).
+    "sqlalchemy",
+    "aiosqlite",
+    "asyncpg",
+    # Requests and responses: URLs with SIRENs, headers with tokens, bodies.
+    "httpx",
+    "httpcore",
+    "hpack",
+    "urllib3",
+    "botocore",
+    "aiobotocore",
+    "boto3",
+    "s3transfer",
+    # The SMTP conversation: recipients, and the whole message at DEBUG.
+    "aiosmtplib",
+    "mail.log",
+    # Multipart parsing: field and file names.
+    "multipart",
+    "python_multipart",
+)
+"""Third-party loggers that write personal data below WARNING: held at WARNING whatever
+``SECUPOL_LOG_LEVEL`` says (issue 12: personal data never reaches a log, at any level).
+Temporal's own loggers stay: payloads are encrypted before they reach the SDK's logs, and the
+workflow and activity loggers carry our messages, which never hold personal data."""
+
 _WORKFLOW_FIELDS = {
     "workflow_id": "workflow_id",
     "run_id": "run_id",
@@ -124,6 +150,23 @@ def _class_name(error: BaseException) -> str:
     )
 
 
+def _pinned(name: str) -> bool:
+    return any(name == pinned or name.startswith(pinned + ".") for pinned in PERSONAL_DATA_LOGGERS)
+
+
+class PersonalDataFilter(logging.Filter):
+    """Drops records below WARNING from the ``PERSONAL_DATA_LOGGERS``, on the handler itself.
+
+    Their levels are pinned too, but a library may lower its own logger's level again (for
+    instance SQLAlchemy's ``echo=True`` sets ``sqlalchemy.engine`` to INFO): the handler is the
+    last place every record passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep a record unless a pinned logger wrote it below WARNING."""
+        return record.levelno >= logging.WARNING or not _pinned(record.name)
+
+
 class AccessLogFilter(logging.Filter):
     """Drops the client address and the query string from uvicorn's access lines.
 
@@ -148,9 +191,11 @@ def configure_logging(settings: Settings, service: str) -> None:
     """Send every log record to standard error, as text or JSON lines.
 
     Replaces the handlers of the root logger (calling it again reconfigures), sets the level
-    from the settings, quiets the loggers whose INFO lines carry personal data or noise, and
-    keeps client addresses and sign-in tokens out of uvicorn's access lines. For uvicorn's own
-    lines to follow this format, run uvicorn with ``log_config=None``.
+    from the settings, quiets the loggers whose INFO lines carry personal data or noise (the
+    ``PERSONAL_DATA_LOGGERS`` stay at WARNING even at DEBUG, and the handler drops their lower
+    records whatever their level becomes), and keeps client addresses and sign-in tokens out of
+    uvicorn's access lines. For uvicorn's own lines to follow this format, run uvicorn with
+    ``log_config=None``.
 
     In JSON mode the Temporal workflow and activity loggers stop appending their context to the
     message, since it is in fields of its own.
@@ -165,9 +210,12 @@ def configure_logging(settings: Settings, service: str) -> None:
         handler.setFormatter(JsonFormatter(service))
     else:
         handler.setFormatter(logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(PersonalDataFilter())
     logging.basicConfig(level=settings.log_level.upper(), handlers=[handler], force=True)
     for name, level in QUIET_LOGGERS.items():
         logging.getLogger(name).setLevel(level)
+    for name in PERSONAL_DATA_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     access = logging.getLogger("uvicorn.access")
     if not any(isinstance(existing, AccessLogFilter) for existing in access.filters):
         access.addFilter(AccessLogFilter())

@@ -58,6 +58,7 @@ from core.db import (
     case_closures,
     case_mandates,
     case_messages,
+    codec_sessions,
     documents,
     elections,
     email_outbox,
@@ -477,7 +478,13 @@ class Retention:
                 if row is None or row.role not in {Role.CANDIDATE.value, Role.THIRD_PARTY.value}:
                     continue
                 # Explicit deletes: SQLite does not enforce the foreign keys' cascades here.
-                for table in (sessions, sign_in_links, account_departements, case_mandates):
+                for table in (
+                    sessions,
+                    sign_in_links,
+                    account_departements,
+                    case_mandates,
+                    codec_sessions,
+                ):
                     await connection.execute(delete(table).where(table.c.account_id == account_id))
                 # Sign-in links and account emails kept the address in the outbox.
                 await connection.execute(

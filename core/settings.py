@@ -8,9 +8,11 @@ never printed.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -43,6 +45,23 @@ DEVELOPMENT_DOCUMENT_KEY = "c2VjdXBvbC1kZXZlbG9wbWVudC1rZXktMzItYnl0ZXM="
 """A public key for the embedded stack only: refused in production."""
 DEVELOPMENT_PAYLOAD_KEY = "c2VjdXBvbC1wYXlsb2Fkcy1kZXZlbG9wbWVudC1rZXk="
 """A public payload key for the embedded stack only: refused in production."""
+DEVELOPMENT_OIDC_ISSUER = "http://127.0.0.1:8090"
+"""The embedded stack's OpenID Connect provider (``python -m embedded.oidc serve``)."""
+DEVELOPMENT_OIDC_CLIENT_SECRET = "secupol-embedded-oidc-client-secret"
+"""The client secret the embedded provider knows: refused in production."""
+DEVELOPMENT_OIDC_STATE_SECRET = "secupol-embedded-oidc-state-secret"
+"""Signs the sign-in state cookie of the embedded stack: refused in production."""
+
+
+RATE_LIMIT_FIELDS = (
+    "rate_limit_emails",
+    "rate_limit_target",
+    "rate_limit_new_accounts",
+    "rate_limit_sessions",
+    "rate_limit_sign_in_form",
+    "rate_limit_codec_sign_in",
+    "rate_limit_refused_tokens",
+)
 
 
 class Settings(BaseSettings):
@@ -200,6 +219,34 @@ class Settings(BaseSettings):
     api_request_timeout_s: float = 30.0
     """How long the API waits for the workflow to answer an action before answering 503."""
 
+    # Staff sign-in through OpenID Connect (ProConnect in production; docs/operations.md)
+    oidc_issuer: str | None = DEVELOPMENT_OIDC_ISSUER
+    """Issuer URL of the provider staff sign in with (its discovery document is
+    ``{issuer}/.well-known/openid-configuration``); empty: staff sign-in by OIDC is off and staff
+    use tokens from ``python -m api.admin``. HTTPS in production."""
+    oidc_client_id: str = "secupol-embedded"
+    """Client id of secupol at the provider."""
+    oidc_client_secret: SecretStr = SecretStr(DEVELOPMENT_OIDC_CLIENT_SECRET)
+    """Client secret of secupol at the provider."""
+    oidc_token_auth_method: str = "client_secret_basic"
+    """How the client authenticates at the token endpoint: ``client_secret_basic`` or
+    ``client_secret_post`` (whichever the provider registered)."""
+    oidc_scopes: str = "openid email"
+    """Scopes asked for (space-separated); the address must come back as the ``email`` claim."""
+    oidc_redirect_url: str | None = None
+    """The callback registered at the provider; defaults to
+    ``{public_url}/auth/staff/callback``."""
+    oidc_state_secret: SecretStr = SecretStr(DEVELOPMENT_OIDC_STATE_SECRET)
+    """Signs the short-lived cookie that carries a sign-in's state, nonce and PKCE verifier
+    (32 random bytes or more:
+    ``python3 -c "import secrets; print(secrets.token_urlsafe(32))"``)."""
+    oidc_require_email_verified: bool = True
+    """Refuse an address the provider does not mark ``email_verified: true``. A provider that
+    never sends the claim but only hands out addresses it checked may be trusted by setting it
+    false (an explicit ``email_verified: false`` is always refused)."""
+    oidc_timeout_s: float = 10.0
+    """How long one request to the provider may take."""
+
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     """Reminders are sent this many days before the deposit deadline."""
@@ -241,6 +288,42 @@ class Settings(BaseSettings):
     appeal_delay_months: int = 2
     """Delay of the recours contentieux (CJA R. 421-1), stated in every decision."""
 
+    # Abuse limits (issue 12): "N/minute;M/hour" strings of the ``limits`` library, per client
+    # address unless said otherwise.
+    rate_limit_storage_url: str = "memory://"
+    """Where the counters live: ``memory://`` (one process, the embedded stack) or Redis
+    (``redis://host:6379/0``, shared by every API process). If Redis cannot be reached, requests
+    go through (fail open) and each failure is logged at ERROR."""
+    rate_limit_key_prefix: str = "secupol"
+    """Prefix of the counters' keys (several deployments may share one Redis)."""
+    rate_limit_secret: SecretStr | None = None
+    """Key of the digest that names a target address in the counters (never the address in
+    clear). Unset: a random key per process, enough for ``memory://``; with Redis, set the same
+    secret on every API process so that they count an address in one bucket."""
+    trusted_proxies: list[str] = Field(default_factory=list)
+    """CIDRs of the reverse proxies in front of the API (``["10.0.0.0/8"]``). Only a request
+    whose peer is one of them has its client taken from ``X-Forwarded-For`` (the right-most
+    address that is not a trusted proxy); no header is trusted otherwise."""
+    rate_limit_emails: str = "5/minute;20/hour"
+    """Requests that email an address (account creation, sign-in links, third-party
+    designation), one bucket for the three."""
+    rate_limit_target: str = "3/hour;10/day"
+    """Requests naming one email address, whoever sends them."""
+    rate_limit_new_accounts: str = "200/hour"
+    """Account creations for the whole service (a ceiling on emails to new addresses)."""
+    rate_limit_sessions: str = "10/minute;100/hour"
+    """Sign-in tokens checked (``POST /auth/sessions``)."""
+    rate_limit_sign_in_form: str = "10/minute;100/hour"
+    """Sign-in tokens checked by the HTML form of the emailed link."""
+    rate_limit_codec_sign_in: str = "10/minute;100/hour"
+    """Sign-ins to the codec page of the Web UI."""
+    rate_limit_refused_tokens: str = "30/minute;300/hour"
+    """Bearer tokens refused; past it, every request with a token is refused for a while."""
+    # Codec sessions (the Temporal Web UI's decoding, issue 12)
+    codec_session_ttl_hours: int = Field(default=8, ge=1, le=24 * 7)
+    """A codec session (the cookie an operator gets at ``/codec/connexion`` for the Temporal Web
+    UI) lasts this long; it is usable on ``/codec/`` only and revocable at
+    ``/codec/deconnexion``."""
     # Retention (docs/operations.md "Retention": a project choice, the law gives no delay)
     retention_days_paid: float = Field(default=1826, ge=0)
     """Days a paid case's personal data and documents are kept after it closed (five years: the
@@ -279,8 +362,28 @@ class Settings(BaseSettings):
             key.get_secret_value() == DEVELOPMENT_PAYLOAD_KEY for key in self.payload_keys.values()
         ):
             raise ValueError("the development payload key may not be used in production")
+        if self.oidc_token_auth_method not in {"client_secret_basic", "client_secret_post"}:
+            raise ValueError("oidc_token_auth_method is client_secret_basic or client_secret_post")
+        if self.environment == Environment.PRODUCTION and self.oidc_issuer:
+            if not self.oidc_issuer.startswith("https://"):
+                raise ValueError("oidc_issuer must be an https:// URL in production")
+            if self.oidc_client_secret.get_secret_value() == DEVELOPMENT_OIDC_CLIENT_SECRET:
+                raise ValueError("the development OIDC client secret may not be used in production")
+            if self.oidc_state_secret.get_secret_value() == DEVELOPMENT_OIDC_STATE_SECRET:
+                raise ValueError("the development OIDC state secret may not be used in production")
+            if len(self.oidc_state_secret.get_secret_value()) < 32:
+                raise ValueError("oidc_state_secret needs 32 characters or more in production")
+            if not self.oidc_client_id:
+                raise ValueError("oidc_client_id is required with oidc_issuer")
         if self.log_format not in {"text", "json"}:
             raise ValueError("log_format is text or json")
+        for name in RATE_LIMIT_FIELDS:
+            try:
+                parse_many(getattr(self, name))
+            except ValueError:
+                raise ValueError(f"{name} is not a rate limit such as 5/minute;20/hour") from None
+        for cidr in self.trusted_proxies:
+            ipaddress.ip_network(cidr, strict=False)
         return self
 
     @property
@@ -288,6 +391,11 @@ class Settings(BaseSettings):
         if self.database_url:
             return self.database_url
         return f"sqlite+aiosqlite:///{(self.data_dir / 'secupol.sqlite3').resolve()}"
+
+    @property
+    def oidc_callback_url(self) -> str:
+        """The staff sign-in's redirect URI, as registered at the provider."""
+        return self.oidc_redirect_url or self.public_url.rstrip("/") + "/auth/staff/callback"
 
     @property
     def resolved_documents_dir(self) -> Path:

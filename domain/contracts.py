@@ -27,24 +27,12 @@ from domain.money import DecisionOutcome, NonNegativeCents, PositiveCents, Threa
 from domain.money import ceiling_cents as level_ceiling_cents
 from domain.registries import LineCheck
 from domain.stages import Action, Role, Stage
+from domain.text import clean_line, clean_multiline, normalise_email
 
 
 def _opaque(value: str) -> str:
     if not is_opaque_id(value):
         raise custom_error(ErrorCode.INVALID_IDENTIFIER)
-    return value
-
-
-def _email(value: str) -> str:
-    # Deliberately simple: one @, a dotted domain, no spaces. The relay is the final judge.
-    local, _, domain = value.partition("@")
-    if (
-        not local
-        or "@" in domain
-        or "." not in domain.strip(".")
-        or any(char.isspace() for char in value)
-    ):
-        raise custom_error(ErrorCode.INVALID_EMAIL)
     return value
 
 
@@ -63,14 +51,17 @@ def _departement(value: str) -> str:
     return value
 
 
-Text = Annotated[str, Field(min_length=1, max_length=10_000)]
-ShortText = Annotated[str, Field(min_length=1, max_length=200)]
+Text = Annotated[str, Field(min_length=1, max_length=10_000), AfterValidator(clean_multiline)]
+"""Multi-line text a person typed (observations, reasons): see ``domain.text``."""
+ShortText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_line)]
+"""Single-line text (a name, a reference): see ``domain.text``."""
 DocumentRef = Annotated[str, Field(min_length=1, max_length=128)]
 OpaqueId = Annotated[str, AfterValidator(_opaque)]
 """An identifier safe in a workflow id: lower-case letters, digits and dashes."""
 CandidateId = Annotated[str, AfterValidator(_candidate_id)]
 """A candidate's identifier: lower-case letters and digits (it ends the case's workflow id)."""
-Email = Annotated[str, Field(max_length=254), AfterValidator(_email)]
+Email = Annotated[str, Field(max_length=254), AfterValidator(normalise_email)]
+"""A mailbox address (no IP literal), lower-cased: see ``domain.text.normalise_email``."""
 Departement = Annotated[str, AfterValidator(_departement)]
 
 

@@ -11,6 +11,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
+from domain.errors import DomainError, ErrorCode
+from domain.stages import Role
+
 
 class DocumentKind(StrEnum):
     """What a document is for (DOMAIN.md: the deposit, the evaluation, the mandate)."""
@@ -64,6 +67,37 @@ GENERATED_KINDS = frozenset({DocumentKind.DOSSIER_MANIFEST, DocumentKind.DEPOSIT
 """Kinds that secupol writes itself and nobody uploads."""
 
 
+_CANDIDATE_KINDS = frozenset(DocumentKind) - GENERATED_KINDS - {DocumentKind.EVALUATION_DECISION}
+
+UPLOADABLE_KINDS: dict[Role, frozenset[DocumentKind]] = {
+    Role.CANDIDATE: _CANDIDATE_KINDS,
+    Role.THIRD_PARTY: _CANDIDATE_KINDS,
+    Role.PREFECTURE: frozenset(
+        {DocumentKind.EVALUATION_DECISION, DocumentKind.PAYMENT_PROOF, DocumentKind.OTHER}
+    ),
+}
+"""What each role may upload. A candidate provides the evidence of the claim and never the
+prefect's decision (which the CNCCFP would otherwise see like the real one); a prefecture
+provides its decision, the proof of the State's payment, and other pieces. Other roles upload
+nothing; secupol writes the ``GENERATED_KINDS`` itself."""
+
+UNKNOWN_UPLOADER = "unknown"
+"""``uploader_role`` of a document whose uploader's role could not be established (documents
+stored before the role was recorded, whose account is gone)."""
+SYSTEM_UPLOADER = "system"
+"""``uploader_role`` of what secupol writes itself (the seal's manifest and receipt)."""
+
+
+def check_uploadable(role: Role, kind: DocumentKind) -> None:
+    """Refuse a document kind that ``role`` may not provide.
+
+    Raises:
+        DomainError: ``document_kind_not_allowed``.
+    """
+    if kind not in UPLOADABLE_KINDS.get(role, frozenset()):
+        raise DomainError(ErrorCode.DOCUMENT_KIND_NOT_ALLOWED, field="kind")
+
+
 class ContentType(StrEnum):
     """Types accepted for uploads, recognised from the content's magic bytes."""
 
@@ -87,3 +121,6 @@ class DocumentInfo(BaseModel):
     content_type: str
     uploaded_by: str
     uploaded_at: dt.datetime
+    uploader_role: str = UNKNOWN_UPLOADER
+    """The role of who uploaded it (a ``Role`` value, ``system`` or ``unknown``), shown with the
+    document so that nobody mistakes a candidate's upload for a prefect's decision."""

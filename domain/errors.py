@@ -94,6 +94,16 @@ class ErrorCode(StrEnum):
     SESSION_INVALID = "session_invalid"
     SCOPE_REQUIRED = "scope_required"
     AUTHENTICATION_REQUIRED = "authentication_required"
+    RATE_LIMITED = "rate_limited"
+    ACCOUNT_NOT_CONFIRMED = "account_not_confirmed"
+    # Staff sign-in through OpenID Connect (api/oidc.py)
+    OIDC_NOT_CONFIGURED = "oidc_not_configured"
+    OIDC_STATE_INVALID = "oidc_state_invalid"
+    OIDC_DENIED = "oidc_denied"
+    OIDC_TOKEN_INVALID = "oidc_token_invalid"
+    OIDC_EMAIL_UNVERIFIED = "oidc_email_unverified"
+    OIDC_ACCOUNT_UNKNOWN = "oidc_account_unknown"
+    OIDC_PROVIDER_ERROR = "oidc_provider_error"
     # Cases and elections, as the API finds them
     CASE_NOT_FOUND = "case_not_found"
     ELECTION_UNKNOWN = "election_unknown"
@@ -110,6 +120,13 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     SERVICE_UNAVAILABLE = "service_unavailable"
     INTERNAL_ERROR = "internal_error"
+    # Input hygiene (issue 12)
+    TEXT_CONTROL_CHARACTER = "text_control_character"
+    TEXT_BIDI_CONTROL = "text_bidi_control"
+    TEXT_INVISIBLE = "text_invisible"
+    DOCUMENT_KIND_NOT_ALLOWED = "document_kind_not_allowed"
+    # Data at rest (issue 12)
+    MESSAGE_UNREADABLE = "message_unreadable"
 
 
 MESSAGES: dict[ErrorCode, str] = {
@@ -252,6 +269,41 @@ MESSAGES: dict[ErrorCode, str] = {
         "Authentification requise : joignez votre jeton de session (en-tête Authorization: "
         "Bearer …)."
     ),
+    ErrorCode.RATE_LIMITED: (
+        "Trop de demandes en peu de temps : réessayez dans quelques minutes "
+        "(délai indiqué par l'en-tête Retry-After, en secondes)."
+    ),
+    ErrorCode.ACCOUNT_NOT_CONFIRMED: (
+        "Avant d'ouvrir un dossier, connectez-vous une première fois depuis le lien reçu par "
+        "courriel et indiquez votre nom (PATCH /auth/me)."
+    ),
+    ErrorCode.OIDC_NOT_CONFIGURED: (
+        "La connexion des agents par fédération d'identité n'est pas configurée sur ce service."
+    ),
+    ErrorCode.OIDC_STATE_INVALID: (
+        "Cette connexion a expiré ou n'a pas été commencée depuis ce navigateur : "
+        "recommencez depuis la page de connexion des agents."
+    ),
+    ErrorCode.OIDC_DENIED: (
+        "Le fournisseur d'identité n'a pas confirmé votre identité (connexion annulée ou "
+        "refusée) : recommencez."
+    ),
+    ErrorCode.OIDC_TOKEN_INVALID: (
+        "La réponse du fournisseur d'identité n'a pas pu être vérifiée (déjà utilisée, "
+        "expirée ou invalide) : recommencez la connexion."
+    ),
+    ErrorCode.OIDC_EMAIL_UNVERIFIED: (
+        "Le fournisseur d'identité ne garantit pas votre adresse électronique : la connexion "
+        "n'est pas possible."
+    ),
+    ErrorCode.OIDC_ACCOUNT_UNKNOWN: (
+        "Aucun compte d'agent actif ne correspond à cette identité. Les comptes d'agents sont "
+        "créés par un administrateur ; les candidats et les tiers mandatés se connectent par un "
+        "lien reçu par courriel."
+    ),
+    ErrorCode.OIDC_PROVIDER_ERROR: (
+        "Le fournisseur d'identité ne répond pas comme prévu : réessayez dans quelques instants."
+    ),
     ErrorCode.CASE_NOT_FOUND: "Ce dossier est introuvable.",
     ErrorCode.ELECTION_UNKNOWN: "Cette élection est inconnue de Sécu'Pol.",
     ErrorCode.ELECTION_NOT_COVERED: (
@@ -281,6 +333,23 @@ MESSAGES: dict[ErrorCode, str] = {
     ),
     ErrorCode.MANUAL_VERIFICATION_REQUIRED: (
         "La vérification de cette entreprise doit être faite manuellement."
+    ),
+    ErrorCode.TEXT_CONTROL_CHARACTER: (
+        "Ce texte contient un caractère de contrôle invisible (ou un retour à la ligne là où il "
+        "n'en faut pas) : retapez-le sans copier-coller."
+    ),
+    ErrorCode.TEXT_BIDI_CONTROL: (
+        "Ce texte contient un caractère qui inverse le sens de lecture (contrôle bidirectionnel) "
+        ": retapez-le sans copier-coller."
+    ),
+    ErrorCode.TEXT_INVISIBLE: "Ce texte ne contient que des caractères invisibles.",
+    ErrorCode.DOCUMENT_KIND_NOT_ALLOWED: (
+        "Votre rôle ne permet pas de déposer une pièce de cette nature (par exemple, seule la "
+        "préfecture dépose la décision d'évaluation)."
+    ),
+    ErrorCode.MESSAGE_UNREADABLE: (
+        "Un message de ce dossier ne peut pas être déchiffré pour le moment ; l'équipe "
+        "d'exploitation en est avertie. Les autres informations du dossier restent accessibles."
     ),
 }
 

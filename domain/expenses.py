@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from domain.errors import DomainError, ErrorCode, custom_error
 from domain.identifiers import (
@@ -22,6 +22,7 @@ from domain.identifiers import (
     normalise_cnaps_authorisation,
 )
 from domain.money import MAX_AMOUNT_CENTS, PositiveCents
+from domain.text import clean_line
 
 MAX_LINE_CENTS = MAX_AMOUNT_CENTS
 MAX_LINES = 200
@@ -46,7 +47,7 @@ CATEGORY_LABELS = {
     ExpenseCategory.CLOSE_PROTECTION: "Protection rapprochée du candidat",
 }
 
-NonEmptyText = Annotated[str, Field(min_length=1, max_length=200)]
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(clean_line)]
 DocumentRef = Annotated[str, Field(min_length=1, max_length=128)]
 
 

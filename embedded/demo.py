@@ -80,8 +80,14 @@ async def upload_sample(
     async def chunks() -> AsyncIterator[bytes]:
         yield data
 
+    uploader = Role.PREFECTURE if kind == DocumentKind.EVALUATION_DECISION else Role.CANDIDATE
     info = await storage.ingest(
-        case_id=case_id, kind=kind, filename=filename, uploaded_by="demo", chunks=chunks()
+        case_id=case_id,
+        kind=kind,
+        filename=filename,
+        uploaded_by="demo",
+        chunks=chunks(),
+        uploader_role=uploader.value,
     )
     return info.document_id
 

@@ -20,6 +20,8 @@ from core.db import (
     email_outbox,
     invoice_claims,
 )
+from core.messages import CaseMessage, MessageStore
+from core.settings import Settings
 from core.storage import DocumentStorage
 from domain.documents import DocumentKind
 from domain.retention import ClosureOutcome
@@ -27,18 +29,18 @@ from embedded.demo import upload_sample
 
 
 async def insert_message(engine: AsyncEngine, case_id: str, author_id: str) -> None:
-    """One message on the case, as the API would store it."""
-    async with engine.begin() as connection:
-        await connection.execute(
-            insert(case_messages).values(
-                message_id=f"msg{uuid.uuid4().hex}",
-                case_id=case_id,
-                author_id=author_id,
-                author_role="candidate",
-                body="Bonjour, voici ma facture.",
-                created_at=dt.datetime.now(dt.UTC),
-            )
+    """One message on the case, as the API would store it (encrypted at rest)."""
+    store = MessageStore(engine, Settings(_env_file=None))  # type: ignore[call-arg]
+    await store.write(
+        CaseMessage(
+            message_id=f"msg{uuid.uuid4().hex}",
+            case_id=case_id,
+            author_id=author_id,
+            author_role="candidate",
+            body="Bonjour, voici ma facture.",
+            created_at=dt.datetime.now(dt.UTC),
         )
+    )
 
 
 async def seed_case_records(

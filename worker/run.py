@@ -71,7 +71,7 @@ async def run_worker(
         MissingSearchAttributes: the namespace lacks secupol's search attributes.
     """
     engine = create_engine(settings)
-    await migrate(engine)
+    await migrate(engine, settings=settings)
     client = await connect_when_ready(settings, runtime=runtime)
     missing = await missing_search_attributes(client, settings.temporal_namespace)
     if missing:

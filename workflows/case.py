@@ -24,6 +24,8 @@ from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUp
 from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    import email_validator  # noqa: F401  (domain.text uses it: load it once, outside the sandbox)
+
     from domain import visibility
     from domain.calendar import PARIS, decision_due, deposit_deadline, french_date
     from domain.contracts import (

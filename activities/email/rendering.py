@@ -174,8 +174,9 @@ class EmailRenderer:
       ``{% set recourse_kind = "evaluation" %}`` (or ``"decision"``, ``"closing"``; see
       ``DecisionKind``).
 
-    When ``facts.copy_for_third_party`` is true the layout greets ``facts.recipient_name`` and
-    says the message is a copy, and the subject starts with ``[Copie]``.
+    When ``facts.copy_for_third_party`` is true the layout says the message is a copy (it names
+    no third party: the name was typed by the candidate, issue 12), and the subject starts with
+    ``[Copie]``.
 
     Templates see ``facts`` (``EmailFacts``), ``security_pack`` (bool) and, when the caller
     gives it, ``recourse`` (``Recourse``: a decision email without it fails), and these filters:

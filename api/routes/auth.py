@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, BackgroundTasks, Form, status
+from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 
@@ -14,11 +14,12 @@ from api import audit
 from api.deps import CurrentUserDep, ServicesDep
 from api.errors import PROBLEM_RESPONSES
 from api.gateway import build_input
-from api.mail import send_sign_in_link
 from api.pages import message_page, page
+from api.ratelimit import Bucket, RateLimited, limiter_of, per_client
 from api.schemas import (
     Accepted,
     AccountPublic,
+    AccountUpdate,
     CandidateAccountCreate,
     ElectionPublic,
     SessionCreate,
@@ -28,8 +29,7 @@ from api.schemas import (
 from core.db import elections
 from domain.calendar import deposit_deadline
 from domain.contracts import CandidateContact
-from domain.errors import DomainError, ErrorCode
-from domain.stages import Role
+from domain.errors import DomainError
 
 router = APIRouter(tags=["Connexion"])
 
@@ -39,21 +39,15 @@ LINK_SENT = (
 )
 
 
-async def _send_link(services: ServicesDep, email: str, background: BackgroundTasks) -> None:
-    token = await services.accounts.issue_sign_in_link(email)
-    if token is None:
-        return
-    account = await services.accounts.find_by_email(email)
-    if account is None:
-        return
-    # After the answer: its timing must not tell whether the address has an account.
-    background.add_task(
-        send_sign_in_link,
-        services.settings,
-        to=account.email,
-        name=account.display_name,
-        token=token,
-    )
+_LIMITED: dict[int | str, dict[str, Any]] = {
+    429: {"description": "Trop de requêtes (voir l'en-tête Retry-After)."}
+}
+
+
+async def limit_target(request: Request, email: str) -> None:
+    """Count a request naming ``email`` against that address (whoever sends it)."""
+    limiter = limiter_of(request)
+    await limiter.hit(Bucket.TARGET, limiter.target_key(email))
 
 
 @router.post(
@@ -63,21 +57,20 @@ async def _send_link(services: ServicesDep, email: str, background: BackgroundTa
     summary="Créer un compte de candidat",
     description="Crée le compte d'un candidat et lui envoie un lien de connexion par courriel. "
     "La réponse est la même si un compte existe déjà pour cette adresse (le lien est alors "
-    "envoyé au titulaire du compte) : elle ne révèle pas quelles adresses sont inscrites.",
-    responses={422: PROBLEM_RESPONSES[422]},
+    "envoyé au titulaire du compte) : elle ne révèle pas quelles adresses sont inscrites. Le "
+    "nom éventuellement transmis n'est pas retenu : le titulaire de l'adresse l'indique une fois "
+    "connecté (PATCH /auth/me), ce qui confirme le compte. Nombre de demandes limité par client, "
+    "par adresse et pour l'ensemble du service (429).",
+    responses={422: PROBLEM_RESPONSES[422], **_LIMITED},
+    dependencies=[Depends(per_client(Bucket.EMAILS))],
 )
 async def create_candidate_account(
-    body: CandidateAccountCreate, services: ServicesDep, background: BackgroundTasks
+    body: CandidateAccountCreate, request: Request, services: ServicesDep
 ) -> Accepted:
-    contact = build_input(lambda: CandidateContact(name=body.name, email=body.email))
-    try:
-        await services.accounts.create(
-            email=contact.email, display_name=contact.name, role=Role.CANDIDATE
-        )
-    except DomainError as error:
-        if error.code != ErrorCode.ACCOUNT_EXISTS:
-            raise
-    await _send_link(services, contact.email, background)
+    contact = build_input(lambda: CandidateContact(name=body.name or "Candidat", email=body.email))
+    await limit_target(request, contact.email)
+    await limiter_of(request).hit(Bucket.NEW_ACCOUNTS, "service")
+    services.sign_in_links.create_and_request(contact.email)
     return Accepted(detail=LINK_SENT)
 
 
@@ -88,12 +81,14 @@ async def create_candidate_account(
     summary="Recevoir un lien de connexion",
     description="Envoie un lien de connexion à usage unique à l'adresse d'un compte existant. "
     "La réponse ne dit pas si l'adresse correspond à un compte.",
-    responses={422: PROBLEM_RESPONSES[422]},
+    responses={422: PROBLEM_RESPONSES[422], **_LIMITED},
+    dependencies=[Depends(per_client(Bucket.EMAILS))],
 )
 async def request_sign_in_link(
-    body: SignInLinkCreate, services: ServicesDep, background: BackgroundTasks
+    body: SignInLinkCreate, request: Request, services: ServicesDep
 ) -> Accepted:
-    await _send_link(services, body.email, background)
+    await limit_target(request, body.email)
+    services.sign_in_links.request(body.email)
     return Accepted(detail=LINK_SENT)
 
 
@@ -116,7 +111,8 @@ async def _open_session(services: ServicesDep, token: str) -> SessionPublic:
     summary="Ouvrir une session avec un lien de connexion",
     description="Échange le jeton d'un lien de connexion (à usage unique, de courte durée) contre "
     "un jeton de session, à joindre ensuite à chaque requête (`Authorization: Bearer …`).",
-    responses={401: PROBLEM_RESPONSES[401], 422: PROBLEM_RESPONSES[422]},
+    responses={401: PROBLEM_RESPONSES[401], 422: PROBLEM_RESPONSES[422], **_LIMITED},
+    dependencies=[Depends(per_client(Bucket.SESSIONS))],
 )
 async def open_session(body: SessionCreate, services: ServicesDep) -> SessionPublic:
     return await _open_session(services, body.token)
@@ -151,14 +147,22 @@ async def sign_in_page(token: str = "") -> HTMLResponse:
 )
 async def sign_in_form(
     token: Annotated[str, Form(max_length=200, description="Le jeton du lien de connexion.")],
+    request: Request,
     services: ServicesDep,
 ) -> HTMLResponse:
+    limiter = limiter_of(request)
+    try:
+        await limiter.hit(Bucket.SIGN_IN_FORM, limiter.client(request))
+    except RateLimited as limited:
+        answer = message_page(limited.message, title=_TITLE, status=429)
+        answer.headers.update(limited.headers or {})
+        return answer
     try:
         session = await _open_session(services, token)
     except DomainError as error:
         return message_page(error.message, title=_TITLE, status=401)
     content = (
-        f"<p>Bonjour {html.escape(session.account.display_name)}, vous êtes connecté(e).</p>"
+        "<p>Vous êtes connecté(e).</p>"
         "<p>Votre jeton de session (à garder pour vous) :</p>"
         f"<pre>{html.escape(session.token)}</pre>"
         "<p>Joignez-le à chaque requête : <code>Authorization: Bearer &lt;jeton&gt;</code>.</p>"
@@ -175,6 +179,26 @@ async def sign_in_form(
 )
 async def me(user: CurrentUserDep) -> AccountPublic:
     return AccountPublic.model_validate(user.account, from_attributes=True)
+
+
+@router.patch(
+    "/auth/me",
+    response_model=AccountPublic,
+    summary="Indiquer mon nom",
+    description="Le titulaire du compte indique (ou corrige) son nom, tel qu'il figurera sur ses "
+    "dossiers ; un compte ouvre un dossier une fois son nom ainsi confirmé.",
+    responses={401: PROBLEM_RESPONSES[401], 422: PROBLEM_RESPONSES[422]},
+)
+async def update_me(
+    body: AccountUpdate, user: CurrentUserDep, services: ServicesDep
+) -> AccountPublic:
+    contact = build_input(
+        lambda: CandidateContact(name=body.display_name, email=user.account.email)
+    )
+    await services.accounts.set_display_name(user.account.account_id, contact.name)
+    await audit.record(services.engine, user.actor, "set_display_name", audit.OK)
+    account = await services.accounts.get(user.account.account_id)
+    return AccountPublic.model_validate(account, from_attributes=True)
 
 
 @router.delete(

@@ -6,15 +6,17 @@ Candidates and mandated third parties share these routes where the stage table l
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 from sqlalchemy import select
 
 from api import audit
 from api.deps import Allow, CurrentUser, IdempotencyKeyDep, Services, ServicesDep
 from api.errors import PROBLEM_RESPONSES, ApiError, OutcomeUnknown
 from api.gateway import CaseGateway, build_input
+from api.ratelimit import Bucket, limiter_of, per_client
 from api.routes.actions import CaseIdPath, LineIdPath, action_route
 from api.schemas import (
     AnswerBody,
@@ -141,6 +143,10 @@ async def open_case(
     if body.candidacy_declared_on > min(today, election.first_round):
         raise ApiError(ErrorCode.CANDIDACY_DATE_INVALID, field="candidacy_declared_on")
     account = user.account
+    if not (account.confirmed and account.name_confirmed):
+        # Anyone may create an account for any address: until its owner has signed in from the
+        # emailed link and set their name, the account names no case (no squatting).
+        raise ApiError(ErrorCode.ACCOUNT_NOT_CONFIRMED)
     case_id = case_workflow_id(election.election_id, account.account_id)
     gateway = CaseGateway(services)
     # Rule 6: the complaint report and the proof of candidacy, both uploaded to this case.
@@ -205,12 +211,17 @@ async def open_case(
     "candidat (demander l'espace de dépôt, déposer la demande, répondre aux observations). Le "
     "mandat signé est déposé au préalable. Un compte est créé pour le tiers s'il n'en a pas : il "
     "se connecte par un lien reçu à son adresse (POST /auth/sign-in-links). Désigner un autre "
-    "tiers met fin au mandat du précédent.\n\nRéservé à : candidat.",
-    responses=_RESPONSES,
+    "tiers met fin au mandat du précédent. La réponse est la même quelle que soit l'adresse "
+    "(inconnue, ou celle d'un compte qui ne peut pas être mandaté : celui-ci ne reçoit alors "
+    "aucun accès au dossier). Nombre de demandes limité par client et par adresse (429)."
+    "\n\nRéservé à : candidat.",
+    responses={**_RESPONSES, 429: {"description": "Trop de requêtes (voir Retry-After)."}},
+    dependencies=[Depends(per_client(Bucket.EMAILS))],
 )
 async def mandate_third_party(
     case_id: CaseIdPath,
     body: ThirdPartyBody,
+    request: Request,
     services: ServicesDep,
     user: Annotated[CurrentUser, Depends(Allow(Role.CANDIDATE))],
     key: IdempotencyKeyDep,
@@ -228,26 +239,34 @@ async def mandate_third_party(
         )
     )
     await gateway.check_documents(case_id, mandate)
+    limiter = limiter_of(request)
+    await limiter.hit(Bucket.TARGET, limiter.target_key(contact.email))
     third_party = await services.accounts.find_by_email(contact.email)
     created = False
     if third_party is None:
         try:
+            # No name: the third party sets it once signed in (the candidate typed this one).
             third_party = await services.accounts.create(
-                email=contact.email, display_name=contact.name, role=Role.THIRD_PARTY
+                email=contact.email, display_name="", role=Role.THIRD_PARTY
             )
             created = True
         except DomainError as error:
             if error.code != ErrorCode.ACCOUNT_EXISTS:
                 raise
             third_party = await services.accounts.find_by_email(contact.email)
-    if third_party is None or third_party.role != Role.THIRD_PARTY or third_party.disabled:
-        raise ApiError(
-            ErrorCode.ACCOUNT_EXISTS,
-            field="email",
-            message="Cette adresse appartient à un compte qui ne peut pas être mandaté : "
-            "le tiers doit utiliser une adresse qui lui est propre.",
-        )
-    party_id = third_party.account_id
+    mandatable = (
+        third_party is not None
+        and third_party.role == Role.THIRD_PARTY
+        and not third_party.disabled
+    )
+    # One answer whatever the address is (issue 12: no oracle of staff or candidate addresses):
+    # an account that cannot be mandated is replaced by an id of the same shape that no account
+    # holds, so the case records the designation and nobody gains access through it.
+    party_id = (
+        third_party.account_id
+        if mandatable and third_party is not None
+        else f"{Role.THIRD_PARTY.value[:4]}{uuid.uuid4().hex[:20]}"
+    )
 
     async def undo() -> None:
         # Nothing half-applied: the mandate granted and the account created for this request go.
@@ -269,9 +288,10 @@ async def mandate_third_party(
         )
         # The mandate is granted first, so that the third party can act as soon as the case
         # records them; it is withdrawn again if the case does not accept it.
-        await services.accounts.grant_mandate(
-            case_id=case_id, account_id=party_id, document_id=body.mandate_document
-        )
+        if mandatable:
+            await services.accounts.grant_mandate(
+                case_id=case_id, account_id=party_id, document_id=body.mandate_document
+            )
         state = await gateway.act(
             user,
             case_id,

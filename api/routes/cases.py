@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, status
 from fastapi.responses import StreamingResponse
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import audit
@@ -26,14 +26,16 @@ from api.schemas import (
     MessageCreate,
     MessagePublic,
 )
-from core.db import case_messages, elections
+from core.db import elections
+from core.messages import CaseMessage, MessageStore, MessageUnreadable
 from domain import visibility
 from domain.contracts import MESSAGE_POSTED_SIGNAL, CaseState, MessagePostedInput
-from domain.documents import ContentType, DocumentKind
+from domain.documents import ContentType, DocumentKind, check_uploadable
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
 from domain.ids import case_workflow_id
 from domain.stages import Role, Stage
+from domain.text import CleanLine
 
 router = APIRouter(tags=["Dossiers"])
 
@@ -184,7 +186,7 @@ async def upload_document(
     user: Annotated[CurrentUser, Depends(_UPLOADERS)],
     kind: Annotated[DocumentKind, Query(description="Nature de la pièce.")],
     filename: Annotated[
-        str, Query(min_length=1, max_length=255, description="Nom du fichier (affichage).")
+        CleanLine, Query(min_length=1, max_length=255, description="Nom du fichier (affichage).")
     ],
 ) -> DocumentPublic:
     if request.headers.get("content-type", "").startswith("multipart/"):
@@ -202,12 +204,14 @@ async def upload_document(
         raise ApiError(ErrorCode.DOCUMENT_TOO_LARGE)
     await _ensure_case_for_documents(services, user, case_id)
     try:
+        check_uploadable(user.role, kind)
         info = await services.storage.ingest(
             case_id=case_id,
             kind=kind,
             filename=filename,
             uploaded_by=user.actor.id,
             chunks=request.stream(),
+            uploader_role=user.role.value,
         )
     except DomainError as refusal:
         await audit.record(
@@ -307,13 +311,20 @@ async def list_messages(
     case_id: CaseIdPath, services: ServicesDep, user: Correspondents
 ) -> list[MessagePublic]:
     await CaseGateway(services).ensure_visible(user, case_id)
-    async with services.engine.connect() as connection:
-        rows = await connection.execute(
-            select(case_messages)
-            .where(case_messages.c.case_id == case_id)
-            .order_by(case_messages.c.created_at, case_messages.c.message_id)
+    try:
+        stored = await MessageStore(services.engine, services.settings).list_for_case(case_id)
+    except MessageUnreadable:
+        # Logged by the store with the message and key ids; the reader gets a stable code.
+        raise ApiError(ErrorCode.MESSAGE_UNREADABLE) from None
+    return [
+        MessagePublic(
+            message_id=message.message_id,
+            author_role=message.author_role,
+            body=message.body,
+            created_at=message.created_at,
         )
-        return [MessagePublic.model_validate(row, from_attributes=True) for row in rows]
+        for message in stored
+    ]
 
 
 @router.post(
@@ -346,10 +357,9 @@ async def post_message(
     outcome = "error"
     try:
         async with services.engine.begin() as connection:
-            await connection.execute(
-                insert(case_messages).values(
-                    case_id=case_id, author_id=user.actor.id, **message.model_dump()
-                )
+            await MessageStore(services.engine, services.settings).write(
+                CaseMessage(case_id=case_id, author_id=user.actor.id, **message.model_dump()),
+                connection,
             )
             if user.role == Role.CNCCFP and not state.stage.is_terminal:
                 # The notice goes through the case's durable outbox; told before the message is

@@ -16,11 +16,16 @@ Who may call it: an account with the ``operator`` or ``admin`` role, by its sess
 The Web UI cannot send such a token in a header: its "pass access token" option forwards the
 token of the UI's own OIDC sign-in, and there is no field where an operator could paste one. Its
 "include credentials" option, however, sends cookies. So an operator opens
-``{public_url}/codec/connexion`` once in the browser they use the UI with, and gives their token
-there: the answer sets a cookie (``HttpOnly``, ``SameSite=Strict``, ``Secure`` over HTTPS, path
-``/codec`` only, for the session's remaining life), which the UI's calls then carry; CORS allows
-credentials for exactly the UI's origins. ``SameSite=Strict`` keeps the cookie off requests
-from other sites (the UI and the API are one site: same host or same registrable domain).
+``{public_url}/codec/connexion`` in the browser they use the UI with, and gives their token
+there: the API opens a *codec session* (``core.codec_sessions``) and sets a cookie holding only
+that session's secret, never the token (``HttpOnly``, ``SameSite=Strict``, ``Secure`` when the
+public address is HTTPS, ``Path=/codec/``, for ``settings.codec_session_ttl_hours``, 8 by
+default). The UI's calls then carry it; CORS allows credentials for exactly the UI's origins.
+``SameSite=Strict`` keeps the cookie off requests from other sites (the UI and the API are one
+site: same host or same registrable domain). The secret opens nothing but ``/codec/``: it is no
+API token (``Authorization: Bearer`` refuses it), and a cookie is no longer taken as a token.
+``POST /codec/deconnexion`` ends the session; ``python -m api.admin codec-sessions-revoke``
+ends all of an account's. Sign-in and sign-out are in the audit log, as each call is.
 
 The embedded stack (``make up``, no UI sign-in) also accepts a call *without* any credentials
 when all of the following hold, and refuses it (401) otherwise:
@@ -58,7 +63,9 @@ from api import audit
 from api.deps import Allow, CurrentUser, ServicesDep, current_user
 from api.errors import PROBLEM_RESPONSES, ApiError
 from api.pages import message_page, page
+from api.ratelimit import Bucket, RateLimited, limiter_of
 from core.codec import EncryptionCodec, PayloadIntegrityError, PayloadKeyUnavailable
+from core.codec_sessions import CodecSessions
 from core.settings import Environment, Settings
 from domain.errors import DomainError, ErrorCode
 from domain.stages import Role
@@ -126,8 +133,9 @@ def is_local_ui(request: Request, settings: Settings) -> bool:
         return False
 
 
-COOKIE = "secupol_codec"
-"""The cookie of the Web UI's codec session (see the module docstring)."""
+COOKIE = "secupol_codec_session"
+"""The cookie of the Web UI's codec session: its secret only (see the module docstring)."""
+COOKIE_PATH = PREFIX + "/"
 
 
 async def codec_caller(
@@ -135,16 +143,35 @@ async def codec_caller(
     services: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_operator_token)],
 ) -> CurrentUser | None:
-    """The operator or admin calling, or None for the local Web UI of a development stack."""
-    if credentials is None:
-        cookie = request.cookies.get(COOKIE)
-        if cookie:
-            credentials = HTTPAuthorizationCredentials(scheme="Bearer", credentials=cookie)
-        elif is_local_ui(request, services.settings):
-            return None
-        else:
-            raise ApiError(ErrorCode.AUTHENTICATION_REQUIRED)
-    return await _OPERATORS(await current_user(services, credentials))
+    """The operator or admin calling, or None for the local Web UI of a development stack.
+
+    An API token in ``Authorization``, or a codec session in the cookie (the Web UI).
+    """
+    if credentials is not None:
+        return await _OPERATORS(await current_user(request, services, credentials))
+    secret = request.cookies.get(COOKIE)
+    if secret:
+        try:
+            account, actor = await _codec_sessions(services).authenticate(secret)
+        except DomainError:
+            # An expired cookie must not lock the development UI out of what it may do bare.
+            if is_local_ui(request, services.settings):
+                return None
+            raise
+        return CurrentUser(account=account, actor=actor, token=secret)
+    if is_local_ui(request, services.settings):
+        return None
+    raise ApiError(ErrorCode.AUTHENTICATION_REQUIRED)
+
+
+def _codec_sessions(services: ServicesDep) -> CodecSessions:
+    return CodecSessions(services.engine, services.settings)
+
+
+def _secure_cookie(request: Request, settings: Settings) -> bool:
+    # Behind a TLS-terminating proxy the request may arrive over plain HTTP: the public address
+    # says how browsers reach the API.
+    return request.url.scheme == "https" or settings.public_url.startswith("https://")
 
 
 _TITLE = "Sécu'Pol — décodage dans l'interface Temporal"
@@ -155,9 +182,9 @@ _HEADING = "Sécu'Pol — exploitation"
     "/connexion",
     response_class=HTMLResponse,
     summary="Page de connexion du décodage",
-    description="Page où un exploitant donne une fois son jeton, dans le navigateur où il "
-    "utilise l'interface Temporal : les appels de l'interface au décodage portent ensuite un "
-    "cookie réservé aux adresses /codec.",
+    description="Page où un exploitant donne son jeton, dans le navigateur où il utilise "
+    "l'interface Temporal : les appels de l'interface au décodage portent ensuite le cookie "
+    "d'une session de décodage, courte et réservée aux adresses /codec/.",
 )
 async def codec_sign_in_page() -> HTMLResponse:
     content = (
@@ -174,41 +201,90 @@ async def codec_sign_in_page() -> HTMLResponse:
     "/connexion",
     response_class=HTMLResponse,
     summary="Activer le décodage dans l'interface Temporal",
-    description="Vérifie le jeton (exploitant ou administrateur) et le dépose dans un cookie "
-    "HttpOnly, SameSite=Strict, limité aux adresses /codec et à la durée de la session."
-    + _ONLY_OPERATORS,
+    description="Vérifie le jeton (exploitant ou administrateur) et ouvre une session de "
+    "décodage : le cookie (HttpOnly, SameSite=Strict, limité aux adresses /codec/) ne porte que "
+    "le secret de cette session, jamais le jeton, et expire après "
+    "`SECUPOL_CODEC_SESSION_TTL_HOURS` heures (8 par défaut)." + _ONLY_OPERATORS,
 )
 async def codec_sign_in(
     request: Request,
     services: ServicesDep,
     token: Annotated[str, Form(min_length=1, max_length=200, description="Jeton d'exploitant.")],
 ) -> HTMLResponse:
+    limiter = limiter_of(request)
     try:
+        await limiter.hit(Bucket.CODEC_SIGN_IN, limiter.client(request))
         user = await _OPERATORS(
             await current_user(
-                services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
+                request, services, HTTPAuthorizationCredentials(scheme="Bearer", credentials=token)
             )
         )
     except (ApiError, DomainError) as refusal:
         status = 403 if isinstance(refusal, ApiError) else 401
-        return message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
+        if isinstance(refusal, RateLimited):
+            status = 429
+        answer = message_page(refusal.message, title=_TITLE, heading=_HEADING, status=status)
+        if isinstance(refusal, ApiError) and refusal.headers:
+            answer.headers.update(refusal.headers)
+        return answer
+    sessions = _codec_sessions(services)
+    secret = await sessions.open(user.account)
     await audit.record(services.engine, user.actor, "codec_sign_in", audit.OK)
+    hours = services.settings.codec_session_ttl_hours
     response = page(
-        "<p>Le décodage est activé dans ce navigateur. Dans l'interface Temporal, "
+        "<p>Le décodage est activé dans ce navigateur pour "
+        f"{hours} heure{'s' if hours > 1 else ''}. Dans l'interface Temporal, "
         "les réglages « Data Encoder » doivent indiquer l'adresse "
         f"<code>{html.escape(str(request.base_url).rstrip('/'))}{PREFIX}</code> et inclure "
-        "les informations d'identification.</p>",
+        "les informations d'identification.</p>" + _SIGN_OUT_FORM,
         title=_TITLE,
         heading=_HEADING,
     )
     response.set_cookie(
         COOKIE,
-        token,
-        max_age=services.settings.staff_token_ttl_days * 24 * 3600,
-        path=PREFIX,
-        # Behind a TLS-terminating proxy the request may arrive over plain HTTP: the public
-        # address says how browsers reach the API.
-        secure=request.url.scheme == "https" or services.settings.public_url.startswith("https://"),
+        secret,
+        max_age=int(sessions.ttl.total_seconds()),
+        path=COOKIE_PATH,
+        secure=_secure_cookie(request, services.settings),
+        httponly=True,
+        samesite="strict",
+    )
+    return response
+
+
+_SIGN_OUT_FORM = (
+    f'<form method="post" action="{PREFIX}/deconnexion">'
+    '<button type="submit">Désactiver le décodage</button></form>'
+)
+
+
+@router.post(
+    "/deconnexion",
+    response_class=HTMLResponse,
+    summary="Désactiver le décodage dans l'interface Temporal",
+    description="Ferme la session de décodage de ce navigateur (son cookie) et efface le "
+    "cookie. Sans session ouverte, ne fait qu'effacer le cookie.",
+)
+async def codec_sign_out(request: Request, services: ServicesDep) -> HTMLResponse:
+    secret = request.cookies.get(COOKIE)
+    sessions = _codec_sessions(services)
+    if secret:
+        try:
+            _, actor = await sessions.authenticate(secret)
+        except DomainError:
+            actor = None
+        if await sessions.revoke(secret) is not None and actor is not None:
+            await audit.record(services.engine, actor, "codec_sign_out", audit.OK)
+    response = page(
+        "<p>Le décodage est désactivé dans ce navigateur : l'interface Temporal n'affiche plus "
+        "les données des dossiers en clair.</p>",
+        title=_TITLE,
+        heading=_HEADING,
+    )
+    response.delete_cookie(
+        COOKIE,
+        path=COOKIE_PATH,
+        secure=_secure_cookie(request, services.settings),
         httponly=True,
         samesite="strict",
     )

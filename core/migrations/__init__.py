@@ -8,26 +8,39 @@ migration MESSAGE="…"`` drafts a new revision from the difference with ``core.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Connection
 
+if TYPE_CHECKING:
+    from core.settings import Settings
+
 SCRIPT_LOCATION = Path(__file__).parent
 
 
-def alembic_config(connection: Connection | None = None) -> Config:
-    """An Alembic configuration for these migrations, optionally bound to an open connection."""
+def alembic_config(
+    connection: Connection | None = None, settings: Settings | None = None
+) -> Config:
+    """An Alembic configuration for these migrations, optionally bound to an open connection.
+
+    ``settings`` are given to migrations that need keys (``config.attributes["settings"]``).
+    """
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     if connection is not None:
         config.attributes["connection"] = connection
+    if settings is not None:
+        config.attributes["settings"] = settings
     return config
 
 
-def run_migrations(connection: Connection, revision: str = "head") -> None:
+def run_migrations(
+    connection: Connection, revision: str = "head", settings: Settings | None = None
+) -> None:
     """Upgrade to ``revision`` on ``connection``; ``base`` downgrades everything away."""
-    config = alembic_config(connection)
+    config = alembic_config(connection, settings)
     if revision == "base":
         command.downgrade(config, "base")
     else:

@@ -278,6 +278,20 @@ class KeyRing:
             settings.document_key_id,
         )
 
+    def subkey(self, key_id: str, info: bytes) -> bytes:
+        """A 32-byte key derived from the document key ``key_id`` for another use.
+
+        ``HKDF-SHA256(master key, no salt, info)``: each use names itself in ``info`` (case
+        messages: ``core.messages``), so that no derived key equals another or a document subkey.
+
+        Raises:
+            DocumentKeyUnavailable: ``key_id`` is not configured.
+        """
+        master = self._keys.get(key_id)
+        if master is None:
+            raise DocumentKeyUnavailable(key_id)
+        return _hkdf(master, None, info)
+
     def content_address(self, sha256_hex: str) -> str:
         """The keyed address of a plaintext, from its SHA-256 (64 hex characters)."""
         return hmac.new(self._address_key, bytes.fromhex(sha256_hex), hashlib.sha256).hexdigest()

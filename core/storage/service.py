@@ -40,7 +40,13 @@ from core.storage.crypto import KeyRing
 from core.storage.errors import DocumentIntegrityError
 from core.storage.inspection import UploadMeter, sanitise_filename
 from core.storage.stores import ObjectStore, build_store
-from domain.documents import GENERATED_KINDS, DocumentInfo, DocumentKind
+from domain.documents import (
+    GENERATED_KINDS,
+    SYSTEM_UPLOADER,
+    UNKNOWN_UPLOADER,
+    DocumentInfo,
+    DocumentKind,
+)
 from domain.errors import DomainError, ErrorCode
 
 logger = logging.getLogger(__name__)
@@ -104,6 +110,7 @@ def _stored_from_row(row: Any) -> _StoredDocument:
         content_type=row.content_type,
         uploaded_by=row.uploaded_by,
         uploaded_at=_as_utc(row.uploaded_at),
+        uploader_role=row.uploader_role,
     )
     return _StoredDocument(info=info, object_key=row.object_key, key_id=row.key_id)
 
@@ -148,6 +155,7 @@ class DocumentStorage:
         filename: str,
         uploaded_by: str,
         chunks: AsyncIterator[bytes],
+        uploader_role: str = UNKNOWN_UPLOADER,
     ) -> DocumentInfo:
         """Check, encrypt and record an upload, streamed from ``chunks``.
 
@@ -161,6 +169,7 @@ class DocumentStorage:
             filename: The name the client gave, kept (sanitised) for display only.
             uploaded_by: Who uploads it (an opaque account id).
             chunks: The content, in pieces of any size.
+            uploader_role: The uploader's role (a ``Role`` value), shown with the document.
 
         Returns:
             The recorded document.
@@ -174,7 +183,9 @@ class DocumentStorage:
                 SQLAlchemy); nothing is left behind.
         """
         try:
-            return await self._ingest(case_id, DocumentKind(kind), filename, uploaded_by, chunks)
+            return await self._ingest(
+                case_id, DocumentKind(kind), filename, uploaded_by, chunks, uploader_role
+            )
         finally:
             await _close_source(chunks)
 
@@ -185,6 +196,7 @@ class DocumentStorage:
         filename: str,
         uploaded_by: str,
         chunks: AsyncIterator[bytes],
+        uploader_role: str,
     ) -> DocumentInfo:
         _check_reference(case_id, "case_id")
         _check_reference(uploaded_by, "uploaded_by")
@@ -220,6 +232,7 @@ class DocumentStorage:
                 size=size,
                 content_type=content_type.value,
                 author=uploaded_by,
+                author_role=uploader_role,
                 plaintext=lambda: self._verified(temporary_key, sha256, size),
                 within_case_limit=True,
             )
@@ -280,6 +293,7 @@ class DocumentStorage:
                 size=len(data),
                 content_type=content_type,
                 author=created_by,
+                author_role=SYSTEM_UPLOADER,
                 plaintext=lambda: _once(data),
                 within_case_limit=False,
             )
@@ -306,6 +320,7 @@ class DocumentStorage:
         size: int,
         content_type: str,
         author: str,
+        author_role: str,
         plaintext: Callable[[], AsyncGenerator[bytes, None]],
         within_case_limit: bool,
     ) -> DocumentInfo:
@@ -325,6 +340,7 @@ class DocumentStorage:
             content_type=content_type,
             uploaded_by=author,
             uploaded_at=dt.datetime.now(dt.UTC),
+            uploader_role=author_role,
         )
         try:
             await self._insert(info, object_key, within_case_limit=within_case_limit)
@@ -366,6 +382,7 @@ class DocumentStorage:
             "key_id": self._keys.current_id,
             "uploaded_by": info.uploaded_by,
             "uploaded_at": info.uploaded_at,
+            "uploader_role": info.uploader_role,
         }
         if within_case_limit:
             # One statement checks the case's total and inserts, so that two uploads racing for

@@ -632,7 +632,7 @@ def test_observations_give_the_answer_deadline_at_23_59_paris(renderer: EmailRen
 
 
 @pytest.mark.parametrize("template", CANDIDATE_EMAILS, ids=str)
-def test_a_copy_greets_the_third_party_and_never_carries_the_security_pack(
+def test_a_copy_names_no_third_party_and_never_carries_the_security_pack(
     renderer: EmailRenderer, template: EmailTemplate
 ) -> None:
     scenario = scenarios_of(template)[0]
@@ -643,7 +643,9 @@ def test_a_copy_greets_the_third_party_and_never_carries_the_security_pack(
     assert "tiers mandaté par" not in original.body
     assert SECURITY_PACK_PHONE in original.body
 
-    assert copy.body.startswith(f"À l'attention de {THIRD_PARTY_NAME}\nMadame, Monsieur,\n\n")
+    # The third party's name was typed by the candidate: never in an email to its address.
+    assert copy.body.startswith("Madame, Monsieur,\n\n")
+    assert THIRD_PARTY_NAME not in copy.body
     assert (
         f"Vous recevez ce message en copie, en votre qualité de tiers mandaté par "
         f"{CANDIDATE_NAME} pour le dossier {BASE['case_id']}."

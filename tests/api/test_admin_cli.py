@@ -359,10 +359,46 @@ async def test_every_command_is_in_the_audit_log_without_its_token(
     assert status == 0
     status, _, _ = await admin(capsys, *create, "audit@cnccfp.example.test")
     assert status == 2
-    async with database(admin_settings) as (engine, _), engine.connect() as connection:
-        rows = (await connection.execute(select(audit_log).order_by(audit_log.c.entry_id))).all()
-    assert [(row.actor_id, row.action, row.outcome) for row in rows] == [
-        ("admin-cli", "cli_create_staff", "ok"),
-        ("admin-cli", "cli_create_staff", "account_exists"),
+    async with database(admin_settings) as (engine, accounts):
+        account = await accounts.find_by_email("audit@cnccfp.example.test")
+        assert account is not None
+        async with engine.connect() as connection:
+            rows = (
+                await connection.execute(select(audit_log).order_by(audit_log.c.entry_id))
+            ).all()
+    assert [(row.actor_id, row.actor_role, row.action, row.outcome) for row in rows] == [
+        # The token minted is a sign-in of that account, which no identity provider saw.
+        (account.account_id, "cnccfp", "sign_in_admin_token", "ok"),
+        ("admin-cli", "admin", "cli_create_staff", "ok"),
+        ("admin-cli", "admin", "cli_create_staff", "account_exists"),
     ]
     assert only_token(out) not in str([tuple(row) for row in rows])
+
+
+async def test_each_token_minted_for_a_script_is_audited(
+    admin_settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    email = "scripts@exploitation.example.test"
+    status, _, _ = await admin(
+        capsys, "create-staff", "--email", email, "--name", "Scripts", "--role", "operator"
+    )
+    assert status == 0
+    for _ in range(2):
+        status, out, _ = await admin(capsys, "new-token", "--email", email)
+        assert status == 0
+    status, _, _ = await admin(capsys, "new-token", "--email", "inconnu@example.test")
+    assert status == 2
+    async with database(admin_settings) as (engine, accounts):
+        account = await accounts.find_by_email(email)
+        assert account is not None
+        async with engine.connect() as connection:
+            minted = (
+                await connection.execute(
+                    select(audit_log.c.actor_id, audit_log.c.actor_role, audit_log.c.outcome)
+                    .where(audit_log.c.action == "sign_in_admin_token")
+                    .order_by(audit_log.c.entry_id)
+                )
+            ).all()
+    # create-staff and both new-token: three tokens, three rows; the refusal minted none.
+    assert [tuple(row) for row in minted] == [(account.account_id, "operator", "ok")] * 3
+    assert only_token(out) not in str(minted)

@@ -85,7 +85,15 @@ def guarded_routes() -> list[tuple[str, str, APIRoute]]:
 
 
 ROUTES = guarded_routes()
-PUBLIC = {"/auth/accounts", "/auth/sign-in-links", "/auth/sessions", "/auth/sign-in", "/elections"}
+PUBLIC = {
+    "/auth/accounts",
+    "/auth/sign-in-links",
+    "/auth/sessions",
+    "/auth/sign-in",
+    "/auth/staff/sign-in",
+    "/auth/staff/callback",
+    "/elections",
+}
 SIGNED_IN_ANY_ROLE = {"/auth/me", "/auth/sessions/current"}
 
 

@@ -373,8 +373,10 @@ async def test_an_operator_enables_decoding_in_the_ui_with_a_cookie(api: ApiStac
         signed_in = await http.post("/codec/connexion", data={"token": api.staff["operator"]})
         assert signed_in.status_code == 200
         cookie = signed_in.headers["set-cookie"]
-        assert "secupol_codec=" in cookie and "HttpOnly" in cookie
-        assert "Path=/codec" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
+        # A codec session's secret, not the token (tests/api/test_codec_session.py).
+        assert "secupol_codec_session=" in cookie and "HttpOnly" in cookie
+        assert api.staff["operator"] not in cookie
+        assert "Path=/codec/" in cookie and "SameSite=strict" in cookie.replace("Strict", "strict")
         # The UI's calls carry the cookie ("include credentials") and no Authorization header.
         decoded = await http.post("/codec/decode", content=plain, headers=origin)
         assert decoded.status_code == 200, decoded.text

@@ -70,11 +70,11 @@ async def test_uploads_too_large_or_of_the_wrong_type_are_refused_and_leave_noth
         body = problem(response, 415, "document_type_not_allowed")
         assert "--data-binary" in body["detail"]
         problem(await http.post(url, params=params, content=b""), 422, "document_empty")
-        # A kind secupol writes itself cannot be uploaded.
+        # A kind secupol writes itself cannot be uploaded (nobody's role may provide it).
         response = await http.post(
             url, params={"kind": "deposit_receipt", "filename": "r.pdf"}, content=sample_pdf("r")
         )
-        problem(response, 422, "invalid_input")
+        problem(response, 403, "document_kind_not_allowed")
         # Unknown kind.
         response = await http.post(
             url, params={"kind": "virus", "filename": "r.pdf"}, content=sample_pdf("r")
@@ -91,9 +91,17 @@ async def test_a_file_name_cannot_reach_the_disk_or_the_headers(api: ApiStack) -
     token = await api.sign_in(new_email())
     async with api.http(token) as http:
         case_id = case_id_of(api, await account_id(http))
+        # A line break in a name is refused (a control character, issue 12)...
         response = await http.post(
             f"/cases/{case_id}/documents",
             params={"kind": "invoice", "filename": "../../etc/passwd\r\nX-Evil: 1.pdf"},
+            content=sample_pdf("nom hostile"),
+        )
+        problem(response, 422, "text_control_character")
+        # ...and a path is reduced to its last component.
+        response = await http.post(
+            f"/cases/{case_id}/documents",
+            params={"kind": "invoice", "filename": "../../etc/passwd X-Evil: 1.pdf"},
             content=sample_pdf("nom hostile"),
         )
         assert response.status_code == 201, response.text

@@ -15,8 +15,9 @@ from temporalio.client import Client
 from temporalio.testing import ActivityEnvironment
 from temporalio.worker import Worker
 
-from core.logs import AccessLogFilter, JsonFormatter, configure_logging
+from core.logs import PERSONAL_DATA_LOGGERS, AccessLogFilter, JsonFormatter, configure_logging
 from core.settings import Settings
+from tests.logcapture import production_logs
 
 
 @contextlib.contextmanager
@@ -166,3 +167,20 @@ def test_configure_logging_in_json_and_back_to_text() -> None:
         assert workflow.logger.workflow_info_on_message
         filters = logging.getLogger("uvicorn.access").filters
         assert sum(isinstance(f, AccessLogFilter) for f in filters) == 1
+
+
+def test_third_party_loggers_stay_quiet_at_debug_even_if_a_library_lowers_their_level() -> None:
+    with production_logs("DEBUG") as logs:
+        for name in PERSONAL_DATA_LOGGERS:
+            assert logging.getLogger(name).level == logging.WARNING, name
+        # SQLAlchemy's echo=True does this to its own logger.
+        engine_logger = logging.getLogger("sqlalchemy.engine.Engine")
+        engine_logger.setLevel(logging.INFO)
+        engine_logger.info("INSERT INTO accounts VALUES (%s)", "jean@example.fr")
+        logging.getLogger("aiosmtplib").debug("RCPT TO:<jean@example.fr>")
+        logging.getLogger("sqlalchemy.pool").warning("pool overflow")
+        logging.getLogger("secupol.test").debug("kept")
+    engine_logger.setLevel(logging.NOTSET)
+    written = logs.getvalue()
+    assert "jean@example.fr" not in written
+    assert "pool overflow" in written and "kept" in written

@@ -110,3 +110,70 @@ async def test_migrating_twice_changes_nothing(bare_engine: AsyncEngine) -> None
         version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).all()
     assert count == 1
     assert len(version) == 1
+
+
+def _document_row(document_id: str, kind: str, uploaded_by: str) -> dict[str, object]:
+    """A documents row as revision 0005 knew it (no ``uploader_role``)."""
+    return {
+        "document_id": document_id,
+        "case_id": "case-municipales-2026-c1",
+        "kind": kind,
+        "filename": f"{document_id}.pdf",
+        "size": 10,
+        "sha256": document_id.ljust(64, "0"),
+        "content_type": "application/pdf",
+        "object_key": f"objects/{document_id}",
+        "key_id": "k1",
+        "uploaded_by": uploaded_by,
+        "uploaded_at": dt.datetime(2026, 11, 23, tzinfo=dt.UTC),
+    }
+
+
+async def test_0007_backfills_the_uploader_role_of_existing_documents(
+    bare_engine: AsyncEngine,
+) -> None:
+    await migrate(bare_engine, "0005")
+    created = dt.datetime(2026, 11, 23, tzinfo=dt.UTC)
+    async with bare_engine.begin() as connection:
+        for account_id, role in (("c1", "candidate"), ("pref1", "prefecture")):
+            await connection.execute(
+                text(
+                    "INSERT INTO accounts (account_id, email, display_name, role, created_at) "
+                    "VALUES (:id, :email, 'Nom', :role, :at)"
+                ),
+                {
+                    "id": account_id,
+                    "email": f"{account_id}@example.test",
+                    "role": role,
+                    "at": created,
+                },
+            )
+        columns = ", ".join(_document_row("x", "other", "x"))
+        values = ", ".join(f":{name}" for name in _document_row("x", "other", "x"))
+        for row in (
+            _document_row("d1", "invoice", "c1"),
+            _document_row("d2", "evaluation_decision", "pref1"),
+            _document_row("d3", "deposit_receipt", "system"),
+            _document_row("d4", "other", "gone"),
+        ):
+            await connection.execute(
+                text(f"INSERT INTO documents ({columns}) VALUES ({values})"), row
+            )
+    await migrate(bare_engine, "0007")
+    async with bare_engine.connect() as connection:
+        roles = dict(
+            (
+                await connection.execute(text("SELECT document_id, uploader_role FROM documents"))
+            ).all()
+        )
+    assert roles == {"d1": "candidate", "d2": "prefecture", "d3": "system", "d4": "unknown"}
+    # Down and up again: the column goes, then comes back backfilled.
+    await migrate(bare_engine, "0005")
+    await migrate(bare_engine)
+    async with bare_engine.connect() as connection:
+        again = dict(
+            (
+                await connection.execute(text("SELECT document_id, uploader_role FROM documents"))
+            ).all()
+        )
+    assert again == roles

@@ -476,6 +476,7 @@ async def database_down(workdir: Path, n: int, outage_s: float = 5.0) -> FaultRe
                     display_name="Camille Martin",
                     role=Role.CANDIDATE,
                 )
+                await accounts.confirm(account.account_id)
                 tokens.append((account.account_id, await accounts.open_session(account.account_id)))
             bodies = {}
             async with (

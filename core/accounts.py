@@ -2,11 +2,14 @@
 
 Candidates sign in with a link sent by email: the link carries a random token, stored only as its
 SHA-256, valid ``sign_in_link_ttl_minutes`` and usable once; exchanging it opens a session whose
-token is likewise stored hashed, expires and can be revoked. Staff receive a long-lived session
-token from the admin command and never an emailed link (a mailbox compromise must not be a staff
-compromise). An account is *confirmed* once its owner signs in from an emailed link, and its name
-once the owner sets it (``set_display_name``): anyone may create an account for any address, so
-until then the account names no case. ``authenticate`` turns a session token into the ``Actor`` the
+token is likewise stored hashed, expires and can be revoked. Staff sign in through OpenID
+Connect (``api/routes/staff_sign_in.py``: a session like the emailed link's) or, for scripts,
+receive a long-lived session token from the admin command, and never an emailed link (a mailbox
+compromise must not be a staff compromise).
+
+An account is *confirmed* once its owner signs in from an emailed link, and its name once the
+owner sets it (``set_display_name``): anyone may create an account for any address, so until
+then the account names no case. ``authenticate`` turns a session token into the ``Actor`` the
 workflow checks (role, id, départements).
 
 Refusals (``DomainError``)::

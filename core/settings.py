@@ -314,7 +314,8 @@ class Settings(BaseSettings):
     rate_limit_sessions: str = "10/minute;100/hour"
     """Sign-in tokens checked (``POST /auth/sessions``)."""
     rate_limit_sign_in_form: str = "10/minute;100/hour"
-    """Sign-in tokens checked by the HTML form of the emailed link."""
+    """Sign-in tokens checked by the HTML form of the emailed link, and staff sign-in callbacks
+    (OpenID Connect)."""
     rate_limit_codec_sign_in: str = "10/minute;100/hour"
     """Sign-ins to the codec page of the Web UI."""
     rate_limit_refused_tokens: str = "30/minute;300/hour"

@@ -1,7 +1,7 @@
 """Records a closed case leaves in the app database, for the retention tests (workflow and CLI).
 
-``insert_message`` is the one place a test writes a case message: adapt it if the messages'
-columns change (encrypted at rest).
+``insert_message`` is the one place these tests write a case message, through the store the
+API uses (encrypted at rest).
 """
 
 from __future__ import annotations
@@ -29,9 +29,8 @@ from embedded.demo import upload_sample
 
 
 async def insert_message(engine: AsyncEngine, case_id: str, author_id: str) -> None:
-    """One message on the case, as the API would store it (encrypted at rest)."""
-    store = MessageStore(engine, Settings(_env_file=None))  # type: ignore[call-arg]
-    await store.write(
+    """One message on the case, as the API would store it (the purge never decrypts it)."""
+    await MessageStore(engine, Settings()).write(
         CaseMessage(
             message_id=f"msg{uuid.uuid4().hex}",
             case_id=case_id,

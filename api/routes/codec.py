@@ -151,9 +151,14 @@ async def codec_caller(
         return await _OPERATORS(await current_user(request, services, credentials))
     secret = request.cookies.get(COOKIE)
     if secret:
+        # A refused codec secret counts as a refused token (api.ratelimit).
+        limiter = limiter_of(request)
+        client = limiter.client(request)
+        await limiter.check(Bucket.REFUSED_TOKENS, client)
         try:
             account, actor = await _codec_sessions(services).authenticate(secret)
         except DomainError:
+            await limiter.hit(Bucket.REFUSED_TOKENS, client)
             # An expired cookie must not lock the development UI out of what it may do bare.
             if is_local_ui(request, services.settings):
                 return None

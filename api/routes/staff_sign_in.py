@@ -8,7 +8,8 @@ the app's ordinary session (``Authorization: Bearer``), shown once on the page l
 link's sign-in page shows it, and audited as ``sign_in_oidc``.
 
 Every refusal is a French page with its stable code; an unknown address, a candidate's address
-and a disabled account get the same one (``oidc_account_unknown``).
+and a disabled account get the same one (``oidc_account_unknown``). Callbacks count against the
+client's ``sign_in_form`` rate limit, like the emailed link's form.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from api import audit, oidc
 from api.deps import ServicesDep
 from api.errors import status_for
-from api.pages import page
+from api.pages import message_page, page
+from api.ratelimit import Bucket, RateLimited, limiter_of
 from api.staff import STAFF_ROLES
 from core.settings import Settings
 from domain.contracts import Actor
@@ -128,6 +130,14 @@ async def staff_callback(
 ) -> HTMLResponse:
     settings = services.settings
     accounts = services.accounts
+    # Each callback may cost the provider a code exchange: counted like the emailed link's form.
+    limiter = limiter_of(request)
+    try:
+        await limiter.hit(Bucket.SIGN_IN_FORM, limiter.client(request))
+    except RateLimited as limited:
+        answer = message_page(limited.message, title=_TITLE, status=429)
+        answer.headers.update(limited.headers or {})
+        return answer
     if not oidc.is_configured(settings):
         refused = ErrorCode.OIDC_NOT_CONFIGURED
         return _refusal(settings, refused, oidc.OidcError(refused).message)

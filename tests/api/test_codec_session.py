@@ -305,3 +305,27 @@ async def test_sign_in_sign_out_and_decoding_are_audited(api: ApiStack) -> None:
     async with api.engine.connect() as connection:
         everything = repr((await connection.execute(select(audit_log))).all())
     assert not re.search(re.escape(secret), everything)
+
+
+async def test_guessed_codec_secrets_count_as_refused_tokens(api: ApiStack) -> None:
+    _, token = await new_operator(api)
+    async with api.http() as http:
+        secret = set_cookie_of(await codec_sign_in(http, token))["value"]
+    async with (
+        other_api(api, rate_limit_refused_tokens="3/minute") as url,
+        httpx.AsyncClient(base_url=url, timeout=60.0) as http,
+    ):
+        statuses = []
+        for index in range(4):
+            response = await http.post(
+                "/codec/decode", content=PLAIN, headers=ui_headers(api, f"{COOKIE}=devine-{index}")
+            )
+            statuses.append(response.status_code)
+        assert statuses == [401, 401, 401, 429]
+        assert response.json()["code"] == "rate_limited"
+        assert "retry-after" in response.headers
+        # A real secret waits too: the guessing client cannot tell a hit by its answer.
+        response = await http.post(
+            "/codec/decode", content=PLAIN, headers=ui_headers(api, f"{COOKIE}={secret}")
+        )
+        assert response.status_code == 429

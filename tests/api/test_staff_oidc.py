@@ -77,6 +77,8 @@ async def staff_api(api: ApiStack, tmp_path_factory: pytest.TempPathFactory) -> 
             "api_port": port,
             "public_url": f"http://127.0.0.1:{port}",
             "oidc_issuer": issuer,
+            # This module signs in a few dozen times a minute from one address.
+            "rate_limit_sign_in_form": "1000/minute",
         }
     )
     log_file = tmp_path_factory.mktemp("oidc") / "provider.log"
@@ -336,6 +338,21 @@ async def test_an_unconfigured_or_unreachable_provider_is_a_french_page(api: Api
         async with serving(create_app(settings), port) as base_url, browser() as http:
             response = await http.get(f"{base_url}/auth/staff/sign-in")
         assert_refused(response, code, status)
+
+
+async def test_callbacks_count_against_the_clients_sign_in_limit(api: ApiStack) -> None:
+    port = free_port()
+    settings = api.settings.model_copy(
+        update={"api_port": port, "rate_limit_sign_in_form": "2/minute"}
+    )
+    async with serving(create_app(settings), port) as base_url, browser() as http:
+        for _ in range(2):
+            response = await http.get(f"{base_url}/auth/staff/callback", params={"state": "x"})
+            assert_refused(response, ErrorCode.OIDC_STATE_INVALID, 400)
+        response = await http.get(f"{base_url}/auth/staff/callback", params={"state": "x"})
+    assert response.status_code == 429
+    assert int(response.headers["retry-after"]) > 0
+    assert MESSAGES[ErrorCode.RATE_LIMITED].replace("'", "&#x27;") in response.text
 
 
 def test_production_refuses_the_development_oidc_secrets() -> None:

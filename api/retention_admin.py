@@ -103,11 +103,19 @@ async def list_command(settings: Settings, engine: AsyncEngine, _: argparse.Name
     async with _retention(settings, engine) as retention:
         recorded = await retention.record_closures(now)
         due = await retention.closures(now)
-    header = [
+        orphans = await retention.orphans()
+    lines = [
         f"Clôtures nouvellement enregistrées : {recorded}",
         f"Dossiers dont le délai de conservation est écoulé : {len(due)}",
+        *_lines(due),
     ]
-    return "\n".join(header + _lines(due))
+    if orphans:
+        lines.append(
+            f"À examiner : {len(orphans)} dossier(s) avec des données mais ni exécution "
+            "Temporal ni clôture enregistrée (jamais purgés automatiquement)"
+        )
+        lines += [f"  {case_id}" for case_id in orphans]
+    return "\n".join(lines)
 
 
 def _summary(result: PurgeCaseResult) -> str:

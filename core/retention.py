@@ -58,6 +58,7 @@ from core.db import (
     case_closures,
     case_mandates,
     case_messages,
+    codec_sessions,
     documents,
     elections,
     email_outbox,
@@ -257,6 +258,35 @@ class Retention:
             ).first()
         return _record(row) if row is not None else None
 
+    async def orphans(self) -> list[str]:
+        """Case ids that still have records here but neither a closure nor a Temporal execution.
+
+        Nothing purges them: Temporal forgot the case before it was recorded (the namespace's
+        retention was shorter than the interval between scans), or the case was terminated by
+        hand. An operator looks at each (``retention list`` shows them).
+        """
+        async with self._engine.connect() as connection:
+            seen: set[str] = set()
+            for column in (
+                documents.c.case_id,
+                case_messages.c.case_id,
+                invoice_claims.c.case_id,
+                case_mandates.c.case_id,
+            ):
+                seen |= set((await connection.execute(select(column).distinct())).scalars())
+            closed = set((await connection.execute(select(case_closures.c.case_id))).scalars())
+        candidates = sorted(case_id for case_id in seen - closed if _SAFE_ID.fullmatch(case_id))
+        found: list[str] = []
+        for start in range(0, len(candidates), 50):
+            chunk = candidates[start : start + 50]
+            listed = ", ".join(f"'{case_id}'" for case_id in chunk)
+            existing = {
+                execution.id
+                async for execution in self._client.list_workflows(f"WorkflowId IN ({listed})")
+            }
+            found += [case_id for case_id in chunk if case_id not in existing]
+        return found
+
     # --- Purge -----------------------------------------------------------------------------
 
     async def purge(
@@ -448,7 +478,13 @@ class Retention:
                 if row is None or row.role not in {Role.CANDIDATE.value, Role.THIRD_PARTY.value}:
                     continue
                 # Explicit deletes: SQLite does not enforce the foreign keys' cascades here.
-                for table in (sessions, sign_in_links, account_departements, case_mandates):
+                for table in (
+                    sessions,
+                    sign_in_links,
+                    account_departements,
+                    case_mandates,
+                    codec_sessions,
+                ):
                     await connection.execute(delete(table).where(table.c.account_id == account_id))
                 # Sign-in links and account emails kept the address in the outbox.
                 await connection.execute(

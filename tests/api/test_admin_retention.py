@@ -276,3 +276,19 @@ async def test_a_file_shared_with_another_case_and_accounts_still_in_use_are_kep
     assert "2 compte(s)" in out  # the candidate's and the third party's
     assert not await storage.store.exists(shared_key)
     assert await accounts_store.get("tiers1") is None
+
+
+async def test_list_shows_cases_with_records_but_neither_execution_nor_closure(
+    records: tuple[AsyncEngine, DocumentStorage], capsys: pytest.CaptureFixture[str]
+) -> None:
+    engine, storage = records
+    forgotten, candidate_id = _case_ids()
+    await seed_case_records(engine, storage, forgotten, candidate_id)
+    closed, _ = await _closed_case(engine, storage, due_in=dt.timedelta(days=30))
+
+    status, out, _ = await admin(capsys, "retention", "list")
+    assert status == 0
+    assert "À examiner : 1 dossier(s)" in out
+    assert f"  {forgotten}" in out
+    assert closed not in out
+    assert (await count_rows(engine, forgotten))["documents"] == 1

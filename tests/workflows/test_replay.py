@@ -61,8 +61,15 @@ def test_latest_histories_cover_every_update_signal_and_activity() -> None:
                 seen.add(event.activity_task_scheduled_event_attributes.activity_type.name)
             elif event.HasField("workflow_execution_continued_as_new_event_attributes"):
                 seen.add("continue-as-new")
+            elif event.HasField("workflow_execution_started_event_attributes"):
+                started = event.workflow_execution_started_event_attributes
+                seen.add(f"workflow:{started.workflow_type.name}")
     expected = {action.value for action, rule in RULES.items() if Role.SYSTEM not in rule.roles}
     expected |= {MESSAGE_POSTED_SIGNAL, "continue-as-new"}
     expected |= {"send_email", "seal_dossier", "check_cnaps_authorisation", "check_sirene"}
     expected |= {"record_closures", "list_due_cases", "purge_case"}
+    # Every registered workflow type has a history of the latest version.
+    expected |= {
+        f"workflow:{workflow.__temporal_workflow_definition.name}" for workflow in WORKFLOWS
+    }  # type: ignore[attr-defined]
     assert expected - seen == set(), f"record them: make histories LABEL=v{latest + 1}"

@@ -45,6 +45,7 @@ async def candidate_token(settings: Settings) -> str:
             display_name="Camille Martin",
             role=Role.CANDIDATE,
         )
+        await accounts.confirm(account.account_id)
         await add_election(
             engine,
             election_id="panne",

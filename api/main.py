@@ -34,6 +34,7 @@ from api.routes import (
     cases,
     cnccfp,
     codec,
+    exports,
     operator,
     prefecture,
     staff_sign_in,
@@ -81,6 +82,7 @@ TAGS = [
     {"name": "Préfectures", "description": "Les actions des agents de préfecture."},
     {"name": "CNCCFP", "description": "Les actions des rapporteurs de la Commission."},
     {"name": "Messages", "description": "Les échanges entre le candidat et la Commission."},
+    {"name": "Exports et statistiques", "description": "Exports et chiffres des dossiers."},
     {"name": "Administration", "description": "Comptes d'agents, préfectures, élections, audit."},
     {"name": "Exploitation", "description": "Santé du service, métriques, codec de l'interface."},
 ]
@@ -174,6 +176,7 @@ _SCHEMA_DESCRIPTIONS = {
     "RegistryOutcome": "Réponse d'un registre (CNAPS ou SIRENE).",
     "DecisionOutcome": "Sens de la décision : approuvée, réformée ou rejetée.",
     "ThreatLevel": "Niveau de la menace avérée : 1 ou 2.",
+    "Flag": "Signalement d'un dossier : facture présentée ailleurs, échéance dépassée.",
     "Body_sign_in_form": "Formulaire de connexion.",
     "Body_codec_sign_in_codec_connexion_post": "Formulaire d'activation du décodage.",
 }
@@ -220,6 +223,7 @@ ROUTERS = (
     cnccfp.router,
     operator.router,
     admin.router,
+    exports.router,
 )
 
 

@@ -826,3 +826,31 @@ class MessagePublic(Public):
     author_role: str = Field(description="Rôle de l'auteur.")
     body: str = Field(description="Texte.")
     created_at: dt.datetime = Field(description="Envoyé le.")
+
+
+# --- Exports and statistics (issue 13) -----------------------------------------------------------
+
+
+class CountPublic(BaseModel):
+    """Un nombre de dossiers."""
+
+    key: str = Field(description="Étape ou département.")
+    label: str = Field(description="Libellé.")
+    count: int = Field(description="Nombre de dossiers.")
+
+
+class StatisticsPublic(BaseModel):
+    """Les chiffres des dossiers que la personne connectée peut voir, filtres appliqués."""
+
+    total: int = Field(description="Nombre de dossiers.")
+    by_stage: list[CountPublic] = Field(description="Dossiers par étape.")
+    by_departement: list[CountPublic] = Field(description="Dossiers par département.")
+    claimed_cents: int = Field(
+        description="Montant demandé, en centimes (dossiers dont la demande est visible)."
+    )
+    decided_cents: int = Field(description="Montant arrêté, en centimes.")
+    paid_cents: int = Field(description="Montant payé, en centimes.")
+    decisions_due_this_month: int = Field(
+        description="Dossiers non décidés dont la décision est due ce mois-ci (heure de Paris)."
+    )
+    overdue: int = Field(description="Dossiers ouverts dont l'échéance est dépassée.")

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from temporalio.service import RPCError, RPCStatusCode
 
 from api import audit
-from api.deps import Allow, CurrentUser, ServicesDep
+from api.deps import Allow, CurrentUser, Services, ServicesDep
 from api.errors import PROBLEM_RESPONSES, ApiError
 from api.gateway import CaseGateway, document_visible, election_of, quoted
 from api.routes.actions import CaseIdPath
@@ -82,6 +82,21 @@ async def list_cases(
     departement: Annotated[str | None, Query(max_length=3, description="Département.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Nombre maximal de dossiers.")] = 200,
 ) -> list[CaseSummaryPublic]:
+    query = await scoped_query(services, user, stage, election_id, departement)
+    if query is None:
+        return []
+    return await CaseGateway(services).list(query, limit)
+
+
+async def scoped_query(
+    services: Services,
+    user: CurrentUser,
+    stage: Stage | None = None,
+    election_id: str | None = None,
+    departement: str | None = None,
+) -> str | None:
+    """The visibility query of the cases ``user`` may list, with the filters given (None: the
+    caller has no case). The pages and the exports list cases through it too."""
     # Every value placed in the query is checked to be a plain identifier first.
     if election_id is not None and not is_opaque_id(election_id):
         raise ApiError(ErrorCode.INVALID_IDENTIFIER, field="election_id")
@@ -94,7 +109,7 @@ async def list_cases(
             election_ids = (await connection.execute(select(elections.c.election_id))).scalars()
             ids = [case_workflow_id(election, actor.id) for election in election_ids]
         if not ids:
-            return []
+            return None
         clauses.append(f"WorkflowId IN ({quoted(ids)})")
     elif actor.role == Role.THIRD_PARTY:
         ids = [
@@ -103,7 +118,7 @@ async def list_cases(
             if is_opaque_id(case_id)
         ]
         if not ids:
-            return []
+            return None
         clauses.append(f"WorkflowId IN ({quoted(ids)})")
     elif actor.role == Role.PREFECTURE:
         clauses.append(f"SecupolDepartement IN ({quoted(actor.departements)})")
@@ -115,7 +130,7 @@ async def list_cases(
         clauses.append(f"SecupolElection = '{election_id}'")
     if departement is not None:
         clauses.append(f"SecupolDepartement = '{departement}'")
-    return await CaseGateway(services).list(" AND ".join(clauses), limit)
+    return " AND ".join(clauses)
 
 
 @router.get(

@@ -160,3 +160,28 @@ async def submitted_case(
             )
         case = await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
     return token, case_id, case
+
+
+async def decide(stack: ApiStack, case_id: str, amount_cents: int) -> dict[str, Any]:
+    """The CNCCFP decides ``amount_cents`` on a submitted case (the amount claimed or less)."""
+    async with stack.http(stack.staff["cnccfp"]) as http:
+        return await act(http, "POST", f"/cases/{case_id}/decision", {"amount_cents": amount_cents})
+
+
+async def pay(
+    stack: ApiStack, token: str, case_id: str, amount_cents: int, reference: str = "VIR-1"
+) -> dict[str, Any]:
+    """A decided case: the candidate contacts the prefecture of the 60, which pays."""
+    async with stack.http(token) as http:
+        await act(http, "POST", f"/cases/{case_id}/prefecture-contact")
+    async with stack.http(stack.staff["pref60"]) as http:
+        return await act(
+            http,
+            "POST",
+            f"/cases/{case_id}/payment",
+            {
+                "amount_cents": amount_cents,
+                "paid_on": dt.date.today().isoformat(),
+                "reference": reference,
+            },
+        )

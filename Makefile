@@ -3,10 +3,14 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
-# The embedded OpenID Connect provider's Node packages (package.json, package-lock.json).
+# The embedded OpenID Connect provider's and the pages' (DSFR) Node packages (package.json,
+# package-lock.json; .dsfr.yml records the DSFR's terms of use, which its install checks).
 NODE_STAMP := node_modules/.installed-stamp
+# The browser tests (tests/web) drive Debian's Chromium: no browser is ever downloaded.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test lint fmt typecheck pytest bench faults seed-demo bench-api config-docs histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api config-docs histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,9 +18,16 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-$(NODE_STAMP): package.json package-lock.json
+$(NODE_STAMP): package.json package-lock.json .dsfr.yml
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
+
+## Debian's Chromium for the browser tests, installed when missing.
+chromium: $(CHROMIUM)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update
+	$(SUDO) DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
 
 ## Run the whole embedded stack (Temporal dev server + Web UI, SMTP mailbox, OIDC provider,
 ## worker, API). Ctrl-C stops it.
@@ -27,7 +38,7 @@ up: $(STAMP) $(NODE_STAMP)
 	$(BIN)/honcho start -f Procfile
 
 ## Every check CI runs: format, lint, types, then the test suite.
-test: $(STAMP) $(NODE_STAMP) lint typecheck pytest
+test: $(STAMP) $(NODE_STAMP) $(CHROMIUM) lint typecheck pytest
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check .
@@ -40,7 +51,7 @@ typecheck: $(STAMP)
 SECUPOL_TEST_POSTGRES_URL ?= postgresql+asyncpg://postgres@127.0.0.1:5432/test
 export SECUPOL_TEST_POSTGRES_URL
 
-pytest: $(STAMP) $(NODE_STAMP)
+pytest: $(STAMP) $(NODE_STAMP) $(CHROMIUM)
 	$(BIN)/pytest
 
 fmt: $(STAMP)

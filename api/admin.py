@@ -289,6 +289,13 @@ async def seed_demo_command(
     url = settings.public_url.rstrip("/")
     lines += [
         "",
+        "Les pages (un navigateur suffit) :",
+        f"  accueil        : {url}/",
+        f"  se connecter   : {url}/connexion (un lien arrive par courriel : make mail)",
+        f"  créer un compte: {url}/creer-un-compte",
+        f"  mes dossiers   : {url}/dossiers",
+        f"  mon compte     : {url}/compte",
+        "",
         f"Compte candidat — {candidate.email} ({'créé' if created else 'existant'})",
         f"  identifiant    : {candidate.account_id}",
         f"  nom            : {candidate.display_name}",

@@ -367,9 +367,14 @@ class BodySizeLimit:
     body is read whole by the framework, so a hostile one is cut off here.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, form_prefixes: tuple[str, ...] = (), form_bytes: int = 0
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.form_prefixes = form_prefixes
+        """Paths of the web pages' upload forms (multipart, several files): ``form_bytes``."""
+        self.form_bytes = form_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or (
@@ -377,9 +382,12 @@ class BodySizeLimit:
         ):
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if scope["method"] == "POST" and str(scope["path"]).startswith(self.form_prefixes):
+            limit = max(limit, self.form_bytes)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length", b"")
-        if declared.isdigit() and int(declared) > self.max_bytes:
+        if declared.isdigit() and int(declared) > limit:
             await self._too_large(scope, receive, send)
             return
         received = 0
@@ -389,7 +397,7 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
+                if received > limit:
                     raise _BodyTooLarge
             return message
 

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
-from api import docs, observability
+from api import docs, observability, web
 from api.audit import OutcomeWatcher
 from api.deps import Services, TemporalLink
 from api.errors import (
@@ -144,7 +144,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.limiter = RateLimiter(app.state.settings)
     install_error_handlers(app)
     app.add_middleware(CatchAllMiddleware)
-    app.add_middleware(BodySizeLimit, max_bytes=MAX_JSON_BODY_BYTES)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=MAX_JSON_BODY_BYTES,
+        form_prefixes=web.UPLOAD_FORM_PREFIXES,
+        form_bytes=web.upload_form_bytes(app.state.settings),
+    )
     app.add_middleware(
         SecurityHeaders, hsts=app.state.settings.public_url.lower().startswith("https://")
     )
@@ -153,6 +158,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Operators' routes: the codec endpoint of the Web UI, health, readiness and metrics.
     app.include_router(codec.router)
     app.include_router(docs.router)
+    web.install(app)  # the pages (api/web): one more front door on the same gateway
     codec.install_cors(app, app.state.settings)
     observability.install(app)
     generate = app.openapi

@@ -6,16 +6,17 @@
 - ``Referrer-Policy: no-referrer``: a sign-in link's token never leaves in a Referer header;
 - ``Cache-Control: no-store``: answers carry personal data or tokens, and no cache keeps them;
 - ``Content-Security-Policy``: nothing loads but the page itself (JSON answers: nothing at all;
-  the API's own forms: their inline style). The interactive documentation (``/docs``,
-  ``/redoc``, ``api.docs``) loads Swagger UI and ReDoc from the API itself: scripts from
-  ``'self'`` only, no inline script, no CDN; styles inline (both tools set style attributes),
+  the API's own forms: no script; the web pages: the DSFR's files from ``/static/``). The
+  interactive documentation (``/docs``, ``/redoc``, ``api.docs``) loads Swagger UI and ReDoc
+  from the API itself: scripts from ``'self'`` only, no inline script, no CDN; styles inline
+  (both tools set style attributes),
   images as ``data:`` URIs, ReDoc's search worker from a ``blob:``;
 - ``Strict-Transport-Security`` (two years, subdomains included) when the public address
   (``SECUPOL_PUBLIC_URL``) is HTTPS: a browser then never tries the service in clear again.
   Not sent over a plain-HTTP public address (development), where it would mean nothing.
 
-The documentation's assets (fixed files of a pinned package, no personal data) may be cached a
-day; every other answer carries ``Cache-Control: no-store``.
+The documentation's assets and the pages' static files (fixed files of pinned packages, no
+personal data) may be cached a day; every other answer carries ``Cache-Control: no-store``.
 """
 
 from __future__ import annotations
@@ -23,10 +24,20 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 HTML_POLICY = (
-    "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
+    "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+    "font-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-"""The API's own forms (sign-in, codec session): inline style, forms posting to the API."""
+"""The API's own forms under ``/auth/`` and ``/codec/`` (the emailed link's landing page, the
+token page, the codec session): no script at all; the DSFR's styles, fonts and icons, and the
+older forms' inline style."""
+PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "font-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; "
+    "base-uri 'none'"
+)
+"""The web pages (``api.web``): the DSFR's scripts, styles, fonts and icons from the app itself
+(``/static/``), no inline script or style, icons as ``data:`` URIs where the DSFR has them."""
+FORM_PATHS = ("/auth/", "/codec/")
 OTHER_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
 """JSON, files and problems: a browser may render nothing of them."""
 DOCUMENTATION_POLICY = (
@@ -36,7 +47,7 @@ DOCUMENTATION_POLICY = (
 )
 """``/docs`` and ``/redoc``: their scripts and styles from the API itself (``api.docs``)."""
 DOCUMENTATION_PATHS = ("/docs", "/redoc")
-ASSET_PATHS = ("/docs/assets/",)
+ASSET_PATHS = ("/docs/assets/", "/static/")
 ASSET_CACHE = b"public, max-age=86400"
 HSTS = (b"strict-transport-security", b"max-age=63072000; includeSubDomains")
 
@@ -92,8 +103,10 @@ class SecurityHeaders:
                     policy = OTHER_POLICY
                 elif documentation:
                     policy = DOCUMENTATION_POLICY
-                else:
+                elif path.startswith(FORM_PATHS):
                     policy = HTML_POLICY
+                else:
+                    policy = PAGE_POLICY
                 headers.append((b"content-security-policy", policy.encode()))
                 message = {**message, "headers": headers}
             await send(message)

@@ -126,16 +126,15 @@ _TITLE = "Sécu'Pol — connexion"
     response_class=HTMLResponse,
     summary="Page du lien de connexion",
     description="Page ouverte depuis le courriel. Elle ne consomme pas le lien (les logiciels "
-    "qui inspectent les liens des courriels l'ouvriraient sinon) : le bouton le fait.",
+    "qui inspectent les liens des courriels l'ouvriraient sinon) : son bouton « Me connecter » "
+    "ouvre une session dans le navigateur ; « Obtenir un jeton d'API » affiche un jeton de "
+    "session pour l'API.",
 )
-async def sign_in_page(token: str = "") -> HTMLResponse:
-    content = (
-        "<p>Pour ouvrir votre session, confirmez :</p>"
-        '<form method="post" action="/auth/sign-in">'
-        f'<input type="hidden" name="token" value="{html.escape(token[:200], quote=True)}">'
-        '<button type="submit">Me connecter</button></form>'
-    )
-    return page(content, title=_TITLE)
+async def sign_in_page(request: Request, token: str = "") -> HTMLResponse:
+    # The page is the web pages' (api/web): it opens a page session, or gives an API token.
+    from api.web.routes_public import sign_in_landing
+
+    return await sign_in_landing(request, token)
 
 
 @router.post(

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import urllib.parse
 import uuid
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 from typing import Annotated, Any
 
@@ -30,7 +31,7 @@ from core.db import elections
 from core.messages import CaseMessage, MessageStore, MessageUnreadable
 from domain import visibility
 from domain.contracts import MESSAGE_POSTED_SIGNAL, CaseState, MessagePostedInput
-from domain.documents import ContentType, DocumentKind, check_uploadable
+from domain.documents import ContentType, DocumentInfo, DocumentKind, check_uploadable
 from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_opaque_id, is_valid_departement
 from domain.ids import case_workflow_id
@@ -151,9 +152,7 @@ async def read_case(case_id: CaseIdPath, services: ServicesDep, user: CaseReader
     return await gateway.view(user, state)
 
 
-async def _ensure_case_for_documents(
-    services: ServicesDep, user: CurrentUser, case_id: str
-) -> None:
+async def _ensure_case_for_documents(services: Services, user: CurrentUser, case_id: str) -> None:
     """Scope, and for a candidate whose case is not open yet, an election that exists."""
     await CaseGateway(services).ensure_visible(user, case_id)
     if user.role == Role.CANDIDATE:
@@ -217,6 +216,20 @@ async def upload_document(
         and int(declared) > (services.settings.max_document_bytes)
     ):
         raise ApiError(ErrorCode.DOCUMENT_TOO_LARGE)
+    info = await store_document(services, user, case_id, kind, filename, request.stream())
+    return DocumentPublic.model_validate(info, from_attributes=True)
+
+
+async def store_document(
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    kind: DocumentKind,
+    filename: str,
+    chunks: AsyncIterator[bytes],
+) -> DocumentInfo:
+    """Scope, kind, limits and type checks, storage and audit of one upload (the JSON route's
+    and the pages' uploads alike)."""
     await _ensure_case_for_documents(services, user, case_id)
     try:
         check_uploadable(user.role, kind)
@@ -225,7 +238,7 @@ async def upload_document(
             kind=kind,
             filename=filename,
             uploaded_by=user.actor.id,
-            chunks=request.stream(),
+            chunks=chunks,
             uploader_role=user.role.value,
         )
     except DomainError as refusal:
@@ -234,7 +247,7 @@ async def upload_document(
         )
         raise
     await audit.record(services.engine, user.actor, "upload_document", audit.OK, case_id=case_id)
-    return DocumentPublic.model_validate(info, from_attributes=True)
+    return info
 
 
 @router.get(

@@ -45,6 +45,8 @@ class ActionRoute:
     path: str
     action: Action
     body: type[BaseModel] | None
+    to_input: "Callable[[ActionContext, Any], ActionInput] | None" = None
+    after: "AfterAction | None" = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,40 @@ AfterAction = Callable[[Services, str, Any, CaseState], Awaitable[None]]
 
 ACTION_ROUTES: list[ActionRoute] = []
 """Every action route, in the order they are declared."""
+ROUTE_OF_ACTION: dict[Action, ActionRoute] = {}
+"""The route of each action (the pages send actions through it, ``perform_action``)."""
+
+
+async def perform_action(
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    action: Action,
+    data: BaseModel | None,
+    key: str | None = None,
+    line_id: str = "",
+) -> CasePublic:
+    """What the route of ``action`` does with a request: build the input from ``data`` (the
+    route's body model), send it through the gateway (scope, documents, audit), run the route's
+    ``after``, and return the case as ``user`` sees it. The pages call it with the body their
+    form made: the same path to the workflow as the JSON API."""
+    route = ROUTE_OF_ACTION[action]
+    assert route.to_input is not None
+    to_input = route.to_input
+    received_at = dt.datetime.now(dt.UTC)
+    context = ActionContext(user.actor, received_at, services.settings, line_id)
+
+    def make_input() -> ActionInput:
+        # An absent optional body is read as {} here, after the scope check: its model's
+        # refusal is then a 422 like any other input's.
+        given = route.body.model_validate({}) if data is None and route.body is not None else data
+        return to_input(context, given)
+
+    gateway = CaseGateway(services)
+    state = await gateway.act(user, case_id, action, make_input, key, received_at=received_at)
+    if route.after is not None:
+        await route.after(services, case_id, data, state)
+    return await gateway.view(user, state)
 
 
 def _roles_text(action: Action) -> str:
@@ -119,20 +155,7 @@ def action_route(
         data: BaseModel | None,
         line_id: str = "",
     ) -> CasePublic:
-        received_at = dt.datetime.now(dt.UTC)
-        context = ActionContext(user.actor, received_at, services.settings, line_id)
-
-        def make_input() -> ActionInput:
-            # An absent optional body is read as {} here, after the scope check: its model's
-            # refusal is then a 422 like any other input's.
-            given = body.model_validate({}) if data is None and body is not None else data
-            return to_input(context, given)
-
-        gateway = CaseGateway(services)
-        state = await gateway.act(user, case_id, action, make_input, key, received_at=received_at)
-        if after is not None:
-            await after(services, case_id, data, state)
-        return await gateway.view(user, state)
+        return await perform_action(services, user, case_id, action, data, key, line_id)
 
     if body is None:
 
@@ -198,4 +221,6 @@ def action_route(
         name=action.value,
         openapi_extra={"x-secupol-action": action.value},
     )
-    ACTION_ROUTES.append(ActionRoute(method, full_path, action, body))
+    route = ActionRoute(method, full_path, action, body, to_input, after)
+    ACTION_ROUTES.append(route)
+    ROUTE_OF_ACTION.setdefault(action, route)

@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import routes_candidate, routes_public
+from api.web import routes_candidate, routes_public, routes_staff
 from core.settings import Settings
 
 APP_STATIC = Path(__file__).parent / "static"
@@ -33,7 +33,7 @@ def dsfr_dist() -> Path:
     return beside if beside.is_dir() else Path.cwd() / _DSFR
 
 
-ROUTERS = (routes_public.router, routes_candidate.router)
+ROUTERS = (routes_public.router, routes_candidate.router, routes_staff.router)
 
 
 def install(app: FastAPI) -> None:
@@ -46,7 +46,7 @@ def install(app: FastAPI) -> None:
     app.mount("/static/dsfr", StaticFiles(directory=dsfr_dist(), check_dir=False), name="dsfr")
 
 
-UPLOAD_FORM_PREFIXES = ("/dossiers",)
+UPLOAD_FORM_PREFIXES = ("/dossiers", "/agents/dossiers")
 """Pages whose forms carry files (multipart): their bodies may exceed the JSON limit."""
 MAX_FILES_PER_FORM = 2
 

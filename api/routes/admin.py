@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, status
@@ -21,8 +22,8 @@ from api.schemas import (
     StaffAccountCreate,
     StaffAccountPublic,
 )
-from api.staff import add_election, create_staff, set_prefecture
-from core.db import audit_log
+from api.staff import STAFF_ROLES, add_election, create_staff, set_prefecture
+from core.db import accounts, audit_log, prefectures
 from domain.calendar import deposit_deadline
 from domain.errors import ErrorCode
 from domain.identifiers import is_opaque_id
@@ -34,6 +35,7 @@ Admin = Annotated[CurrentUser, Depends(Allow(Role.ADMIN))]
 _RESPONSES: dict[int | str, dict[str, Any]] = {
     code: PROBLEM_RESPONSES[code] for code in (401, 403, 409, 422, 503)
 }
+_CODE = re.compile(r"[a-z0-9_]{1,64}")
 _ONLY_ADMINS = "\n\nRéservé à : administrateur."
 
 
@@ -143,12 +145,68 @@ async def read_audit(
     user: Admin,
     case_id: Annotated[str | None, Query(max_length=140, description="Dossier.")] = None,
     limit: Annotated[int, Query(ge=1, le=1000, description="Nombre de lignes.")] = 100,
+    action: Annotated[str | None, Query(max_length=64, description="Action.")] = None,
+    actor_role: Annotated[Role | None, Query(description="Rôle de qui a agi.")] = None,
+    outcome: Annotated[
+        str | None, Query(max_length=64, description="Issue : ok, pending ou un code de refus.")
+    ] = None,
 ) -> list[AuditEntryPublic]:
     query = select(audit_log).order_by(audit_log.c.entry_id.desc()).limit(limit)
     if case_id is not None:
         if not is_opaque_id(case_id):
             raise ApiError(ErrorCode.INVALID_IDENTIFIER, field="case_id")
         query = query.where(audit_log.c.case_id == case_id)
+    # Action names and outcome codes are snake_case; compared as bound parameters.
+    for field, value, column in (
+        ("action", action, audit_log.c.action),
+        ("outcome", outcome, audit_log.c.outcome),
+    ):
+        if value is not None:
+            if not _CODE.fullmatch(value):
+                raise ApiError(ErrorCode.INVALID_IDENTIFIER, field=field)
+            query = query.where(column == value)
+    if actor_role is not None:
+        query = query.where(audit_log.c.actor_role == actor_role.value)
     async with services.engine.connect() as connection:
         rows = await connection.execute(query)
         return [AuditEntryPublic.model_validate(row, from_attributes=True) for row in rows]
+
+
+@router.get(
+    "/accounts",
+    response_model=list[AccountPublic],
+    summary="Comptes d'agents",
+    description="Les comptes des agents (préfecture, CNCCFP, administration, exploitation), par "
+    "rôle puis adresse ; les comptes des candidats et des tiers n'y sont pas." + _ONLY_ADMINS,
+    responses=_RESPONSES,
+)
+async def list_staff_accounts(services: ServicesDep, user: Admin) -> list[AccountPublic]:
+    async with services.engine.connect() as connection:
+        ids = (
+            await connection.execute(
+                select(accounts.c.account_id)
+                .where(accounts.c.role.in_([role.value for role in STAFF_ROLES]))
+                .order_by(accounts.c.role, accounts.c.email)
+            )
+        ).scalars()
+        account_ids = list(ids)
+    found = [await services.accounts.get(account_id) for account_id in account_ids]
+    return [
+        AccountPublic.model_validate(account, from_attributes=True)
+        for account in found
+        if account is not None
+    ]
+
+
+@router.get(
+    "/prefectures",
+    response_model=list[PrefecturePublic],
+    summary="Services des préfectures",
+    description="L'adresse du service de chaque préfecture inscrite, par département."
+    + _ONLY_ADMINS,
+    responses=_RESPONSES,
+)
+async def list_prefectures(services: ServicesDep, user: Admin) -> list[PrefecturePublic]:
+    async with services.engine.connect() as connection:
+        rows = await connection.execute(select(prefectures).order_by(prefectures.c.departement))
+        return [PrefecturePublic(departement=row.departement, email=row.email) for row in rows]

@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import routes_candidate, routes_public, routes_staff
+from api.web import routes_admin, routes_candidate, routes_public, routes_staff
 from core.settings import Settings
 
 APP_STATIC = Path(__file__).parent / "static"
@@ -33,7 +33,12 @@ def dsfr_dist() -> Path:
     return beside if beside.is_dir() else Path.cwd() / _DSFR
 
 
-ROUTERS = (routes_public.router, routes_candidate.router, routes_staff.router)
+ROUTERS = (
+    routes_public.router,
+    routes_candidate.router,
+    routes_staff.router,
+    routes_admin.router,
+)
 
 
 def install(app: FastAPI) -> None:

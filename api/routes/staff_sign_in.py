@@ -4,8 +4,9 @@
 where the provider sends it back. The address the provider vouches for must be that of an
 existing, enabled staff account (admin, operator, prefecture, CNCCFP): there is no self-service
 staff account, and candidates and third parties keep their emailed links. The session opened is
-the app's ordinary session (``Authorization: Bearer``), shown once on the page like the emailed
-link's sign-in page shows it, and audited as ``sign_in_oidc``.
+the app's ordinary session, held in the pages' HttpOnly cookie (``api.web.session``), and audited
+as ``sign_in_oidc``; the browser goes on to the staff member's home page. A token for scripts
+(``Authorization: Bearer``) is opened on the page ``/agents/jeton`` and shown there once.
 
 Every refusal is a French page with its stable code; an unknown address, a candidate's address
 and a disabled account get the same one (``oidc_account_unknown``). Callbacks count against the
@@ -28,6 +29,8 @@ from api.errors import status_for
 from api.pages import message_page, page
 from api.ratelimit import Bucket, RateLimited, limiter_of
 from api.staff import STAFF_ROLES
+from api.web import routes_public
+from api.web.session import set_session_cookie
 from core.settings import Settings
 from domain.contracts import Actor
 from domain.errors import ErrorCode
@@ -79,7 +82,7 @@ def _refusal(settings: Settings, code: ErrorCode, message: str) -> HTMLResponse:
     status_code=303,
     summary="Connexion des agents (fédération d'identité)",
     description="Redirige le navigateur de l'agent vers le fournisseur d'identité (ProConnect en "
-    "production). Au retour, la page de `/auth/staff/callback` affiche le jeton de session. "
+    "production). Au retour, l'agent arrive connecté sur sa page d'accueil. "
     "Seuls les comptes d'agents existants et actifs peuvent se connecter ainsi. Page pour un "
     "navigateur : un refus est une page HTML en français avec son code (404 "
     "`oidc_not_configured`, 502 `oidc_provider_error`).",
@@ -110,11 +113,15 @@ async def staff_sign_in(request: Request, services: ServicesDep) -> Response:
 
 @router.get(
     "/auth/staff/callback",
-    response_class=HTMLResponse,
+    response_class=RedirectResponse,
+    status_code=303,
+    responses={303: {"description": "Vers la page d'accueil de l'agent, connecté."}},
     summary="Retour du fournisseur d'identité",
     description="Le fournisseur d'identité y renvoie l'agent. Vérifie l'état, échange le code, "
     "vérifie le jeton d'identité et ouvre une session pour le compte d'agent de l'adresse "
-    "confirmée ; la page affiche le jeton de session, une seule fois. Page pour un navigateur : "
+    "confirmée : un cookie de session des pages, puis la page d'accueil de l'agent ; un jeton "
+    "d'API pour les scripts s'obtient ensuite sur la page « Jeton d'API » (/agents/jeton). "
+    "Page pour un navigateur : "
     "un refus est une page HTML en français avec son code (400 `oidc_state_invalid`, 401 "
     "`oidc_denied` ou `oidc_token_invalid`, 403 `oidc_account_unknown` ou "
     "`oidc_email_unverified`, 404 `oidc_not_configured`, 502 `oidc_provider_error`).",
@@ -127,7 +134,7 @@ async def staff_callback(
     iss: Annotated[str | None, Query(max_length=_PARAMETER)] = None,
     error: Annotated[str | None, Query(max_length=_PARAMETER)] = None,
     sealed: Annotated[str | None, Cookie(alias=oidc.STATE_COOKIE, max_length=4096)] = None,
-) -> HTMLResponse:
+) -> Response:
     settings = services.settings
     accounts = services.accounts
     # Each callback may cost the provider a code exchange: counted like the emailed link's form.
@@ -163,14 +170,10 @@ async def staff_callback(
         return _refusal(settings, refused.code, refused.message)
     assert actor is not None
     await audit.record(services.engine, actor, "sign_in_oidc", audit.OK)
-    content = (
-        f"<p>Bonjour {html.escape(account.display_name)}, vous êtes connecté(e).</p>"
-        "<p>Votre jeton de session (à garder pour vous) :</p>"
-        f"<pre>{html.escape(token)}</pre>"
-        "<p>Joignez-le à chaque requête : <code>Authorization: Bearer &lt;jeton&gt;</code>. "
-        f"Il expire dans {settings.session_ttl_hours} heures.</p>"
-    )
-    response = page(content, title=_TITLE)
+    # The session is the pages' (an HttpOnly cookie): on to the staff member's home page. A
+    # token for scripts is asked for on the page "Jeton d'API" (``/agents/jeton``).
+    response = RedirectResponse(routes_public.HOME_BY_ROLE.get(account.role, "/"), status_code=303)
+    set_session_cookie(request, response, token)
     response.delete_cookie(
         oidc.STATE_COOKIE,
         path=oidc.STATE_COOKIE_PATH,

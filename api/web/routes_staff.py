@@ -24,6 +24,7 @@ from pydantic import BaseModel
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
 
+from api import audit
 from api.deps import Allow, CurrentUser, Services
 from api.errors import ApiError
 from api.exports import FLAG_LABELS, CaseFilters, CaseRow, Flag, case_rows
@@ -532,3 +533,49 @@ async def _act(
         )
     target = f"/agents/dossiers/{urllib.parse.quote(case_id)}?fait={step_name}#resultat"
     return finish_response(request, RedirectResponse(target, status_code=303))
+
+
+# --- A token for scripts -------------------------------------------------------------------------
+
+_ANY_STAFF = Allow(Role.PREFECTURE, Role.CNCCFP, Role.ADMIN, Role.OPERATOR)
+TOKEN_PAGE = "/agents/jeton"
+routes_public.HOME_BY_ROLE.setdefault(Role.OPERATOR, TOKEN_PAGE)
+EXTRA_NAVIGATION.append(
+    (
+        frozenset({Role.PREFECTURE, Role.CNCCFP, Role.ADMIN, Role.OPERATOR}),
+        "Jeton d’API",
+        TOKEN_PAGE,
+    )
+)
+
+
+@router.get(TOKEN_PAGE)
+async def api_token_page(request: Request) -> HTMLResponse:
+    await _ANY_STAFF(await require_user(request))
+    return await render(
+        request,
+        "staff_token.html",
+        PageContext(title="Jeton d’API", crumbs=[Crumb("Jeton d’API")]),
+        token=None,
+        hours=services_of(request).settings.session_ttl_hours,
+    )
+
+
+@router.post(TOKEN_PAGE)
+async def api_token_issue(request: Request) -> HTMLResponse:
+    """A new session for scripts (``Authorization: Bearer``), shown once; the page session
+    stays as it is. Audited as ``issue_api_token``."""
+    user = await _ANY_STAFF(await require_user(request))
+    await checked_form(request)
+    services = services_of(request)
+    hours = services.settings.session_ttl_hours
+    token = await services.accounts.open_session(user.account.account_id, dt.timedelta(hours=hours))
+    await audit.record(services.engine, user.actor, "issue_api_token", audit.OK)
+    return await render(
+        request,
+        "staff_token.html",
+        PageContext(title="Jeton d’API", crumbs=[Crumb("Jeton d’API")]),
+        status=201,
+        token=token,
+        hours=hours,
+    )

@@ -42,7 +42,8 @@ from embedded.temporal_server import free_port
 from tests.api.conftest import ApiStack
 from tests.helpers import assert_eventually
 
-TOKEN_ON_PAGE = re.compile(r"<pre>([A-Za-z0-9_\-]+)</pre>")
+TOKEN_ON_PAGE = re.compile(r'<pre id="jeton">([A-Za-z0-9_\-]+)</pre>')
+CSRF_ON_PAGE = re.compile(r'name="csrf_token" value="([0-9a-f]+)"')
 
 
 @contextlib.contextmanager
@@ -189,11 +190,22 @@ async def test_a_staff_account_signs_in_and_its_session_works(
         query = urllib.parse.parse_qs(urllib.parse.urlsplit(callback).query)
         assert set(query) >= {"code", "state"}
         response = await http.get(callback)
-    assert response.status_code == 200, response.text
-    assert response.headers["cache-control"] == "no-store"
-    assert response.headers["referrer-policy"] == "no-referrer"
-    found = TOKEN_ON_PAGE.search(response.text)
-    assert found, response.text
+        # Signed in to the pages (an HttpOnly cookie), on to the admin's home page.
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/administration"
+        assert response.headers["cache-control"] == "no-store"
+        assert response.headers["referrer-policy"] == "no-referrer"
+        assert "httponly" in response.headers["set-cookie"].lower()
+        home = await http.get(f"{staff_api}/administration")
+        assert home.status_code == 200, home.text
+        # A token for scripts, from the page "Jeton d'API", shown once.
+        page = await http.get(f"{staff_api}/agents/jeton")
+        csrf = CSRF_ON_PAGE.search(page.text)
+        assert csrf, page.text
+        issued = await http.post(f"{staff_api}/agents/jeton", data={"csrf_token": csrf.group(1)})
+        assert issued.status_code == 201, issued.text
+    found = TOKEN_ON_PAGE.search(issued.text)
+    assert found, issued.text
     token = found.group(1)
     async with api.http(token) as http:
         me = await http.get("/auth/me")
@@ -204,13 +216,15 @@ async def test_a_staff_account_signs_in_and_its_session_works(
         assert audit.status_code == 200
     rows = [row for row in audit.json() if row["action"] == "sign_in_oidc"]
     assert rows and rows[0]["actor_id"] == account_id and rows[0]["outcome"] == "ok"
+    issued_rows = [row for row in audit.json() if row["action"] == "issue_api_token"]
+    assert issued_rows and issued_rows[0]["actor_id"] == account_id
 
 
 async def test_every_staff_role_may_sign_in(api: ApiStack, staff_api: str) -> None:
     for role in (Role.OPERATOR, Role.PREFECTURE, Role.CNCCFP):
         email, _ = await new_staff(api, role)
         response = await sign_in(staff_api, email)
-        assert response.status_code == 200, (role, response.text)
+        assert response.status_code == 303, (role, response.text)
 
 
 async def test_unknown_candidate_and_disabled_addresses_get_one_refusal(
@@ -277,7 +291,7 @@ async def test_a_code_is_used_once(api: ApiStack, staff_api: str) -> None:
         callback = await authorize(http, staff_api, email)
         cookie = http.cookies.get(oidc.STATE_COOKIE)
         assert cookie
-        assert (await http.get(callback)).status_code == 200
+        assert (await http.get(callback)).status_code == 303
         # Replayed in the same browser: its state was spent with the first use.
         assert_refused(await http.get(callback), ErrorCode.OIDC_STATE_INVALID, 400)
         # Replayed with the state cookie kept aside: the provider refuses the code.

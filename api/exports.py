@@ -22,6 +22,7 @@ import asyncio
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -42,6 +43,7 @@ from domain.stages import STAGE_LABELS, Stage
 EXPORT_LIMIT = 1000
 """The most cases one export or statistics page reads (each is one query to its workflow)."""
 _CONCURRENT_READS = 8
+_TASK_QUEUE = re.compile(r"[A-Za-z0-9._-]{1,200}")
 
 
 class Flag(StrEnum):
@@ -166,6 +168,12 @@ async def case_rows(
     )
     if query is None:
         return []
+    queue = services.settings.task_queue
+    if _TASK_QUEUE.fullmatch(queue):
+        # Each row needs the case's state, which only a worker of this deployment's task queue
+        # answers: a case of another deployment sharing the namespace (a test stack, a former
+        # queue) would hold the export until the request's timeout.
+        query = f"({query}) AND TaskQueue = '{queue}'"
     gateway = CaseGateway(services)
     summaries = await gateway.list(query, EXPORT_LIMIT)
     reads = asyncio.Semaphore(_CONCURRENT_READS)

@@ -295,6 +295,10 @@ async def seed_demo_command(
         f"  créer un compte: {url}/creer-un-compte",
         f"  mes dossiers   : {url}/dossiers",
         f"  mon compte     : {url}/compte",
+        f"  agents         : {url}/agents/dossiers (préfecture, CNCCFP ; statistiques : "
+        f"{url}/agents/statistiques ; jeton d'API : {url}/agents/jeton)",
+        f"  administration : {url}/administration",
+        f"  (un agent se connecte aux pages par {url}/auth/staff/sign-in)",
         "",
         f"Compte candidat — {candidate.email} ({'créé' if created else 'existant'})",
         f"  identifiant    : {candidate.account_id}",

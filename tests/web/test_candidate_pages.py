@@ -24,9 +24,11 @@ def pdf(name: str) -> dict[str, object]:
     return {"name": name, "mimeType": "application/pdf", "buffer": sample_pdf(name)}
 
 
-async def visit(page: Page, screens: Screens | None = None, name: str = "") -> None:
-    await check_accessibility(page)
-    if screens is not None:
+async def visit(page: Page, screens: Screens, name: str) -> None:
+    """axe-core on the page and its screenshot, on the first backend only: what a page shows
+    does not depend on the database, and each check costs a second."""
+    if screens.first_backend:
+        await check_accessibility(page)
         await screens.take(page, name)
 
 
@@ -133,8 +135,8 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
     except BaseException:
         # What the browser showed when the test failed, beside the screenshots.
         for open_page in context.pages:
-            (screens.folder / "failure.html").write_text(await open_page.content())
             await screens.take(open_page, "echec")
+            (screens.folder / "failure.html").write_text(await open_page.content())
         raise
     finally:
         await context.close()

@@ -8,6 +8,7 @@ refusals. A refused form is shown again with the refusal next to its field.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import hashlib
 import uuid
@@ -56,6 +57,10 @@ from domain.stages import RULES, STAGE_LABELS, Action, Role
 router = APIRouter(route_class=PageRoute, include_in_schema=False)
 
 CANDIDATE_SIDE = Allow(Role.CANDIDATE, Role.THIRD_PARTY)
+STORED: contextvars.ContextVar[dict[str, tuple[str, str]] | None] = contextvars.ContextVar(
+    "stored_uploads", default=None
+)
+"""The files a form's request stored (field to document id and name): kept if it is refused."""
 CHUNK = 64 * 1024
 
 REGISTRY_TEXT = {
@@ -126,17 +131,22 @@ async def _upload(
     user: CurrentUser,
     case_id: str,
     kind: DocumentKind,
-    upload: UploadFile | None,
+    form: FormData,
     field: str,
     *,
     required: bool = True,
 ) -> str | None:
-    """Store one uploaded file as the JSON upload route does; a refusal names ``field``.
+    """Store the file of ``field`` as the JSON upload route does; a refusal names ``field``.
 
-    The same file sent again (a form shown again after a refusal) is the document already
-    stored, not a duplicate.
+    A form shown again after a refusal keeps the files it had stored (``<field>_ref``, checked
+    to be this case's by the gateway like any reference), so that nobody chooses them again;
+    the same file sent again is the document already stored, not a duplicate.
     """
+    upload = _file(form, field)
     if upload is None:
+        kept = _text(form, f"{field}_ref", 128)
+        if kept:
+            return kept
         if required:
             raise ApiError(ErrorCode.INVALID_INPUT, field=field, message="Joignez ce fichier.")
         return None
@@ -154,6 +164,9 @@ async def _upload(
                 if existing.sha256 == digest.hexdigest() and existing.kind == kind:
                     return existing.document_id
         raise DomainError(error.code, field=field, message=error.message) from None
+    stored = STORED.get()
+    if stored is not None:
+        stored[field] = (info.document_id, info.filename)
     return info.document_id
 
 
@@ -241,9 +254,12 @@ async def new_case(request: Request) -> Response:
     user = await _candidate_side(request)
     await Allow(Role.CANDIDATE)(user)
     form = await checked_form(request, max_files=2)
+    STORED.set({})
     services = services_of(request)
+    kept = [f"{field}_{part}" for field in PROOFS for part in ("ref", "name")]
     values = {
-        name: _text(form, name, 200) for name in ("election_id", "departement", "declared_on")
+        name: _text(form, name, 200)
+        for name in ("election_id", "departement", "declared_on", *kept)
     }
     try:
         # The fields first (nothing is stored for a form that cannot be right).
@@ -265,7 +281,7 @@ async def new_case(request: Request) -> Response:
             user,
             case_id,
             DocumentKind.COMPLAINT_REPORT,
-            _file(form, "complaint_report"),
+            form,
             "complaint_report",
         )
         proof = await _upload(
@@ -273,7 +289,7 @@ async def new_case(request: Request) -> Response:
             user,
             case_id,
             DocumentKind.CANDIDACY_PROOF,
-            _file(form, "candidacy_proof"),
+            form,
             "candidacy_proof",
         )
         body = placeholder.model_copy(
@@ -285,9 +301,22 @@ async def new_case(request: Request) -> Response:
         if problem is None:
             raise
         return await _new_case_page(
-            request, user, values=values, problem=problem, status=problem.status
+            request, user, values=_kept(form, values), problem=problem, status=problem.status
         )
     return _done(request, case_id, "ouvert")
+
+
+PROOFS = ("complaint_report", "candidacy_proof")
+
+
+def _kept(form: FormData, values: dict[str, str]) -> dict[str, str]:
+    """The values of a refused form, with the documents it stored or already kept (their ids in
+    ``<field>_ref``, their names in ``<field>_name``)."""
+    kept = dict(values)
+    for field, (document_id, filename) in (STORED.get() or {}).items():
+        kept[f"{field}_ref"] = document_id
+        kept[f"{field}_name"] = filename
+    return kept
 
 
 def _done(request: Request, case_id: str, what: str, anchor: str = "etat") -> Response:
@@ -431,7 +460,7 @@ async def _line_body(
         user,
         case_id,
         DocumentKind.INVOICE,
-        _file(form, "invoice"),
+        form,
         "invoice",
         required=not refs,
     )
@@ -440,7 +469,7 @@ async def _line_body(
         user,
         case_id,
         DocumentKind.PAYMENT_PROOF,
-        _file(form, "payment_proof"),
+        form,
         "payment_proof",
         required=False,
     )
@@ -562,7 +591,7 @@ async def _answer(
         user,
         case_id,
         DocumentKind.OBSERVATION_ANSWER,
-        _file(form, "answer_document"),
+        form,
         "answer_document",
         required=False,
     )
@@ -606,7 +635,7 @@ async def _evaluation_again(
         user,
         case_id,
         DocumentKind.COMPLAINT_REPORT,
-        _file(form, "complaint_report"),
+        form,
         "complaint_report",
     )
     proof = await _upload(
@@ -614,7 +643,7 @@ async def _evaluation_again(
         user,
         case_id,
         DocumentKind.CANDIDACY_PROOF,
-        _file(form, "candidacy_proof"),
+        form,
         "candidacy_proof",
     )
     body = build_input(
@@ -637,7 +666,7 @@ async def _reevaluation(
         user,
         case_id,
         DocumentKind.OTHER,
-        _file(form, "reevaluation_document"),
+        form,
         "reevaluation_document",
         required=False,
     )
@@ -663,9 +692,7 @@ async def _third_party(
     limiter = limiter_of(request)
     await limiter.hit(Bucket.EMAILS, limiter.client(request))
     await CaseGateway(services).ensure_visible(user, case_id)
-    mandate = await _upload(
-        services, user, case_id, DocumentKind.MANDATE, _file(form, "mandate"), "mandate"
-    )
+    mandate = await _upload(services, user, case_id, DocumentKind.MANDATE, form, "mandate")
     body = build_input(
         lambda: ThirdPartyBody(
             email=_text(form, "email", 300),
@@ -713,6 +740,7 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
         raise ApiError(ErrorCode.NOT_FOUND)
     user = await _candidate_side(request)
     form = await checked_form(request, max_files=2)
+    STORED.set({})
     services = services_of(request)
     try:
         key = _key(form)
@@ -729,6 +757,7 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
             raise
         values = {name: value for name, value in form.multi_items() if isinstance(value, str)}
         values.pop("csrf_token", None)
+        values = _kept(form, values)
         return await _case_page(
             request,
             user,

@@ -58,15 +58,35 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
     async with web.http() as http:
         await sign_in_pages(web, http, new_email(), "Camille Martin")
         page = await http.get("/dossiers/nouveau")
+        form = {
+            "csrf_token": csrf_of(page.text),
+            "election_id": web.election_id,
+            "departement": "60",
+            "declared_on": (dt.date.today() + dt.timedelta(days=3)).isoformat(),
+        }
+        # A date in the future is refused next to its field; the two files stay stored.
+        refused = await http.post(
+            "/dossiers/nouveau",
+            data=form,
+            files=files(complaint_report="plainte.pdf", candidacy_proof="declaration.pdf"),
+        )
+        assert refused.status_code == 422
+        assert 'id="champ-declared_on-erreur"' in refused.text
+        assert "Déjà joint : plainte.pdf" in refused.text
+        kept = dict(
+            re.findall(
+                r'name="((?:complaint_report|candidacy_proof)_\w+)" value="([^"]*)"', refused.text
+            )
+        )
+        assert set(kept) == {
+            "complaint_report_ref",
+            "complaint_report_name",
+            "candidacy_proof_ref",
+            "candidacy_proof_name",
+        }
         opened = await http.post(
             "/dossiers/nouveau",
-            data={
-                "csrf_token": csrf_of(page.text),
-                "election_id": web.election_id,
-                "departement": "60",
-                "declared_on": declared_on(web).isoformat(),
-            },
-            files=files(complaint_report="plainte.pdf", candidacy_proof="declaration.pdf"),
+            data={**form, **kept, "declared_on": declared_on(web).isoformat()},
         )
         assert opened.status_code == 303, opened.text
         path = opened.headers["location"].split("?")[0]

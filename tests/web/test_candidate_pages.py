@@ -115,7 +115,8 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
         await visit(page, screens, "ligne-refusee")
         for name in ("not_public_service", "not_in_campaign_account", "not_state_protection"):
             await page.locator(f"#ajouter-ligne-{name}").check(force=True)
-        await page.locator("#ajouter-ligne-piece-facture").set_input_files(pdf("F-001.pdf"))
+        # The invoice stored before the refusal is kept: nobody chooses it again.
+        assert "Déjà joint : F-001.pdf" in await page.locator("#lignes").inner_text()
         await page.get_by_role("button", name="Ajouter la ligne").click()
         await page.get_by_text("La ligne de dépense est ajoutée").wait_for()
         lines = page.locator(".ligne-depense")

@@ -12,6 +12,7 @@ import httpx
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import act, declared_on, new_email, record_evaluation
+from tests.helpers import assert_eventually
 from tests.web.pages import csrf_of, sign_in_pages
 
 
@@ -163,6 +164,19 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
         # Deposit, observations answered, then withdrawal.
         added = await post(http, path, "ajouter-ligne", line(web, "900"), files(invoice="F-2.pdf"))
         assert added.status_code == 303
+        # A company the CNAPS registry does not know: the page says what to do.
+        unknown = {
+            **line(web, "100", "F-3"),
+            "cnaps_authorisation": "AUT-060-2124-07-01-00000000001",
+        }
+        added = await post(http, path, "ajouter-ligne", unknown, files(invoice="F-3.pdf"))
+        assert added.status_code == 303
+
+        async def told() -> None:
+            page = (await http.get(path)).text
+            assert "inconnue du registre" in page and "À vérifier de votre côté" in page
+
+        await assert_eventually(told)
         assert (await post(http, path, "deposer", {})).status_code == 422
         assert (await post(http, path, "deposer", {"rounds_attended": "1"})).status_code == 303
         async with web.http(web.staff["cnccfp"]) as cnccfp:

@@ -16,7 +16,7 @@ from playwright.async_api import Browser, Page
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import act, declared_on, new_email, record_evaluation
-from tests.web.conftest import Screens, check_accessibility
+from tests.web.conftest import PHONE, Screens, check_accessibility
 from tests.web.pages import csrf_of, sign_in_pages
 
 
@@ -133,6 +133,13 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
         answer = await page.request.get(str(await receipt.get_attribute("href")))
         assert answer.status == 200 and answer.headers["content-type"] == "application/pdf"
         await visit(page, screens, "demande-deposee")
+
+        # On a phone: the case page fits the screen's width (no sideways scrolling).
+        await page.set_viewport_size(PHONE)
+        await page.reload()
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= PHONE["width"], width
+        await visit(page, screens, "demande-deposee-telephone")
     except BaseException:
         # What the browser showed when the test failed, beside the screenshots.
         for open_page in context.pages:

@@ -497,7 +497,10 @@ async def _line_body(
     )
 
 
-ActionHandler = Callable[[Services, CurrentUser, str, FormData, str | None], Awaitable[str]]
+ActionHandler = Callable[
+    [Request, Services, CurrentUser, str, FormData, str | None], Awaitable[str]
+]
+"""A form of the case page: does its action, returns what ``DONE`` confirms."""
 
 
 async def _action(
@@ -515,14 +518,24 @@ async def _action(
 
 
 async def _request_space(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await _action(services, user, case_id, Action.REQUEST_SPACE, key)
     return Action.REQUEST_SPACE.value
 
 
 async def _add_line(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await Allow(*RULES[Action.ADD_EXPENSE_LINE].roles)(user)
     body = await _line_body(services, user, case_id, form)
@@ -531,7 +544,12 @@ async def _add_line(
 
 
 async def _edit_line(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     """A line is changed by removing it and adding the corrected one (there is no edit action);
     if the corrected line is refused, the former one is put back."""
@@ -558,7 +576,12 @@ async def _edit_line(
 
 
 async def _remove_line(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await Allow(*RULES[Action.REMOVE_EXPENSE_LINE].roles)(user)
     await candidates.remove_expense_line(
@@ -572,7 +595,12 @@ async def _remove_line(
 
 
 async def _submit(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     rounds = _text(form, "rounds_attended", 5)
     body = build_input(
@@ -583,7 +611,12 @@ async def _submit(
 
 
 async def _answer(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await Allow(*RULES[Action.ANSWER_OBSERVATIONS].roles)(user)
     attachment = await _upload(
@@ -605,14 +638,24 @@ async def _answer(
 
 
 async def _contact_prefecture(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await _action(services, user, case_id, Action.CONTACT_PREFECTURE, key)
     return Action.CONTACT_PREFECTURE.value
 
 
 async def _withdraw(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     if form.get("confirm") != "oui":
         raise ApiError(
@@ -627,7 +670,12 @@ async def _withdraw(
 
 
 async def _evaluation_again(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await Allow(*RULES[Action.REQUEST_EVALUATION].roles)(user)
     complaint = await _upload(
@@ -658,7 +706,12 @@ async def _evaluation_again(
 
 
 async def _reevaluation(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     await Allow(*RULES[Action.REQUEST_REEVALUATION].roles)(user)
     attachment = await _upload(
@@ -680,15 +733,14 @@ async def _reevaluation(
 
 
 async def _third_party(
+    request: Request,
     services: Services,
     user: CurrentUser,
     case_id: str,
     form: FormData,
     key: str | None,
-    request: Request | None = None,
 ) -> str:
     await Allow(Role.CANDIDATE)(user)
-    assert request is not None
     limiter = limiter_of(request)
     await limiter.hit(Bucket.EMAILS, limiter.client(request))
     await CaseGateway(services).ensure_visible(user, case_id)
@@ -707,14 +759,19 @@ async def _third_party(
 
 
 async def _message(
-    services: Services, user: CurrentUser, case_id: str, form: FormData, key: str | None
+    request: Request,
+    services: Services,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    key: str | None,
 ) -> str:
     body = build_input(lambda: MessageCreate(body=_text(form, "message")))
     await cases.post_message(case_id, body, services, user)
     return "message"
 
 
-HANDLERS: dict[str, Any] = {
+HANDLERS: dict[str, ActionHandler] = {
     "demander-espace": _request_space,
     "ajouter-ligne": _add_line,
     "modifier-ligne": _edit_line,
@@ -743,11 +800,7 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
     STORED.set({})
     services = services_of(request)
     try:
-        key = _key(form)
-        if handler is _third_party:
-            done = await _third_party(services, user, case_id, form, key, request)
-        else:
-            done = await handler(services, user, case_id, form, key)
+        done = await handler(request, services, user, case_id, form, _key(form))
     except Exception as error:
         problem = problem_of(error)
         if problem is None or problem.code in (

@@ -69,6 +69,14 @@ class PageRoute(APIRoute):
         async def page_handler(request: Request) -> Response:
             try:
                 return await handler(request)
+            finally:
+                form = getattr(request.state, "form", None)
+                if form is not None:
+                    await form.close()
+
+        async def answer(request: Request) -> Response:
+            try:
+                return await page_handler(request)
             except SignInRequired:
                 return sign_in_redirect(request)
             except CsrfRefused:
@@ -84,4 +92,4 @@ class PageRoute(APIRoute):
                     request, problem.status, problem.code, problem.detail, headers
                 )
 
-        return page_handler
+        return answer

@@ -134,6 +134,8 @@ def finish_response(request: Request, response: Response) -> Response:
 async def checked_form(request: Request, **limits: Any) -> FormData:
     """The posted form, once its CSRF token matches the cookie's (else ``CsrfRefused``)."""
     form = await request.form(**limits)
+    # Closed by ``PageRoute`` once the page is answered (its files are temporary files).
+    request.state.form = form
     seed = request.cookies.get(CSRF_COOKIE, "")
     given = form.get(CSRF_FIELD)
     if not seed or not isinstance(given, str):

@@ -81,12 +81,15 @@ async def check_accessibility(page: Page) -> None:
 class Screens:
     """Saves a full-page screenshot of each main page, numbered in the order taken."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path, first_backend: bool = True):
         self.folder = folder
-        self.folder.mkdir(parents=True, exist_ok=True)
+        self.first_backend = first_backend
+        """Whether the test runs on the first backend (pages are checked once, not per
+        database)."""
         self.count = 0
 
     async def take(self, page: Page, name: str) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.count += 1
         safe = re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
         path = self.folder / f"{self.count:02d}-{safe}.png"
@@ -96,5 +99,7 @@ class Screens:
 
 @pytest.fixture
 def screens(request: pytest.FixtureRequest) -> Screens:
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name)
-    return Screens(SCREENSHOTS / name)
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", request.node.name).strip("-")
+    callspec = getattr(request.node, "callspec", None)
+    backend = callspec.params.get("web", BACKENDS[0]) if callspec else BACKENDS[0]
+    return Screens(SCREENSHOTS / name, first_backend=backend == BACKENDS[0])

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from playwright.async_api import Browser
+from playwright.async_api import Browser, Page
 
 from tests.api.conftest import ApiStack
 from tests.api.flow import new_email
 from tests.web.conftest import PHONE, Screens, check_accessibility
+
+
+async def visit(page: Page, screens: Screens, name: str | None = None) -> None:
+    """axe-core (and a screenshot) once, on the first backend."""
+    if screens.first_backend:
+        await check_accessibility(page)
+        if name:
+            await screens.take(page, name)
 
 
 async def test_a_candidate_signs_in_from_the_emailed_link_on_a_phone(
@@ -17,21 +25,19 @@ async def test_a_candidate_signs_in_from_the_emailed_link_on_a_phone(
     try:
         page = await context.new_page()
         await page.goto("/")
-        await check_accessibility(page)
-        await screens.take(page, "accueil")
+        await visit(page, screens, "accueil")
         await page.get_by_role("link", name="Créer un compte (candidats)").click()
         await page.get_by_label("Adresse électronique").fill(email)
         before = len(web.mail.store.for_recipient(email))
         await page.get_by_role("button", name="Recevoir un lien de connexion").click()
         await page.get_by_text("Demande enregistrée").wait_for()
-        await check_accessibility(page)
+        await visit(page, screens)
         token = await web.link_token(email, before)
         await page.goto(f"/auth/sign-in?token={token}")
-        await check_accessibility(page)
-        await screens.take(page, "lien-de-connexion")
+        await visit(page, screens, "lien-de-connexion")
         await page.get_by_role("button", name="Me connecter").click()
         await page.wait_for_url("**/compte?suite=*")
-        await check_accessibility(page)
+        await visit(page, screens)
         # An empty name is refused, in French, next to its field.
         await page.get_by_label("Votre nom").fill(" ")
         await page.get_by_role("button", name="Enregistrer mon nom").click()
@@ -40,8 +46,7 @@ async def test_a_candidate_signs_in_from_the_emailed_link_on_a_phone(
         assert await page.get_by_label("Votre nom").get_attribute("aria-describedby") == (
             "champ-display_name-messages"
         )
-        await check_accessibility(page)
-        await screens.take(page, "compte-refus")
+        await visit(page, screens, "compte-refus")
         await page.get_by_label("Votre nom").fill("Camille Martin")
         await page.get_by_role("button", name="Enregistrer mon nom").click()
         await page.wait_for_url("**/dossiers")

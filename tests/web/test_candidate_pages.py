@@ -140,6 +140,11 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
         width = await page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], width
         await visit(page, screens, "demande-deposee-telephone")
+
+        # A case that is not theirs: the same French "not found" page as any unknown case.
+        answer = await page.goto(f"/dossiers/case-{web.election_id}-cand0000000000000000")
+        assert answer is not None and answer.status == 404
+        await visit(page, screens, "dossier-introuvable")
     except BaseException:
         # What the browser showed when the test failed, beside the screenshots.
         for open_page in context.pages:

@@ -13,14 +13,13 @@ import datetime as dt
 import io
 import urllib.parse
 
-import pytest
 from openpyxl import load_workbook
 from playwright.async_api import Browser, BrowserContext, Page, expect
 
 from api.exports import COLUMNS
 from api.web.session import SESSION_COOKIE
 from embedded.demo import sample_pdf
-from tests.api.conftest import BACKENDS, ApiStack
+from tests.api.conftest import ApiStack
 from tests.api.flow import act, declared_on, expense_line, new_email, open_case, upload
 from tests.helpers import assert_eventually
 from tests.web.conftest import PHONE, Screens, check_accessibility
@@ -52,8 +51,6 @@ async def _visit(page: Page, screens: Screens, path: str, name: str) -> None:
 
 
 async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens: Screens) -> None:
-    if web.backend != BACKENDS[0]:
-        pytest.skip("checked in a browser once, on the first database")
     token = await web.sign_in(new_email("navigateur"))
     case_id = (await open_case(web, token))["case_id"]
     case_path = f"/agents/dossiers/{case_id}"

@@ -28,7 +28,7 @@ from api import audit
 from api.deps import Allow, CurrentUser, Services
 from api.errors import ApiError
 from api.exports import FLAG_LABELS, CaseFilters, CaseRow, Flag, case_rows
-from api.gateway import build_input
+from api.gateway import CaseGateway, build_input
 from api.routes import cases as case_routes
 from api.routes.actions import perform_action
 from api.routes.auth import list_elections
@@ -176,6 +176,8 @@ async def staff_cases(request: Request) -> HTMLResponse:
         "staff_cases.html",
         PageContext(title="Dossiers", crumbs=[Crumb("Dossiers")]),
         status=problem.status if problem else 200,
+        done=DONE.get(request.query_params.get("fait", "")),
+        done_case=str(request.query_params.get("dossier", ""))[:140],
         rows=rows,
         filters=filters,
         query=query_of(filters),
@@ -286,6 +288,7 @@ async def _case_page(
         duplicates={item.line_id: item.other_case_ids for item in case.duplicate_invoices},
         today=dt.datetime.now(PARIS).date().isoformat(),
         document_kinds={kind.value: kind.label for kind in DocumentKind},
+        stage_labels=STAGE_LABELS,
     )
 
 
@@ -532,7 +535,26 @@ async def _act(
             values=values,
         )
     target = f"/agents/dossiers/{urllib.parse.quote(case_id)}?fait={step_name}#resultat"
+    if not await _still_visible(services, user, case_id):
+        # A reviewer's scope follows the case (rule 9): a case closed, or sent back to the
+        # prefect, before any recognition of the threat leaves their list. Say it was done.
+        query = urllib.parse.urlencode({"fait": step_name, "dossier": case_id})
+        target = f"{STAFF_HOME}?{query}"
     return finish_response(request, RedirectResponse(target, status_code=303))
+
+
+async def _still_visible(services: Services, user: CurrentUser, case_id: str) -> bool:
+    """Whether ``user`` may still open the case after their action (only a reviewer's scope
+    depends on the case's state; a prefecture's is the département)."""
+    if user.role != Role.CNCCFP:
+        return True
+    try:
+        await CaseGateway(services).ensure_visible(user, case_id)
+    except ApiError as error:
+        if error.code != ErrorCode.CASE_NOT_FOUND:
+            raise
+        return False
+    return True
 
 
 # --- A token for scripts -------------------------------------------------------------------------

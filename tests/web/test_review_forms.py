@@ -216,3 +216,64 @@ async def test_a_late_window_then_the_deposit_and_a_case_closed(web: ApiStack) -
     async with page_client(web, other) as candidate:
         page = text_of((await candidate.get(f"/dossiers/{closed_id}")).text)
         assert "Dossier clos par la Commission" in page and "Candidature retirée." in page
+
+
+async def test_a_threat_reevaluated_and_the_rounds_corrected(web: ApiStack) -> None:
+    _, case_id, _ = await submitted_case(web, [("F-1", 2_000_000)])
+    staff_page = f"/agents/dossiers/{case_id}"
+    reevaluation = {
+        "level": "2",
+        "decided_on": dt.date.today().isoformat(),
+        "reason": "Nouvelles menaces de mort.",
+    }
+    async with staff_client(web, "pref60") as pref:
+        page = text_of((await pref.get(staff_page)).text)
+        assert "Réévaluer ou corriger le niveau de la menace" in page
+        # Without the signed decision: refused next to the file field, nothing stored.
+        refused = await post_page_form(pref, staff_page, f"{staff_page}/reevaluation", reevaluation)
+        assert refused.status_code == 422
+        assert 'id="reevaluation-decision-erreur"' in refused.text
+        no_reason = await post_page_form(
+            pref,
+            staff_page,
+            f"{staff_page}/reevaluation",
+            {**reevaluation, "reason": ""},
+            files=pdf_upload("decision_file", "reevaluation.pdf"),
+        )
+        assert no_reason.status_code == 422 and 'id="reevaluation-motif-erreur"' in no_reason.text
+        recorded = await post_page_form(
+            pref,
+            staff_page,
+            f"{staff_page}/reevaluation",
+            reevaluation,
+            files=pdf_upload("decision_file", "reevaluation.pdf"),
+        )
+        assert recorded.status_code == 303, recorded.text
+        page = text_of((await pref.get(recorded.headers["location"])).text)
+        assert "La réévaluation de la menace est enregistrée" in page
+        assert "menace avérée, niveau 2 — Nouvelles menaces de mort." in page
+        assert "Plafond en vigueur 75 000,00 €" in page
+    async with staff_client(web, "cnccfp") as cnccfp:
+        page = text_of((await cnccfp.get(staff_page)).text)
+        assert "Dernier tour de présence du candidat premier tour" in page
+        no_reason = await post_page_form(
+            cnccfp, staff_page, f"{staff_page}/tours", {"rounds_attended": "2"}
+        )
+        assert no_reason.status_code == 422 and 'id="tours-motif-erreur"' in no_reason.text
+        corrected = await post_page_form(
+            cnccfp,
+            staff_page,
+            f"{staff_page}/tours",
+            {"rounds_attended": "2", "reason": "Résultats officiels du second tour."},
+        )
+        assert corrected.status_code == 303, corrected.text
+        page = text_of((await cnccfp.get(corrected.headers["location"])).text)
+        assert "Le dernier tour de présence du candidat est corrigé." in page
+        assert "second tour Corrigé : Résultats officiels du second tour." in page
+    state = await web.cases.state(case_id)
+    assert state.rounds_attended == 2 and state.ceiling_cents == 7_500_000
+    # The audit holds both, as for the JSON API.
+    async with web.http(web.staff["admin"]) as http:
+        entries = (await http.get("/admin/audit", params={"case_id": case_id})).json()
+    done = {entry["action"] for entry in entries if entry["outcome"] == "ok"}
+    assert {"reevaluate_threat", "correct_rounds_attended"} <= done

@@ -446,4 +446,5 @@ class Settings(BaseSettings):
             ],
             receipt_grace=dt.timedelta(minutes=self.receipt_grace_minutes),
             email_give_up_after=dt.timedelta(days=self.email_give_up_days),
+            registry_max_attempts=self.registry_max_attempts,
         )

@@ -1,6 +1,7 @@
-"""The staff pages in Debian's Chromium: the prefecture evaluates and pays, the CNCCFP reviews
-and decides, an export is downloaded and read back; axe-core finds nothing serious or critical
-on any staff page; screenshots of each are saved under the test output folder.
+"""The staff pages in Debian's Chromium: the prefecture evaluates, re-evaluates and pays, the
+CNCCFP corrects the rounds attended, reviews and decides, an export is downloaded and read back;
+axe-core finds nothing serious or critical on any staff page; screenshots of each are saved under
+the test output folder.
 
 Once, on the first database: what a page shows does not depend on it, and
 ``test_staff_pages_http`` sends the same forms on every database. The candidate's steps go
@@ -88,8 +89,26 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
         await act(http, "POST", f"/cases/{case_id}/expense-lines", expense_line(web, document))
         await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
 
-    # The CNCCFP reviews the line (kept whole), sees a refusal next to its field, decides.
+    # Before the decision, the prefecture raises the threat to level 2 with its decision.
+    await _visit(page, screens, case_path, "prefecture-reevaluation")
+    await page.get_by_label("Niveau 2", exact=False).check(force=True)
+    await page.get_by_label("Motif de la réévaluation ou de la correction").fill("Menaces de mort.")
+    await page.get_by_label("Décision signée du préfet").set_input_files(
+        files=[{"name": "reeval.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("R")}]
+    )
+    await page.get_by_role("button", name="Enregistrer la réévaluation").click()
+    await expect(page.get_by_text("La réévaluation de la menace est enregistrée")).to_be_visible()
+
+    # The CNCCFP corrects the rounds attended, reviews the line (kept whole), sees a refusal
+    # next to its field, decides.
     await _visit(review, screens, case_path, "cnccfp-examen")
+    await review.get_by_label("Second tour").check(force=True)
+    await review.get_by_label("Motif de la correction").fill("Résultats officiels.")
+    await review.get_by_role("button", name="Corriger le tour de présence").click()
+    await expect(
+        review.get_by_text("Le dernier tour de présence du candidat est corrigé.")
+    ).to_be_visible()
+    await _check(review, screens, "cnccfp-tours-corriges")
     await review.get_by_role("button", name="Enregistrer la décision sur la ligne 1").click()
     await expect(review.get_by_text("La décision sur la ligne est enregistrée.")).to_be_visible()
     await review.get_by_label("Montant arrêté (en euros)").fill("90 000")

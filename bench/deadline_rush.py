@@ -52,7 +52,7 @@ from typing import Any
 import httpx
 
 from bench.api_actions import BenchCase, line_fields, prepare_case, seed
-from bench.stack import BenchStack, load_average, percentile
+from bench.stack import BenchStack, load_average, percentile, run
 from core.accounts import Accounts
 from core.cases import STAGE_KEY
 from domain.contracts import CURRENT_PROCEDURE_VERSION, AddExpenseLineInput, CasePolicy
@@ -150,8 +150,12 @@ async def prepare(
                         actor=case.actor, line=ExpenseLineDraft.model_validate(fields)
                     ),
                 )
+            done.append(case.case_id)
+            if len(done) % max(1, count // 10) == 0:
+                print(f"  setup: {len(done)} cases, load {load_average()}", flush=True)
             return case
 
+    done: list[str] = []
     return list(await asyncio.gather(*(one(index) for index in range(count))))
 
 
@@ -539,5 +543,5 @@ if __name__ == "__main__":
         parsed.sample_every = max(1.0, parsed.window / 60)
     if parsed.deposits < 1 or parsed.window <= 0 or not 0 < parsed.deadline_at <= 1:
         parser.error("--deposits ≥ 1, --window > 0, 0 < --deadline-at ≤ 1")
-    result = asyncio.run(main(parsed))
+    result = run(main(parsed))
     raise SystemExit(1 if result["errors"] or result["lost"] else 0)

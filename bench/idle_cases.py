@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.api_actions import DEPARTEMENT, seed
-from bench.stack import BenchStack, load_average, memory_mib, percentile
+from bench.stack import BenchStack, load_average, memory_mib, percentile, run
 from core.settings import Settings
 from domain.contracts import (
     CURRENT_PROCEDURE_VERSION,
@@ -219,4 +219,4 @@ if __name__ == "__main__":
     parsed = parser.parse_args()
     if parsed.cases < 1:
         parser.error("--cases must be at least 1")
-    asyncio.run(main(parsed))
+    run(main(parsed))

@@ -61,6 +61,11 @@ STORED: contextvars.ContextVar[dict[str, tuple[str, str]] | None] = contextvars.
     "stored_uploads", default=None
 )
 """The files a form's request stored (field to document id and name): kept if it is refused."""
+REPLACED: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "replaced_values", default=None
+)
+"""Values of a refused form that its action changed (the id of a line put back): the form shown
+again carries them, so that sending it again acts on what exists now."""
 CHUNK = 64 * 1024
 
 REGISTRY_TEXT = {
@@ -570,7 +575,11 @@ async def _edit_line(
         restored = ExpenseLineBody.model_validate(
             former.model_dump(exclude={"line_id", "added_at"})
         )
-        await _action(services, user, case_id, Action.ADD_EXPENSE_LINE, None, data=restored)
+        case = await _action(services, user, case_id, Action.ADD_EXPENSE_LINE, None, data=restored)
+        replaced = REPLACED.get()
+        if replaced is not None and case.expense_lines:
+            # The line put back is the last one added; the form shown again corrects it.
+            replaced["line_id"] = case.expense_lines[-1].line_id
         raise
     return "modifier_ligne"
 
@@ -798,6 +807,7 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
     user = await _candidate_side(request)
     form = await checked_form(request, max_files=2)
     STORED.set({})
+    REPLACED.set({})
     services = services_of(request)
     try:
         done = await handler(request, services, user, case_id, form, _key(form))
@@ -810,7 +820,7 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
             raise
         values = {name: value for name, value in form.multi_items() if isinstance(value, str)}
         values.pop("csrf_token", None)
-        values = _kept(form, values)
+        values = {**_kept(form, values), **(REPLACED.get() or {})}
         return await _case_page(
             request,
             user,

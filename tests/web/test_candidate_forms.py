@@ -11,9 +11,20 @@ import httpx
 
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
-from tests.api.flow import act, declared_on, new_email, record_evaluation
+from tests.api.flow import (
+    act,
+    declared_on,
+    expense_line,
+    new_email,
+    open_case,
+    open_space,
+    record_evaluation,
+    upload,
+)
 from tests.helpers import assert_eventually
 from tests.web.pages import csrf_of, sign_in_pages
+from tests.web.staff import page_client
+from tests.web.steps import line_fields
 
 
 def files(**names: str) -> dict[str, tuple[str, bytes, str]]:
@@ -196,3 +207,65 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
         withdrawn = await post(http, path, "retirer-dossier", {"confirm": "oui"})
         assert withdrawn.status_code == 303
         assert "Dossier retiré" in (await http.get(path)).text
+
+
+async def test_a_corrected_line_that_is_refused_puts_the_former_one_back(web: ApiStack) -> None:
+    token = await web.sign_in(new_email("correction"))
+    case_id = (await open_case(web, token))["case_id"]
+    await record_evaluation(web, case_id)
+    await open_space(web, token, case_id)
+    async with web.http(token) as http:
+        for invoice, amount in (("F-1", 100_000), ("F-2", 200_000)):
+            document = await upload(http, case_id, filename=f"{invoice}.pdf")
+            await act(
+                http,
+                "POST",
+                f"/cases/{case_id}/expense-lines",
+                expense_line(web, document, invoice, amount),
+            )
+    before = (await web.cases.state(case_id)).expense_lines
+    former = before[1]
+    path = f"/dossiers/{case_id}"
+    async with page_client(web, token) as candidate:
+        editing = await candidate.get(path, params={"modifier": former.line_id})
+        refs = re.search(r'name="document_refs" value="([^"]*)"', editing.text)
+        assert refs is not None and refs.group(1) == " ".join(former.document_refs)
+        # The corrected line takes the invoice of the other line: the case refuses it after
+        # the former line was removed, which is then put back as it was.
+        refused = await candidate.post(
+            f"{path}/modifier-ligne",
+            data={
+                **line_fields(web, "2 500,00", invoice="F-1"),
+                "line_id": former.line_id,
+                "document_refs": refs.group(1),
+                "csrf_token": csrf_of(editing.text),
+            },
+        )
+        assert refused.status_code in (409, 422), refused.text
+        assert 'id="modifier-ligne-facture-erreur"' in refused.text
+        lines = (await web.cases.state(case_id)).expense_lines
+        kept = ("invoice_reference", "amount_cents", "document_refs", "siren", "certification")
+        assert [line.model_dump(include=set(kept)) for line in lines] == [
+            line.model_dump(include=set(kept)) for line in before
+        ]
+        # The form shown again edits the line put back: corrected, it is accepted.
+        edited = re.search(
+            r'name="line_id" value="([^"]*)"><input type="hidden" name="document_refs"',
+            refused.text,
+        )
+        assert edited is not None and edited.group(1) == lines[1].line_id
+        corrected = await candidate.post(
+            f"{path}/modifier-ligne",
+            data={
+                **line_fields(web, "2 500,00", invoice="F-3"),
+                "line_id": edited.group(1),
+                "document_refs": refs.group(1),
+                "csrf_token": csrf_of(refused.text),
+            },
+        )
+        assert corrected.status_code == 303, corrected.text
+    lines = (await web.cases.state(case_id)).expense_lines
+    assert [(line.invoice_reference, line.amount_cents) for line in lines] == [
+        ("F-1", 100_000),
+        ("F-3", 250_000),
+    ]

@@ -69,16 +69,23 @@ def pdf(name: str) -> dict[str, object]:
     return {"name": name, "mimeType": "application/pdf", "buffer": sample_pdf(name)}
 
 
+async def page_context(
+    browser: Browser, web: ApiStack, token: str, **options: Any
+) -> BrowserContext:
+    """A browser signed in to the pages with ``token`` (the session the sign-in pages set)."""
+    context = await browser.new_context(base_url=web.base_url, locale="fr-FR", **options)
+    host = urllib.parse.urlsplit(web.base_url).hostname or ""
+    await context.add_cookies(
+        [{"name": SESSION_COOKIE, "value": token, "domain": host, "path": "/"}]
+    )
+    return context
+
+
 async def staff_context(
     browser: Browser, web: ApiStack, key: str, **options: Any
 ) -> BrowserContext:
     """A staff member's browser, signed in to the pages (the session the staff sign-in sets)."""
-    context = await browser.new_context(base_url=web.base_url, locale="fr-FR", **options)
-    host = urllib.parse.urlsplit(web.base_url).hostname or ""
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": web.staff[key], "domain": host, "path": "/"}]
-    )
-    return context
+    return await page_context(browser, web, web.staff[key], **options)
 
 
 async def sign_up(page: Page, web: ApiStack, email: str, name: str = "Camille Martin") -> None:

@@ -21,7 +21,7 @@ from tests.api.conftest import ApiStack, api_stack
 from tests.api.flow import new_email, open_case, open_space, record_evaluation
 from tests.helpers import assert_eventually, unreachable_cnaps
 from tests.web.staff import page_client, post_page_form, staff_client, text_of
-from tests.web.steps import line_fields, pdf_upload
+from tests.web.steps import line_fields, pdf_uploads
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +47,7 @@ async def test_a_line_verified_by_hand_through_the_pages(web_without_cnaps: ApiS
             case_page,
             f"{case_page}/ajouter-ligne",
             line_fields(web, invoice="F-M1"),
-            files=pdf_upload("invoice", "F-M1.pdf"),
+            files=pdf_uploads(invoice="F-M1.pdf"),
         )
         assert added.status_code == 303, added.text
 

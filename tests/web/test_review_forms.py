@@ -18,7 +18,7 @@ from tests.api.conftest import ApiStack
 from tests.api.flow import act, new_email, open_case, record_evaluation, submitted_case
 from tests.helpers import assert_eventually
 from tests.web.staff import page_client, post_page_form, staff_client, text_of
-from tests.web.steps import line_fields, pdf_upload
+from tests.web.steps import line_fields, pdf_uploads
 
 
 def line_ids(html: str) -> list[str]:
@@ -62,7 +62,7 @@ async def test_observations_answered_on_the_page_then_the_decision(web: ApiStack
             case_page,
             f"{case_page}/repondre",
             {"answer": "Voici le virement."},
-            files=pdf_upload("answer_document", "virement.pdf"),
+            files=pdf_uploads(answer_document="virement.pdf"),
         )
         assert answered.status_code == 303, answered.text
         page = text_of((await candidate.get(answered.headers["location"])).text)
@@ -184,7 +184,7 @@ async def test_a_late_window_then_the_deposit_and_a_case_closed(web: ApiStack) -
             case_page,
             f"{case_page}/ajouter-ligne",
             line_fields(web, invoice="F-T1"),
-            files=pdf_upload("invoice", "F-T1.pdf"),
+            files=pdf_uploads(invoice="F-T1.pdf"),
         )
         assert added.status_code == 303, added.text
         deposited = await post_page_form(
@@ -238,7 +238,7 @@ async def test_a_threat_reevaluated_and_the_rounds_corrected(web: ApiStack) -> N
             staff_page,
             f"{staff_page}/reevaluation",
             {**reevaluation, "reason": ""},
-            files=pdf_upload("decision_file", "reevaluation.pdf"),
+            files=pdf_uploads(decision_file="reevaluation.pdf"),
         )
         assert no_reason.status_code == 422 and 'id="reevaluation-motif-erreur"' in no_reason.text
         recorded = await post_page_form(
@@ -246,7 +246,7 @@ async def test_a_threat_reevaluated_and_the_rounds_corrected(web: ApiStack) -> N
             staff_page,
             f"{staff_page}/reevaluation",
             reevaluation,
-            files=pdf_upload("decision_file", "reevaluation.pdf"),
+            files=pdf_uploads(decision_file="reevaluation.pdf"),
         )
         assert recorded.status_code == 303, recorded.text
         page = text_of((await pref.get(recorded.headers["location"])).text)

@@ -12,29 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import urllib.parse
 
 from openpyxl import load_workbook
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from api.exports import COLUMNS
-from api.web.session import SESSION_COOKIE
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import act, declared_on, expense_line, new_email, open_case, upload
 from tests.helpers import assert_eventually
 from tests.web.conftest import PHONE, Screens, check_accessibility
-
-
-async def _staff_context(
-    browser: Browser, web: ApiStack, key: str, **options: object
-) -> BrowserContext:
-    context = await browser.new_context(base_url=web.base_url, locale="fr-FR", **options)  # type: ignore[arg-type]
-    host = urllib.parse.urlsplit(web.base_url).hostname or ""
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": web.staff[key], "domain": host, "path": "/"}]
-    )
-    return context
+from tests.web.steps import staff_context
 
 
 async def _check(page: Page, screens: Screens, name: str) -> None:
@@ -57,7 +45,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
     case_path = f"/agents/dossiers/{case_id}"
 
     # The prefecture: its list, then the evaluation recorded with its signed decision.
-    prefecture = await _staff_context(browser, web, "pref60")
+    prefecture = await staff_context(browser, web, "pref60")
     page = await prefecture.new_page()
 
     async def listed() -> None:
@@ -79,7 +67,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
     # The candidate asks for the space, the CNCCFP opens it on its page.
     async with web.http(token) as http:
         await act(http, "POST", f"/cases/{case_id}/space-request")
-    cnccfp = await _staff_context(browser, web, "cnccfp")
+    cnccfp = await staff_context(browser, web, "cnccfp")
     review = await cnccfp.new_page()
     await _visit(review, screens, case_path, "cnccfp-espace-demande")
     await review.get_by_role("button", name="Ouvrir l’espace de dépôt").click()
@@ -153,7 +141,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
     await cnccfp.close()
 
     # The admin's pages, and one staff page on a phone.
-    admin = await _staff_context(browser, web, "admin")
+    admin = await staff_context(browser, web, "admin")
     admin_page = await admin.new_page()
     for path, name in (
         ("/administration", "admin-accueil"),
@@ -165,7 +153,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
         await _visit(admin_page, screens, path, name)
     await expect(admin_page.get_by_text("record_payment")).to_be_visible()
     await admin.close()
-    phone = await _staff_context(browser, web, "cnccfp", viewport=PHONE)
+    phone = await staff_context(browser, web, "cnccfp", viewport=PHONE)
     small = await phone.new_page()
     await _visit(small, screens, case_path, "cnccfp-dossier-telephone")
     await phone.close()

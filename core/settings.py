@@ -298,6 +298,27 @@ class Settings(BaseSettings):
     appeal_delay_months: int = 2
     """Delay of the recours contentieux (CJA R. 421-1), stated in every decision."""
 
+    # The élus' procedures (issue 15, DOMAIN.md "The élus' side").
+    protection_extend_to_working_day: bool = False
+    """Functional protection: a fifth jour franc on a Saturday, a Sunday or a public holiday (of
+    France, or of the collectivité's overseas territory) moves the end of the delay to the next
+    working day. Off by default: our reading of the CGCT does not extend it."""
+    alert_button_loan_months: int = 3
+    """Length of an alert-button loan period (the prefect's decision: three months, renewable)."""
+    alert_button_reminder_days: int = 14
+    """The prefecture and the official are reminded this many days before a loan period ends."""
+    alert_button_overdue_reminder_days: int = 7
+    """A loan period ended with neither renewal nor return: the prefecture is reminded again
+    this often until it records one (the loan never lapses silently)."""
+    state_protection_reminder_days: int = 15
+    """A candidate's State functional-protection request (R. 39-11) without a decision: the
+    prefecture is reminded this often."""
+    state_protection_requires_complaint: bool = True
+    """R. 39-11 conditions, kept as settings until the decree's text is read: the request must
+    give the reference of the complaint (procès-verbal de plainte)."""
+    state_protection_requires_candidacy_date: bool = True
+    """R. 39-11 conditions: the request must give the date the candidacy was made public."""
+
     # Abuse limits (issue 12): "N/minute;M/hour" strings of the ``limits`` library, per client
     # address unless said otherwise.
     rate_limit_storage_url: str = "memory://"

@@ -45,6 +45,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -131,6 +132,19 @@ def mime_boundary_for(idempotency_key: str) -> str:
     """
     digest = hashlib.sha256(b"boundary:" + idempotency_key.encode("utf-8")).hexdigest()[:24]
     return f"=_secupol_{digest}"
+
+
+class Outgoing(Protocol):
+    """What the outbox needs of an email: its key, its template's name, its recipient."""
+
+    @property
+    def idempotency_key(self) -> str: ...
+
+    @property
+    def template(self) -> StrEnum: ...
+
+    @property
+    def to(self) -> str: ...
 
 
 class EmailActivities:
@@ -240,7 +254,7 @@ class EmailActivities:
     # --- Outbox ---------------------------------------------------------------------------------
 
     async def _begin_attempt(
-        self, input: SendEmailInput, message_id: str
+        self, input: Outgoing, message_id: str
     ) -> tuple[str | None, int, dt.datetime]:
         """Claim the key for this attempt.
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import routes_admin, routes_candidate, routes_public, routes_staff
+from api.web import routes_admin, routes_candidate, routes_elus, routes_public, routes_staff
 from core.settings import Settings
 
 APP_STATIC = Path(__file__).parent / "static"
@@ -38,6 +38,7 @@ ROUTERS = (
     routes_candidate.router,
     routes_staff.router,
     routes_admin.router,
+    routes_elus.router,
 )
 
 

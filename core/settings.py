@@ -260,6 +260,11 @@ class Settings(BaseSettings):
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     """Reminders are sent this many days before the deposit deadline."""
+    deposit_reminder_spread_minutes: int = 60
+    """The reminders counted back from the deposit deadline (the candidate's and the staff's)
+    are sent up to this many minutes after their time, each case by an offset of its own: the
+    cases of an election share the deadline, and would otherwise all wake in the same second.
+    The deadline itself is exact. 0 sends them at the exact time."""
     answer_delay_days: int = 15
     """Days the candidate has to answer the CNCCFP's observations."""
     payment_followup_days: int = 30
@@ -460,6 +465,7 @@ class Settings(BaseSettings):
         """Timer settings given to each new case."""
         return CasePolicy(
             reminder_offsets=[dt.timedelta(days=days) for days in self.deposit_reminder_days],
+            reminder_spread=dt.timedelta(minutes=self.deposit_reminder_spread_minutes),
             answer_delay=dt.timedelta(days=self.answer_delay_days),
             payment_followup_delay=dt.timedelta(days=self.payment_followup_days),
             payment_followup_max=self.payment_followup_max,

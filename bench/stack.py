@@ -59,6 +59,9 @@ TRANSIENT = {
     RPCStatusCode.UNAVAILABLE,
     RPCStatusCode.RESOURCE_EXHAUSTED,
     RPCStatusCode.CANCELLED,
+    # A workflow task that timed out on an overloaded worker: the update is refused until the
+    # next task runs (``WorkflowNotReadyFailure``).
+    RPCStatusCode.FAILED_PRECONDITION,
 }
 
 
@@ -283,13 +286,21 @@ class BenchStack:
         await self.close()
 
     async def close(self) -> None:
-        if self.api_process is not None:
-            self.api_process.stop()
-        if self.worker.running:
-            self.worker.terminate()
-        await self.engine.dispose()
-        self.mailbox.stop()
-        self.server.stop()
+        """Stop every process, each even if stopping another failed."""
+        # A failed start leaves the later fields unset.
+        worker: WorkerProcess | None = getattr(self, "worker", None)
+        try:
+            if self.api_process is not None:
+                self.api_process.stop()
+            if worker is not None and worker.running:
+                try:
+                    worker.terminate()
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+            await self.engine.dispose()
+        finally:
+            self.mailbox.stop()
+            self.server.stop()
 
     @property
     def base_url(self) -> str:
@@ -355,12 +366,35 @@ class BenchStack:
             text = (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
         return metric_sum(text, name)
 
+    async def worker_gauges(self) -> dict[str, int]:
+        """The worker's task slots in use, cached cases and forced evictions (``WORKER_GAUGES``)."""
+        address = self.settings.worker_metrics_address
+        async with httpx.AsyncClient(timeout=10) as http:
+            text = (await http.get(f"http://{address}/metrics")).text
+        return {
+            key: int(metric_sum(text, name, **labels))
+            for key, (name, labels) in WORKER_GAUGES.items()
+        }
+
     async def worker_metric(self, name: str, **labels: str) -> float:
         """The sum of one of the worker's SDK metrics whose labels include ``labels``."""
         address = self.settings.worker_metrics_address
         async with httpx.AsyncClient(timeout=10) as http:
             text = (await http.get(f"http://{address}/metrics")).text
         return metric_sum(text, name, **labels)
+
+
+WORKER_GAUGES = {
+    "workflow_slots": ("temporal_worker_task_slots_used", {"worker_type": "WorkflowWorker"}),
+    "activity_slots": ("temporal_worker_task_slots_used", {"worker_type": "ActivityWorker"}),
+    "local_activity_slots": (
+        "temporal_worker_task_slots_used",
+        {"worker_type": "LocalActivityWorker"},
+    ),
+    "cached": ("temporal_sticky_cache_size", {}),
+    "evictions": ("temporal_sticky_cache_total_forced_eviction", {}),
+}
+"""What ``BenchStack.worker_gauges`` reads: slots in use, cases cached, forced evictions."""
 
 
 def metric_sum(text: str, name: str, **labels: str) -> float:

@@ -55,6 +55,7 @@ from bench.api_actions import BenchCase, line_fields, prepare_case, seed
 from bench.stack import BenchStack, load_average, percentile, run
 from core.accounts import Accounts
 from core.cases import STAGE_KEY
+from core.settings import Settings
 from domain.contracts import CURRENT_PROCEDURE_VERSION, AddExpenseLineInput, CasePolicy
 from domain.expenses import ExpenseLineDraft
 from domain.stages import Action, Stage
@@ -90,6 +91,8 @@ class Sample:
     answered: int
     server_cpu_s: float
     worker_cpu_s: float
+    worker: dict[str, int] = field(default_factory=dict)
+    """The worker's slots in use, cached cases and evictions (``bench.stack.WORKER_GAUGES``)."""
 
 
 @dataclass
@@ -199,6 +202,7 @@ async def sample_until(
                 answered,
                 usage.server_cpu_s,
                 usage.worker_cpu_s,
+                await stack.worker_gauges(),
             )
         )
         with contextlib.suppress(TimeoutError):
@@ -345,6 +349,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         load_before,
         load_after,
         plan,
+        stack.settings,
     )
 
 
@@ -383,6 +388,7 @@ def report(
     load_before: str,
     load_after: str,
     plan: Plan,
+    settings: Settings,
 ) -> dict[str, Any]:
     """Print the summary, then the JSON line; returns the JSON's content."""
     accepted = [d for d in deposits if d.status is not None and 200 <= d.status < 300]
@@ -448,6 +454,17 @@ def report(
         "workflow_backlog_max": max((s.workflow_backlog for s in samples), default=None),
         "activity_backlog_max": max((s.activity_backlog for s in samples), default=None),
         "in_flight_max": max((s.in_flight for s in samples), default=None),
+        "workflow_slots_max": max((s.worker["workflow_slots"] for s in samples), default=None),
+        "activity_slots_max": max((s.worker["activity_slots"] for s in samples), default=None),
+        "local_activity_slots_max": max(
+            (s.worker["local_activity_slots"] for s in samples), default=None
+        ),
+        "cache_evictions": samples[-1].worker["evictions"] - samples[0].worker["evictions"]
+        if samples
+        else None,
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+        "max_concurrent_workflow_tasks": settings.worker_max_concurrent_workflow_tasks,
+        "max_concurrent_activities": settings.worker_max_concurrent_activities,
         "server_cpu_s": usage_total.server_cpu_s,
         "worker_cpu_s": usage_total.worker_cpu_s,
         "api_cpu_s": usage_total.api_cpu_s,
@@ -456,7 +473,18 @@ def report(
         "persistence_requests_per_deposit": round(persistence / max(1, len(deposits)), 1),
         "load_before": load_before,
         "load_after": load_after,
-        "backlog": [[s.at_s, s.workflow_backlog, s.activity_backlog, s.in_flight] for s in samples],
+        "backlog": [
+            [
+                s.at_s,
+                s.workflow_backlog,
+                s.activity_backlog,
+                s.in_flight,
+                s.worker["workflow_slots"],
+                s.worker["activity_slots"],
+                s.worker["cached"],
+            ]
+            for s in samples
+        ],
     }
     print(
         f"{len(deposits)} deposits over {arguments.window:g} s (deadline at "
@@ -466,12 +494,15 @@ def report(
     )
     print(
         f"{'t (s)':>7} {'wf backlog':>10} {'act backlog':>11} {'in flight':>9} "
-        f"{'answered':>8} {'server cpu':>10} {'worker cpu':>10}"
+        f"{'answered':>8} {'server cpu':>10} {'worker cpu':>10} {'wf slots':>8} "
+        f"{'act slots':>9} {'cached':>6}"
     )
     for s in samples:
         print(
             f"{s.at_s:7.0f} {s.workflow_backlog:10d} {s.activity_backlog:11d} "
-            f"{s.in_flight:9d} {s.answered:8d} {s.server_cpu_s:10.1f} {s.worker_cpu_s:10.1f}"
+            f"{s.in_flight:9d} {s.answered:8d} {s.server_cpu_s:10.1f} {s.worker_cpu_s:10.1f} "
+            f"{s.worker['workflow_slots']:8d} {s.worker['activity_slots']:9d} "
+            f"{s.worker['cached']:6d}"
         )
     print(
         f"  accepted {len(accepted)}, refused {len(refused)} ({len(legal)} after the deadline, "

@@ -140,7 +140,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             usage = stack.usage().since(usage_before)
             worker_rss, worker_peak = memory_mib(stack.worker.pid)
             server_rss, server_peak = memory_mib(stack.server.pid)
-            cached = await stack.worker_metric("temporal_sticky_cache_size")
+            gauges = await stack.worker_gauges()
             sample = random.Random(14).sample(case_ids, min(EVENT_SAMPLE, len(case_ids)))
             events = [
                 len((await stack.cases.handle(case_id).fetch_history()).events)
@@ -166,7 +166,8 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         "worker_peak_rss_mib": round(worker_peak, 1),
         "worker_rss_after_queries_mib": round(worker_after_queries, 1),
         "events_per_case": round(statistics.mean(events), 1),
-        "cached_cases": int(cached),
+        "cached_cases": gauges["cached"],
+        "cache_evictions": gauges["evictions"],
         "max_cached_workflows": settings.worker_max_cached_workflows,
         "open_s": round(open_s, 1),
         "opens_per_s": round(len(case_ids) / open_s, 1),

@@ -32,23 +32,79 @@ from typing import Any, Self
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import TaskQueueType
 from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
 
 from core.cases import CaseClient
 from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
+from domain.contracts import CaseState, OpenCaseInput, RequestEvaluationInput
+from domain.stages import Action
 from embedded.mailbox import MailStore
 from embedded.temporal_server import free_port
 from tests.faults.stack import ROOT, DevServer, WorkerProcess, process_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 STARTUP_TIMEOUT_S = 90.0
+SETUP_ATTEMPTS = 10
+TRANSIENT = {
+    RPCStatusCode.DEADLINE_EXCEEDED,
+    RPCStatusCode.UNAVAILABLE,
+    RPCStatusCode.RESOURCE_EXHAUSTED,
+    RPCStatusCode.CANCELLED,
+    # A workflow task that timed out on an overloaded worker: the update is refused until the
+    # next task runs (``WorkflowNotReadyFailure``).
+    RPCStatusCode.FAILED_PRECONDITION,
+}
+
+
+class PatientCases(CaseClient):
+    """``CaseClient`` for a bench's setup on a loaded machine: an action whose acceptance the
+    server did not confirm in time is sent again under the same update id (so it applies once),
+    instead of failing the whole setup."""
+
+    async def act(
+        self, case_id: str, action: Action, input: BaseModel, *, request_id: str | None = None
+    ) -> CaseState:
+        update_id = request_id or f"bench-{action.value}-{uuid.uuid4().hex}"
+        for attempt in range(1, SETUP_ATTEMPTS + 1):
+            try:
+                return await super().act(case_id, action, input, request_id=update_id)
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as error:
+                if attempt == SETUP_ATTEMPTS or not _transient(error):
+                    raise
+                await asyncio.sleep(attempt)
+        raise AssertionError("unreachable")
+
+    async def open_case(
+        self,
+        input: OpenCaseInput,
+        request: RequestEvaluationInput,
+        *,
+        request_id: str | None = None,
+    ) -> CaseState:
+        for attempt in range(1, SETUP_ATTEMPTS + 1):
+            try:
+                # The opening's update id is derived from the case id: a retry is idempotent.
+                return await super().open_case(input, request, request_id=request_id)
+            except (WorkflowUpdateRPCTimeoutOrCancelledError, RPCError) as error:
+                if attempt == SETUP_ATTEMPTS or not _transient(error):
+                    raise
+                await asyncio.sleep(attempt)
+        raise AssertionError("unreachable")
+
+
+def _transient(error: Exception) -> bool:
+    if isinstance(error, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True
+    return isinstance(error, RPCError) and error.status in TRANSIENT
 
 
 def cpu_seconds(pid: int) -> float:
@@ -174,7 +230,7 @@ class BenchStack:
     worker: WorkerProcess = field(init=False)
     api_process: ModuleProcess | None = field(init=False, default=None)
     client: Client = field(init=False)
-    cases: CaseClient = field(init=False)
+    cases: PatientCases = field(init=False)
     engine: AsyncEngine = field(init=False)
     storage: DocumentStorage = field(init=False)
     mail: MailStore = field(init=False)
@@ -207,7 +263,7 @@ class BenchStack:
         try:
             await migrate(self.engine)
             self.client = await connect_when_ready(self.settings)
-            self.cases = CaseClient(self.client, self.settings.task_queue)
+            self.cases = PatientCases(self.client, self.settings.task_queue)
             self.storage = build_storage(self.settings, self.engine)
             self.worker = WorkerProcess(self.settings, self.workdir)
             self.worker.start()
@@ -230,13 +286,21 @@ class BenchStack:
         await self.close()
 
     async def close(self) -> None:
-        if self.api_process is not None:
-            self.api_process.stop()
-        if self.worker.running:
-            self.worker.terminate()
-        await self.engine.dispose()
-        self.mailbox.stop()
-        self.server.stop()
+        """Stop every process, each even if stopping another failed."""
+        # A failed start leaves the later fields unset.
+        worker: WorkerProcess | None = getattr(self, "worker", None)
+        try:
+            if self.api_process is not None:
+                self.api_process.stop()
+            if worker is not None and worker.running:
+                try:
+                    worker.terminate()
+                except subprocess.TimeoutExpired:
+                    worker.kill()
+            await self.engine.dispose()
+        finally:
+            self.mailbox.stop()
+            self.server.stop()
 
     @property
     def base_url(self) -> str:
@@ -302,12 +366,35 @@ class BenchStack:
             text = (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
         return metric_sum(text, name)
 
+    async def worker_gauges(self) -> dict[str, int]:
+        """The worker's task slots in use, cached cases and forced evictions (``WORKER_GAUGES``)."""
+        address = self.settings.worker_metrics_address
+        async with httpx.AsyncClient(timeout=10) as http:
+            text = (await http.get(f"http://{address}/metrics")).text
+        return {
+            key: int(metric_sum(text, name, **labels))
+            for key, (name, labels) in WORKER_GAUGES.items()
+        }
+
     async def worker_metric(self, name: str, **labels: str) -> float:
         """The sum of one of the worker's SDK metrics whose labels include ``labels``."""
         address = self.settings.worker_metrics_address
         async with httpx.AsyncClient(timeout=10) as http:
             text = (await http.get(f"http://{address}/metrics")).text
         return metric_sum(text, name, **labels)
+
+
+WORKER_GAUGES = {
+    "workflow_slots": ("temporal_worker_task_slots_used", {"worker_type": "WorkflowWorker"}),
+    "activity_slots": ("temporal_worker_task_slots_used", {"worker_type": "ActivityWorker"}),
+    "local_activity_slots": (
+        "temporal_worker_task_slots_used",
+        {"worker_type": "LocalActivityWorker"},
+    ),
+    "cached": ("temporal_sticky_cache_size", {}),
+    "evictions": ("temporal_sticky_cache_total_forced_eviction", {}),
+}
+"""What ``BenchStack.worker_gauges`` reads: slots in use, cases cached, forced evictions."""
 
 
 def metric_sum(text: str, name: str, **labels: str) -> float:

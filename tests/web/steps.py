@@ -15,6 +15,7 @@ from api.web.session import SESSION_COOKIE
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import declared_on, new_email
+from tests.web.conftest import Screens, check_accessibility
 from tests.web.pages import csrf_of
 
 
@@ -146,3 +147,21 @@ async def fill_line(page: Page, web: ApiStack, *, certify: bool = True) -> None:
 async def certify_line(page: Page) -> None:
     for name in ("not_public_service", "not_in_campaign_account", "not_state_protection"):
         await page.locator(f"#ajouter-ligne-{name}").check(force=True)
+
+
+async def check_page(
+    browser: Browser, web: ApiStack, token: str, path: str, screens: Screens, name: str
+) -> None:
+    """axe-core on the page ``path`` as ``token``'s holder sees it in Chromium, and its
+    screenshot: on the first backend only (a page does not depend on the database)."""
+    if not screens.first_backend:
+        return
+    context = await page_context(browser, web, token)
+    try:
+        page = await context.new_page()
+        answer = await page.goto(path)
+        assert answer is not None and answer.status == 200, path
+        await check_accessibility(page)
+        await screens.take(page, name)
+    finally:
+        await context.close()

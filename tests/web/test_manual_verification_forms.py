@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from playwright.async_api import Browser
 from temporalio.client import Client
 
 from core.settings import Settings
@@ -20,8 +21,9 @@ from embedded.mailbox import MailServer
 from tests.api.conftest import ApiStack, api_stack
 from tests.api.flow import new_email, open_case, open_space, record_evaluation
 from tests.helpers import assert_eventually, unreachable_cnaps
+from tests.web.conftest import Screens
 from tests.web.staff import page_client, post_page_form, staff_client, text_of
-from tests.web.steps import line_fields, pdf_uploads
+from tests.web.steps import check_page, line_fields, pdf_uploads
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,9 @@ async def web_without_cnaps(
         yield stack
 
 
-async def test_a_line_verified_by_hand_through_the_pages(web_without_cnaps: ApiStack) -> None:
+async def test_a_line_verified_by_hand_through_the_pages(
+    web_without_cnaps: ApiStack, browser: Browser, screens: Screens
+) -> None:
     web = web_without_cnaps
     token = await web.sign_in(new_email("manuel"))
     case_id = (await open_case(web, token))["case_id"]
@@ -63,6 +67,7 @@ async def test_a_line_verified_by_hand_through_the_pages(web_without_cnaps: ApiS
         assert deposited.status_code == 303, deposited.text
 
     staff_page = f"/agents/dossiers/{case_id}"
+    await check_page(browser, web, web.staff["cnccfp"], staff_page, screens, "cnccfp-verification")
     async with staff_client(web, "cnccfp") as cnccfp:
         page = await cnccfp.get(staff_page)
         shown = text_of(page.text)

@@ -6,19 +6,23 @@ given a late window in which the candidate deposits, and another one closed.
 
 The setup steps (opening, evaluation, space) go through the JSON API: their pages have their
 own tests. The deadline passes through the operator's correction, as it would after a legal
-change, so that no test waits for a real deadline."""
+change, so that no test waits for a real deadline. axe-core checks, in Chromium, the pages whose
+forms no browser test visits (the answer to observations, the late window and the closing)."""
 
 from __future__ import annotations
 
 import datetime as dt
 import re
 
+from playwright.async_api import Browser
+
 from domain.calendar import PARIS
 from tests.api.conftest import ApiStack
 from tests.api.flow import act, new_email, open_case, record_evaluation, submitted_case
 from tests.helpers import assert_eventually
+from tests.web.conftest import Screens
 from tests.web.staff import page_client, post_page_form, staff_client, text_of
-from tests.web.steps import line_fields, pdf_uploads
+from tests.web.steps import check_page, line_fields, pdf_uploads
 
 
 def line_ids(html: str) -> list[str]:
@@ -26,7 +30,9 @@ def line_ids(html: str) -> list[str]:
     return re.findall(r'name="line_id" value="([^"]+)"', html)
 
 
-async def test_observations_answered_on_the_page_then_the_decision(web: ApiStack) -> None:
+async def test_observations_answered_on_the_page_then_the_decision(
+    web: ApiStack, browser: Browser, screens: Screens
+) -> None:
     token, case_id, _ = await submitted_case(web, [("F-1", 500_000), ("F-2", 340_000)])
     staff_page = f"/agents/dossiers/{case_id}"
     case_page = f"/dossiers/{case_id}"
@@ -51,6 +57,7 @@ async def test_observations_answered_on_the_page_then_the_decision(web: ApiStack
         assert "Les observations sont adressées au candidat." in shown
         assert "Observations de la Commission en attente de réponse" in shown
 
+    await check_page(browser, web, token, case_page, screens, "candidat-observations")
     async with page_client(web, token) as candidate:
         page = text_of((await candidate.get(case_page)).text)
         assert "Joignez la preuve du paiement." in page
@@ -130,7 +137,9 @@ async def deadline_passed(web: ApiStack, case_id: str) -> None:
     await assert_eventually(waiting)
 
 
-async def test_a_late_window_then_the_deposit_and_a_case_closed(web: ApiStack) -> None:
+async def test_a_late_window_then_the_deposit_and_a_case_closed(
+    web: ApiStack, browser: Browser, screens: Screens
+) -> None:
     # A case whose space the CNCCFP did not open in time.
     token = await web.sign_in(new_email("tardif"))
     case_id = (await open_case(web, token))["case_id"]
@@ -139,6 +148,7 @@ async def test_a_late_window_then_the_deposit_and_a_case_closed(web: ApiStack) -
         await act(http, "POST", f"/cases/{case_id}/space-request")
     await deadline_passed(web, case_id)
     staff_page = f"/agents/dossiers/{case_id}"
+    await check_page(browser, web, web.staff["cnccfp"], staff_page, screens, "cnccfp-echeance")
     async with staff_client(web, "cnccfp") as cnccfp:
         page = text_of((await cnccfp.get(staff_page)).text)
         assert "Échéance passée : en attente de l'administration" in page

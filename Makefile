@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api config-docs histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api bench-rush bench-idle config-docs histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,14 @@ faults: $(STAMP)
 ## Latency of an API action against the same update sent directly (CLIENTS=50, ACTIONS=20).
 bench-api: $(STAMP)
 	$(BIN)/python -m bench.api_actions --clients $${CLIENTS:-50} --actions $${ACTIONS:-20}
+
+## The deposit deadline rush through the API, open loop (DEPOSITS=5000 over WINDOW=600 s).
+bench-rush: $(STAMP)
+	$(BIN)/python -m bench.deadline_rush --deposits $${DEPOSITS:-5000} --window $${WINDOW:-600}
+
+## Open cases waiting on their timers: the worker's memory (IDLE_CASES=20000).
+bench-idle: $(STAMP)
+	$(BIN)/python -m bench.idle_cases --cases $${IDLE_CASES:-20000}
 
 ## Record replay histories of the current workflow code: make histories LABEL=v3 (keep the old ones).
 histories: $(STAMP)

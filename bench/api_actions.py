@@ -154,8 +154,19 @@ async def prepare_case(
     accounts: Accounts,
     election: ElectionInfo,
     label: str,
+    *,
+    policy: CasePolicy | None = None,
+    deposit_deadline: dt.datetime | None = None,
+    invoices: int = INVOICES_PER_CASE,
+    procedure_version: int = 1,
+    cnccfp_email: str | None = None,
 ) -> BenchCase:
-    """A candidate account with a session, and its case brought to ``space_open`` directly."""
+    """A candidate account with a session, and its case brought to ``space_open`` directly.
+
+    ``policy`` defaults to one without reminders; ``deposit_deadline`` to the election's legal
+    deadline (``bench.deadline_rush`` sets both, to put the rush inside its window, and opens
+    its cases at the current procedure version, as the API does).
+    """
     account = await accounts.create(
         email=f"{label}@exemple.test", display_name=f"Candidat {label}", role=Role.CANDIDATE
     )
@@ -169,7 +180,10 @@ async def prepare_case(
         departement=DEPARTEMENT,
         prefecture_email="pref-60-bench@interieur.example.test",
         candidacy_declared_on=election.first_round - dt.timedelta(days=120),
-        policy=CasePolicy(reminder_offsets=[]),
+        policy=policy or CasePolicy(reminder_offsets=[]),
+        deposit_deadline=deposit_deadline,
+        procedure_version=procedure_version,
+        cnccfp_email=cnccfp_email,
     )
     case_id = case_workflow_id(election.election_id, account.account_id)
     await cases.open_case(opening, await evaluation_request(me, storage, case_id))
@@ -191,11 +205,11 @@ async def prepare_case(
     state = await cases.act(case_id, Action.OPEN_SPACE, OpenSpaceInput(actor=CNCCFP))
     if state.stage != Stage.SPACE_OPEN:
         raise RuntimeError(f"{case_id} is at {state.stage.value}, not space_open")
-    invoices = [
+    invoice_ids = [
         await upload_sample(storage, case_id, DocumentKind.INVOICE, f"facture-{n}.pdf")
-        for n in range(INVOICES_PER_CASE)
+        for n in range(invoices)
     ]
-    return BenchCase(case_id=case_id, actor=me, token=token, invoices=invoices)
+    return BenchCase(case_id=case_id, actor=me, token=token, invoices=invoice_ids)
 
 
 async def prepare_cases(

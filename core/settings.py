@@ -92,6 +92,16 @@ class Settings(BaseSettings):
     """On SIGTERM, how long the worker lets activities under way finish (an email in the middle
     of SMTP, a seal) before cancelling them; keep it below the stop timeout of the supervisor
     (``stop_grace_period`` in the compose file)."""
+    worker_max_cached_workflows: int = Field(default=1000, ge=0)
+    """Cases the worker keeps in memory between their workflow tasks (Temporal's sticky cache).
+    A cached case answers its next update without replaying its history; an evicted one is
+    replayed on its next task. Memory grows with it (``bench/idle_cases.py``)."""
+    worker_max_concurrent_workflow_tasks: int = Field(default=100, ge=2)
+    """Workflow tasks one worker runs at once (at least 2 while the cache is on)."""
+    worker_max_concurrent_activities: int = Field(default=100, ge=1)
+    """Activities (emails, seals, registry lookups) one worker runs at once."""
+    worker_max_concurrent_local_activities: int = Field(default=100, ge=1)
+    """Local activities one worker runs at once."""
     temporal_tls: bool = False
     """TLS to the Temporal frontend (a cluster behind TLS, Temporal Cloud)."""
     temporal_tls_ca_file: Path | None = None
@@ -250,6 +260,11 @@ class Settings(BaseSettings):
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     """Reminders are sent this many days before the deposit deadline."""
+    deposit_reminder_spread_minutes: int = 60
+    """The reminders counted back from the deposit deadline (the candidate's and the staff's)
+    are sent up to this many minutes after their time, each case by an offset of its own: the
+    cases of an election share the deadline, and would otherwise all wake in the same second.
+    The deadline itself is exact. 0 sends them at the exact time."""
     answer_delay_days: int = 15
     """Days the candidate has to answer the CNCCFP's observations."""
     payment_followup_days: int = 30
@@ -450,6 +465,7 @@ class Settings(BaseSettings):
         """Timer settings given to each new case."""
         return CasePolicy(
             reminder_offsets=[dt.timedelta(days=days) for days in self.deposit_reminder_days],
+            reminder_spread=dt.timedelta(minutes=self.deposit_reminder_spread_minutes),
             answer_delay=dt.timedelta(days=self.answer_delay_days),
             payment_followup_delay=dt.timedelta(days=self.payment_followup_days),
             payment_followup_max=self.payment_followup_max,
@@ -467,4 +483,5 @@ class Settings(BaseSettings):
             ],
             receipt_grace=dt.timedelta(minutes=self.receipt_grace_minutes),
             email_give_up_after=dt.timedelta(days=self.email_give_up_days),
+            registry_max_attempts=self.registry_max_attempts,
         )

@@ -157,6 +157,10 @@ class CasePolicy(Contract):
     """Reminders to the CNCCFP before its decision is due (rule 5)."""
     email_give_up_after: dt.timedelta = dt.timedelta(days=3)
     """How long an email is retried before it is given up (failed, with an operator note)."""
+    reminder_spread: dt.timedelta = dt.timedelta(0)
+    """Window over which the reminders counted back from the deposit deadline are spread, each
+    case by an offset of its own (``domain.reminders.spread_offset``), so that an election's
+    cases do not all wake in the same second. 0: sent at the exact time (cases opened before)."""
     receipt_grace: dt.timedelta = dt.timedelta(0)
     """How long after the deposit deadline a deposit the API received in time is still taken
     (rule 4): the time bar waits this long for the actions received before the deadline.

@@ -59,6 +59,10 @@ def build_worker(
         workflows=workflows,
         activities=activities,
         graceful_shutdown_timeout=dt.timedelta(seconds=settings.worker_shutdown_grace_s),
+        max_cached_workflows=settings.worker_max_cached_workflows,
+        max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
+        max_concurrent_activities=settings.worker_max_concurrent_activities,
+        max_concurrent_local_activities=settings.worker_max_concurrent_local_activities,
     )
 
 

@@ -99,7 +99,7 @@ with workflow.unsafe.imports_passed_through():
         RegistryOutcome,
         SireneCheckResult,
     )
-    from domain.reminders import owed_staff_reminders
+    from domain.reminders import before_deadline_at, owed_staff_reminders
     from domain.review import check_decision, check_line_verdict
     from domain.stages import (
         BEFORE_SUBMISSION,
@@ -300,10 +300,12 @@ class CandidateCaseWorkflow:
             return []
         due = []
         for offset in state.policy.reminder_offsets:
-            at = state.deposit_deadline - offset
             key = f"{int(offset.total_seconds())}s@{state.deposit_deadline.isoformat()}"
-            if at >= state.deadline_set_at and key not in state.reminders_sent:
-                due.append((key, at))
+            if (
+                state.deposit_deadline - offset >= state.deadline_set_at
+                and key not in state.reminders_sent
+            ):
+                due.append((key, before_deadline_at(state, state.deposit_deadline, offset)))
         return due
 
     def _followup_due(self) -> dt.datetime | None:

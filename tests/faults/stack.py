@@ -38,21 +38,33 @@ ROOT = Path(__file__).resolve().parents[2]
 class DevServer:
     """A headless dev server on ``port`` keeping its state in ``db_file``."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_args: list[str] | None = None
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
         self.db_file = workdir / "temporal.sqlite"
+        self.extra_args = extra_args or []
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
     def address(self) -> str:
         return f"127.0.0.1:{self.port}"
 
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "server not running"
+        return self._process.pid
+
     def start(self) -> None:
         log = (self.workdir / "temporal.log").open("a")
         self._process = subprocess.Popen(
             dev_server_command(
-                host="127.0.0.1", port=self.port, ui_port=None, db_file=self.db_file
+                host="127.0.0.1",
+                port=self.port,
+                ui_port=None,
+                db_file=self.db_file,
+                extra_args=self.extra_args,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -179,7 +179,7 @@ class CasePolicy(Contract):
         return sorted(set(value), reverse=True)
 
 
-CURRENT_PROCEDURE_VERSION = 2
+CURRENT_PROCEDURE_VERSION = 3
 """The version of the procedure new cases open with (see ``OpenCaseInput.procedure_version``)."""
 
 # --- Workflow input and state -------------------------------------------------------------------
@@ -205,7 +205,8 @@ class OpenCaseInput(Contract):
     policy: CasePolicy = Field(default_factory=CasePolicy)
     procedure_version: int = 1
     """1: cases opened before the rules of DOMAIN.md's legal review (their histories replay as
-    they ran); 2: staff reminders, third-party copies and the decision due date. New cases are
+    they ran); 2: staff reminders, third-party copies and the decision due date; 3: the same
+    rules run leaner (issue 14): emails sent in the workflow task that queued them. New cases are
     opened at ``CURRENT_PROCEDURE_VERSION``."""
     carried_state: CaseState | None = None
     """Set by continue-as-new: the state the previous run ended with."""

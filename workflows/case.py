@@ -21,7 +21,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import visibility
@@ -127,6 +127,17 @@ EMAIL_RETRY = RetryPolicy(
     non_retryable_error_types=EMAIL_PERMANENT_ERRORS,
 )
 
+EMAIL_IN_TASK_TIMEOUT = dt.timedelta(seconds=3)
+"""Cases at ``LEAN_PROCEDURE_VERSION`` first send an email as a local activity, in the workflow
+task that queued it: the action that queued it is answered when the relay has answered (a few
+milliseconds on a healthy relay), and at worst after this timeout (a relay that hangs), after
+which today's durable activity takes over. The session inside gives up well before
+(``activities.email.sender.SESSION_MARGIN``), so the fallback never talks to the relay at the
+same time as the local attempt."""
+EMAIL_IN_TASK_QUEUED = dt.timedelta(seconds=1)
+EMAIL_IN_TASK_RETRY = RetryPolicy(maximum_attempts=1)
+"""One attempt in the task: every retry belongs to the durable activity, which backs off."""
+
 SEAL_TIMEOUT = dt.timedelta(minutes=2)
 SEAL_RETRY_AT_SUBMISSION = RetryPolicy(
     initial_interval=dt.timedelta(milliseconds=500),
@@ -162,6 +173,10 @@ PATCH_OPERATOR_UPDATES = "operator-updates-v1"
 """Operator corrections are updates; the signals of the same names are refused from then on."""
 PATCH_MAILER_PER_RECIPIENT = "mailer-per-recipient-v1"
 """Emails sent side by side across recipients, each given up after a delay (issue 11)."""
+
+LEAN_PROCEDURE_VERSION = 3
+"""Cases opened at this ``procedure_version`` or later send their emails in the workflow task
+that queued them (``EMAIL_IN_TASK_TIMEOUT``)."""
 
 COPIED_TEMPLATES = frozenset(
     {
@@ -239,6 +254,11 @@ class CandidateCaseWorkflow:
         self._published: tuple[object, ...] = ()
         self._administration_delay: bool | None = None
         """Whether ``PATCH_ADMINISTRATION_DELAY`` applies; unknown until a deadline falls due."""
+
+    @property
+    def _lean(self) -> bool:
+        """Whether the case opened at ``LEAN_PROCEDURE_VERSION`` or later."""
+        return self._state.procedure_version >= LEAN_PROCEDURE_VERSION
 
     # --- Run: timers raced against people ------------------------------------------------------
 
@@ -1686,18 +1706,41 @@ class CandidateCaseWorkflow:
             if to not in busy and request.idempotency_key not in self._in_flight
         ]
 
-    async def _send(self, request: SendEmailInput, give_up_after: dt.timedelta | None) -> None:
-        record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
+    async def _send_in_task(self, request: SendEmailInput) -> bool:
+        """One attempt as a local activity; False if it did not send (the durable one follows).
+
+        Whatever the failure (a relay down, a hang cut by the timeout, a refusal), the durable
+        activity takes the same key: the outbox row says whether the email is out, and a
+        refusal for good fails there at its first attempt, recorded as before.
+        """
         try:
-            await workflow.execute_activity(
+            await workflow.execute_local_activity(
                 "send_email",
                 request,
                 result_type=SendEmailResult,
-                start_to_close_timeout=EMAIL_TIMEOUT,
-                schedule_to_close_timeout=give_up_after,
-                retry_policy=EMAIL_RETRY,
+                start_to_close_timeout=EMAIL_IN_TASK_TIMEOUT,
+                # Slots of the worker all taken (a rush): the durable activity waits instead.
+                schedule_to_start_timeout=EMAIL_IN_TASK_QUEUED,
+                retry_policy=EMAIL_IN_TASK_RETRY,
                 summary=request.template.value,
             )
+        except FailureError:
+            return False
+        return True
+
+    async def _send(self, request: SendEmailInput, give_up_after: dt.timedelta | None) -> None:
+        record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
+        try:
+            if not (self._lean and await self._send_in_task(request)):
+                await workflow.execute_activity(
+                    "send_email",
+                    request,
+                    result_type=SendEmailResult,
+                    start_to_close_timeout=EMAIL_TIMEOUT,
+                    schedule_to_close_timeout=give_up_after,
+                    retry_policy=EMAIL_RETRY,
+                    summary=request.template.value,
+                )
             record.status = NotificationStatus.SENT
         except ActivityError as error:
             cause = error.cause

@@ -144,8 +144,14 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
     async def cancellable() -> Any:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            task.cancel()
+            # A client call the cancellation does not reach must not keep the process alive.
+            loop.call_later(60, os._exit, 1)
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, stop)
         return await task
 
     return asyncio.run(cancellable())

@@ -278,7 +278,9 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             overrides[f"worker_{name}"] = value
     with tempfile.TemporaryDirectory(prefix="secupol-rush-") as tmp:
-        async with BenchStack(Path(tmp), api=True, overrides=overrides) as stack:
+        async with BenchStack(
+            Path(tmp), api=True, overrides=overrides, postgres=arguments.postgres
+        ) as stack:
             setup_budget = count / arguments.setup_rate + 5
             plan = Plan.make(window, arguments.deadline_at, setup_budget)
             setup_started = time.monotonic()
@@ -557,6 +559,12 @@ if __name__ == "__main__":
     parser.add_argument("--request-timeout", type=float, default=120.0)
     parser.add_argument("--seed", type=int, default=14)
     parser.add_argument("--database-url", default=None, help="default: a SQLite file")
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="the app database: a fresh one on this PostgreSQL server (postgresql://user@host)",
+    )
     for option in (
         "max-cached-workflows",
         "max-concurrent-workflow-tasks",

@@ -113,7 +113,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         if value is not None:
             overrides[f"worker_{name}"] = value
     with tempfile.TemporaryDirectory(prefix="secupol-idle-") as tmp:
-        async with BenchStack(Path(tmp), overrides=overrides) as stack:
+        async with BenchStack(Path(tmp), overrides=overrides, postgres=arguments.postgres) as stack:
             settings = stack.settings
             tag = uuid.uuid4().hex[:8]
             election = await seed(stack.engine, tag)
@@ -210,6 +210,12 @@ if __name__ == "__main__":
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--queries", type=int, default=50, help="queries on random idle cases")
     parser.add_argument("--database-url", default=None, help="default: a SQLite file")
+    parser.add_argument(
+        "--postgres",
+        default=None,
+        metavar="URL",
+        help="the app database: a fresh one on this PostgreSQL server (postgresql://user@host)",
+    )
     for option in SIZING:
         parser.add_argument(
             f"--{option.replace('_', '-')}",

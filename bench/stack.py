@@ -30,6 +30,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
+import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import BaseModel
@@ -143,8 +144,14 @@ def run(main: Coroutine[Any, Any, Any]) -> Any:
     async def cancellable() -> Any:
         task = asyncio.ensure_future(main)
         loop = asyncio.get_running_loop()
+
+        def stop() -> None:
+            task.cancel()
+            # A client call the cancellation does not reach must not keep the process alive.
+            loop.call_later(60, os._exit, 1)
+
         for signum in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(signum, task.cancel)
+            loop.add_signal_handler(signum, stop)
         return await task
 
     return asyncio.run(cancellable())
@@ -223,6 +230,10 @@ class BenchStack:
     workdir: Path
     api: bool = False
     overrides: dict[str, Any] = field(default_factory=dict)
+    postgres: str | None = None
+    """A PostgreSQL server URL (``postgresql://user@host:port``): the app database is a fresh
+    database there, dropped at the end, instead of a SQLite file (which three processes writing
+    at once on a loaded machine can hold locked longer than its busy timeout)."""
     server: DevServer = field(init=False)
     metrics_port: int = field(init=False)
     settings: Settings = field(init=False)
@@ -237,6 +248,8 @@ class BenchStack:
 
     async def __aenter__(self) -> Self:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        if self.postgres:
+            self.overrides["database_url"] = await create_database(self.postgres)
         self.metrics_port = free_port()
         self.server = DevServer(self.workdir, extra_args=["--metrics-port", str(self.metrics_port)])
         api_port = free_port()
@@ -301,6 +314,8 @@ class BenchStack:
         finally:
             self.mailbox.stop()
             self.server.stop()
+            if self.postgres:
+                await drop_database(self.postgres, self.settings.resolved_database_url)
 
     @property
     def base_url(self) -> str:
@@ -395,6 +410,26 @@ WORKER_GAUGES = {
     "evictions": ("temporal_sticky_cache_total_forced_eviction", {}),
 }
 """What ``BenchStack.worker_gauges`` reads: slots in use, cases cached, forced evictions."""
+
+
+async def create_database(server_url: str) -> str:
+    """A new empty database on the PostgreSQL server; returns its SQLAlchemy async URL."""
+    name = f"secupol_bench_{uuid.uuid4().hex[:10]}"
+    connection = await asyncpg.connect(f"{server_url.rstrip('/')}/postgres")
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return f"{server_url.rstrip('/').replace('postgresql://', 'postgresql+asyncpg://')}/{name}"
+
+
+async def drop_database(server_url: str, database_url: str) -> None:
+    name = database_url.rsplit("/", 1)[1]
+    connection = await asyncpg.connect(f"{server_url.rstrip('/')}/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
 
 
 def metric_sum(text: str, name: str, **labels: str) -> float:

@@ -700,3 +700,62 @@ class CandidateProtectionState(Contract):
 
 ELUS_EMAIL_PERMANENT_ERRORS = ["EmailTemplateError", "EmailRecipientRefused"]
 """Error types of ``send_elus_email`` that no retry can fix (those of ``send_email``)."""
+
+
+# --- Due times: pure functions of (state, now), unit-tested; the workflows only call them -------
+
+
+def protection_next_due(state: ProtectionState) -> dt.datetime | None:
+    """When a functional-protection request next changes by itself: its start, then the end of
+    the withdrawal window; None in any other stage."""
+    if state.stage == ElusStage.FP_SCHEDULED:
+        return state.starts_at
+    if state.stage == ElusStage.FP_PROTECTED:
+        return state.window_ends_at
+    return None
+
+
+def renewal_reminder_at(state: LoanState, period: LoanPeriod) -> dt.datetime:
+    """When the prefecture and the official are reminded that ``period`` ends."""
+    return period.ends_at - state.decision.policy.renewal_reminder_before
+
+
+def overdue_reminder_at(state: LoanState, period: LoanPeriod) -> dt.datetime:
+    """When the next overdue reminder of ``period`` falls due (the first at its end)."""
+    return period.ends_at + state.decision.policy.overdue_reminder_every * period.overdue_reminders
+
+
+def overdue_reminders_owed(state: LoanState, period: LoanPeriod, now: dt.datetime) -> int:
+    """How many overdue reminders of ``period`` are due by ``now`` (one more at each interval;
+    after an outage, one reminder stands for the missed ones)."""
+    if now < period.ends_at:
+        return 0
+    return (now - period.ends_at) // state.decision.policy.overdue_reminder_every + 1
+
+
+def loan_next_due(state: LoanState) -> dt.datetime | None:
+    """When a loan next needs the workflow: the renewal reminder, the period's end, or the next
+    overdue reminder; None before the hand-over and once returned."""
+    if not state.periods:
+        return None
+    period = state.periods[-1]
+    if state.stage == ElusStage.AB_LENT:
+        if not period.renewal_reminded:
+            return min(renewal_reminder_at(state, period), period.ends_at)
+        return period.ends_at
+    if state.stage == ElusStage.AB_OVERDUE:
+        return overdue_reminder_at(state, period)
+    return None
+
+
+def state_protection_reminders_owed(state: CandidateProtectionState, now: dt.datetime) -> int:
+    """How many decision reminders a candidate's request has earned by ``now``."""
+    return (now - state.requested_at) // state.request.policy.decision_reminder_every
+
+
+def state_protection_next_due(state: CandidateProtectionState) -> dt.datetime | None:
+    """When the next decision reminder falls due; None once the request is closed."""
+    if state.stage.is_terminal:
+        return None
+    every = state.request.policy.decision_reminder_every
+    return state.requested_at + every * (state.reminders_sent + 1)

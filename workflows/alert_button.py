@@ -36,7 +36,11 @@ with workflow.unsafe.imports_passed_through():
         RecordHandoverInput,
         RecordReturnInput,
         RenewLoanInput,
+        loan_next_due,
+        overdue_reminder_at,
+        overdue_reminders_owed,
         procedure_workflow_id,
+        renewal_reminder_at,
     )
     from domain.errors import DomainError, ErrorCode
     from domain.protection import start_of_day
@@ -76,25 +80,8 @@ class AlertButtonLoanWorkflow(ElusWorkflowBase):
     def _period(self) -> LoanPeriod | None:
         return self._state.periods[-1] if self._state.periods else None
 
-    def _reminder_at(self, period: LoanPeriod) -> dt.datetime:
-        return period.ends_at - self._state.decision.policy.renewal_reminder_before
-
-    def _overdue_reminder_at(self, period: LoanPeriod) -> dt.datetime:
-        every = self._state.decision.policy.overdue_reminder_every
-        return period.ends_at + every * period.overdue_reminders
-
     def _next_wakeup(self) -> dt.datetime | None:
-        state = self._state
-        period = self._period()
-        if period is None:
-            return None
-        if state.stage == ElusStage.AB_LENT:
-            if not period.renewal_reminded:
-                return min(self._reminder_at(period), period.ends_at)
-            return period.ends_at
-        if state.stage == ElusStage.AB_OVERDUE:
-            return self._overdue_reminder_at(period)
-        return None
+        return loan_next_due(self._state)
 
     def _fire_due(self, now: dt.datetime) -> None:
         state = self._state
@@ -102,7 +89,7 @@ class AlertButtonLoanWorkflow(ElusWorkflowBase):
         if period is None:
             return
         if state.stage == ElusStage.AB_LENT:
-            if not period.renewal_reminded and now >= self._reminder_at(period):
+            if not period.renewal_reminded and now >= renewal_reminder_at(state, period):
                 period.renewal_reminded = True
                 if now < period.ends_at:
                     days_left = math.ceil((period.ends_at - now) / dt.timedelta(days=1))
@@ -118,10 +105,8 @@ class AlertButtonLoanWorkflow(ElusWorkflowBase):
             if now >= period.ends_at:
                 state.overdue_since = now
                 self._transition(ElusAction.LOAN_PERIOD_ENDS, Role.SYSTEM, SYSTEM_ACTOR)
-        if state.stage == ElusStage.AB_OVERDUE and now >= self._overdue_reminder_at(period):
-            # After a long outage, one reminder stands for all the missed ones.
-            every = state.decision.policy.overdue_reminder_every
-            period.overdue_reminders = (now - period.ends_at) // every + 1
+        if state.stage == ElusStage.AB_OVERDUE and now >= overdue_reminder_at(state, period):
+            period.overdue_reminders = overdue_reminders_owed(state, period, now)
             self._notify(
                 ElusEmailTemplate.AB_OVERDUE,
                 ElusRecipient.PREFECTURE,

@@ -34,6 +34,8 @@ with workflow.unsafe.imports_passed_through():
         StateProtectionDecision,
         WithdrawStateProtectionInput,
         procedure_workflow_id,
+        state_protection_next_due,
+        state_protection_reminders_owed,
     )
     from domain.errors import DomainError, ErrorCode
     from domain.stages import Role
@@ -73,20 +75,15 @@ class CandidateProtectionWorkflow(ElusWorkflowBase):
     # --- Timers -------------------------------------------------------------------------------
 
     def _next_wakeup(self) -> dt.datetime | None:
-        state = self._state
-        if state.stage.is_terminal:
-            return None
-        every = state.request.policy.decision_reminder_every
-        return state.requested_at + every * (state.reminders_sent + 1)
+        return state_protection_next_due(self._state)
 
     def _fire_due(self, now: dt.datetime) -> None:
         state = self._state
         due = self._next_wakeup()
         if due is None or now < due:
             return
-        every = state.request.policy.decision_reminder_every
         # After a long outage, one reminder stands for all the missed ones.
-        state.reminders_sent = (now - state.requested_at) // every
+        state.reminders_sent = state_protection_reminders_owed(state, now)
         self._notify(
             ElusEmailTemplate.CP_REMINDER,
             ElusRecipient.PREFECTURE,

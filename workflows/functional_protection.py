@@ -36,6 +36,7 @@ with workflow.unsafe.imports_passed_through():
         RecordDeliberationInput,
         RecordObligationInput,
         procedure_workflow_id,
+        protection_next_due,
     )
     from domain.errors import DomainError, ErrorCode
     from domain.protection import start_of_day, start_once_done, withdrawal_window_end
@@ -78,12 +79,7 @@ class FunctionalProtectionWorkflow(ElusWorkflowBase):
     # --- Timers -------------------------------------------------------------------------------
 
     def _next_wakeup(self) -> dt.datetime | None:
-        state = self._state
-        if state.stage == ElusStage.FP_SCHEDULED:
-            return state.starts_at
-        if state.stage == ElusStage.FP_PROTECTED:
-            return state.window_ends_at
-        return None
+        return protection_next_due(self._state)
 
     def _fire_due(self, now: dt.datetime) -> None:
         state = self._state

@@ -207,7 +207,7 @@ class OpenCaseInput(Contract):
     """1: cases opened before the rules of DOMAIN.md's legal review (their histories replay as
     they ran); 2: staff reminders, third-party copies and the decision due date; 3: the same
     rules run leaner (issue 14): every behaviour earlier cases took behind a ``patched()`` marker
-    is on without one, no memo, emails sent in the workflow task that queued them. New cases are
+    is on without one, no memo, no second registry check of a line answered for good. New cases are
     opened at ``CURRENT_PROCEDURE_VERSION``."""
     carried_state: CaseState | None = None
     """Set by continue-as-new: the state the previous run ended with."""

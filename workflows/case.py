@@ -21,7 +21,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError, FailureError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from domain import visibility
@@ -127,17 +127,6 @@ EMAIL_RETRY = RetryPolicy(
     non_retryable_error_types=EMAIL_PERMANENT_ERRORS,
 )
 
-EMAIL_IN_TASK_TIMEOUT = dt.timedelta(seconds=3)
-"""Cases at ``LEAN_PROCEDURE_VERSION`` first send an email as a local activity, in the workflow
-task that queued it: the action that queued it is answered when the relay has answered (a few
-milliseconds on a healthy relay), and at worst after this timeout (a relay that hangs), after
-which today's durable activity takes over. The session inside gives up well before
-(``activities.email.sender.SESSION_MARGIN``), so the fallback never talks to the relay at the
-same time as the local attempt."""
-EMAIL_IN_TASK_QUEUED = dt.timedelta(seconds=1)
-EMAIL_IN_TASK_RETRY = RetryPolicy(maximum_attempts=1)
-"""One attempt in the task: every retry belongs to the durable activity, which backs off."""
-
 SEAL_TIMEOUT = dt.timedelta(minutes=2)
 SEAL_RETRY_AT_SUBMISSION = RetryPolicy(
     initial_interval=dt.timedelta(milliseconds=500),
@@ -176,8 +165,7 @@ PATCH_MAILER_PER_RECIPIENT = "mailer-per-recipient-v1"
 
 LEAN_PROCEDURE_VERSION = 3
 """Cases opened at this ``procedure_version`` or later take every patch above without its
-marker, write no memo, and send their emails in the workflow task that queued them
-(``EMAIL_IN_TASK_TIMEOUT``). A change of their running logic from now on is a new version in the
+marker and write no memo. A change of their running logic from now on is a new version in the
 input, not a ``patched()`` marker."""
 
 COPIED_TEMPLATES = frozenset(
@@ -211,12 +199,6 @@ def _refusal(error: DomainError) -> ApplicationError:
     return ApplicationError(
         error.message, {"field": error.field}, type=error.code.value, non_retryable=True
     )
-
-
-def _activity_failure(error: FailureError) -> BaseException | None:
-    """What made an activity fail: the cause of an ``ActivityError``; a local activity's
-    failure may also come as the error itself (an ``ApplicationError``, a timeout)."""
-    return error.cause if isinstance(error, ActivityError) else error
 
 
 def _conclusive(check: LineCheck) -> bool:
@@ -1451,32 +1433,18 @@ class CandidateCaseWorkflow:
             threat_level=state.threat_level,
         )
         try:
-            sealed: SealDossierResult
-            if within is not None and self._lean:
-                # In the submission's own workflow task: the deposit is answered in one task
-                # instead of two, and the bound on the person's wait is the same.
-                sealed = await workflow.execute_local_activity(
-                    "seal_dossier",
-                    request,
-                    result_type=SealDossierResult,
-                    start_to_close_timeout=within,
-                    schedule_to_close_timeout=within,
-                    retry_policy=retry,
-                    summary="seal_dossier",
-                )
-            else:
-                sealed = await workflow.execute_activity(
-                    "seal_dossier",
-                    request,
-                    result_type=SealDossierResult,
-                    start_to_close_timeout=min(SEAL_TIMEOUT, within) if within else SEAL_TIMEOUT,
-                    schedule_to_close_timeout=within,
-                    retry_policy=retry,
-                    summary="seal_dossier",
-                )
+            sealed: SealDossierResult = await workflow.execute_activity(
+                "seal_dossier",
+                request,
+                result_type=SealDossierResult,
+                start_to_close_timeout=min(SEAL_TIMEOUT, within) if within else SEAL_TIMEOUT,
+                schedule_to_close_timeout=within,
+                retry_policy=retry,
+                summary="seal_dossier",
+            )
             return sealed
-        except FailureError as error:
-            cause = _activity_failure(error)
+        except ActivityError as error:
+            cause = error.cause
             if isinstance(cause, ApplicationError) and cause.type in SEAL_PERMANENT_ERRORS:
                 raise DomainError(
                     ErrorCode.DOCUMENT_NOT_FOUND,
@@ -1747,41 +1715,18 @@ class CandidateCaseWorkflow:
             if to not in busy and request.idempotency_key not in self._in_flight
         ]
 
-    async def _send_in_task(self, request: SendEmailInput) -> bool:
-        """One attempt as a local activity; False if it did not send (the durable one follows).
-
-        Whatever the failure (a relay down, a hang cut by the timeout, a refusal), the durable
-        activity takes the same key: the outbox row says whether the email is out, and a
-        refusal for good fails there at its first attempt, recorded as before.
-        """
-        try:
-            await workflow.execute_local_activity(
-                "send_email",
-                request,
-                result_type=SendEmailResult,
-                start_to_close_timeout=EMAIL_IN_TASK_TIMEOUT,
-                # Slots of the worker all taken (a rush): the durable activity waits instead.
-                schedule_to_start_timeout=EMAIL_IN_TASK_QUEUED,
-                retry_policy=EMAIL_IN_TASK_RETRY,
-                summary=request.template.value,
-            )
-        except FailureError:
-            return False
-        return True
-
     async def _send(self, request: SendEmailInput, give_up_after: dt.timedelta | None) -> None:
         record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
         try:
-            if not (self._lean and await self._send_in_task(request)):
-                await workflow.execute_activity(
-                    "send_email",
-                    request,
-                    result_type=SendEmailResult,
-                    start_to_close_timeout=EMAIL_TIMEOUT,
-                    schedule_to_close_timeout=give_up_after,
-                    retry_policy=EMAIL_RETRY,
-                    summary=request.template.value,
-                )
+            await workflow.execute_activity(
+                "send_email",
+                request,
+                result_type=SendEmailResult,
+                start_to_close_timeout=EMAIL_TIMEOUT,
+                schedule_to_close_timeout=give_up_after,
+                retry_policy=EMAIL_RETRY,
+                summary=request.template.value,
+            )
             record.status = NotificationStatus.SENT
         except ActivityError as error:
             cause = error.cause

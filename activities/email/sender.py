@@ -33,10 +33,7 @@ checks that every extra copy is identical.
 
 Two attempts never talk to the relay at the same time: an attempt gives up its SMTP session
 before its start-to-close timeout ends (``SESSION_MARGIN``), so once Temporal schedules the next
-attempt the previous one has either marked the key or dropped its connection. The first attempt
-of a case at the lean procedure version is a local activity, in the workflow task that queued the
-email (``workflows.case.EMAIL_IN_TASK_TIMEOUT``); the durable activity takes the same key after
-it, only once it has ended (``LOCAL_SESSION_MARGIN_S``).
+attempt the previous one has either marked the key or dropped its connection.
 """
 
 from __future__ import annotations
@@ -106,12 +103,6 @@ SESSION_MARGIN = 0.2
 the result before Temporal may start the next attempt."""
 
 MIN_SESSION_MARGIN_S = 5.0
-
-LOCAL_SESSION_MARGIN_S = 0.5
-"""The margin of an attempt made as a local activity (in the workflow task that queued the
-email): no timer of the server starts another attempt beside it; the durable attempt that
-follows is scheduled by the workflow once this one has ended, timed out and cancelled, so the
-margin only covers marking the key ``sent``."""
 
 MESSAGE_ID_HASH_LENGTH = 32
 """Hex digits of SHA-256 in a Message-ID: 128 bits, ample against collisions between keys."""
@@ -421,14 +412,11 @@ def _session_deadline() -> float | None:
     """Loop time by which this attempt's SMTP session must be over (None outside Temporal)."""
     if not activity.in_activity():
         return None
-    info = activity.info()
-    timeout = info.start_to_close_timeout
+    timeout = activity.info().start_to_close_timeout
     if timeout is None:
         return None
     budget = timeout.total_seconds()
     margin = min(max(budget * SESSION_MARGIN, MIN_SESSION_MARGIN_S), budget / 2)
-    if info.is_local:
-        margin = min(LOCAL_SESSION_MARGIN_S, budget / 2)
     return asyncio.get_running_loop().time() + max(budget - margin, 0.0)
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from activities.documents import DocumentActivities
 from activities.email import EmailActivities, EmailRenderer
+from activities.email.elus import ElusEmailActivities
 from activities.registries import RegistryActivities
 from activities.retention import RetentionActivities
 from core.settings import Settings
@@ -44,10 +45,12 @@ async def open_activities(
     registries = RegistryActivities.from_settings(settings)
     try:
         email = EmailActivities(settings, engine, EmailRenderer(), storage)
+        elus_email = ElusEmailActivities(settings, engine)
         documents = DocumentActivities(storage)
         retention = RetentionActivities(settings, engine, storage.store)
         yield [
             email.send_email,
+            elus_email.send_elus_email,
             documents.seal_dossier,
             registries.check_cnaps_authorisation,
             registries.check_sirene,

@@ -446,14 +446,31 @@ class CaseGateway:
         state = await self.ensure_visible(user, case_id)
         return state if state is not None else await self._query(case_id)
 
+    async def read_listed(self, user: CurrentUser, summary: CaseSummaryPublic) -> CaseState:
+        """A case that ``list`` found with a query scoped to ``user``, read in one query to its
+        workflow. A prefecture's scope is the case's département, which the listing matched
+        and which never changes, so it is not asked of Temporal again; the CNCCFP's depends on
+        the state, checked as ``read`` checks it."""
+        if user.role == Role.PREFECTURE:
+            if summary.departement not in user.actor.departements:
+                raise ApiError(ErrorCode.CASE_NOT_FOUND)
+            return await self._query(summary.case_id)
+        return await self.read(user, summary.case_id)
+
     async def view(self, user: CurrentUser, state: CaseState) -> CasePublic:
         """The case as the caller may see it; for the CNCCFP, with the invoices claimed in other
         cases (the claims are brought in line with the case first)."""
-        duplicates = None
-        if user.role == Role.CNCCFP:
-            await invoices.sync(self._services.engine, state.case_id, state.expense_lines)
-            duplicates = await invoices.duplicates(self._services.engine, state.case_id)
-        return case_view(state, user.role, duplicates)
+        return (await self.views(user, [state]))[0]
+
+    async def views(self, user: CurrentUser, states: list[CaseState]) -> list[CasePublic]:
+        """``view`` of many cases, with the same few database statements whatever their number
+        (the CNCCFP's invoice claims are synced and read once for all of them)."""
+        if user.role != Role.CNCCFP:
+            return [case_view(state, user.role, None) for state in states]
+        engine = self._services.engine
+        await invoices.sync_cases(engine, {state.case_id: state.expense_lines for state in states})
+        duplicates = await invoices.duplicates_of(engine, [state.case_id for state in states])
+        return [case_view(state, user.role, duplicates.get(state.case_id, {})) for state in states]
 
     async def act(
         self,

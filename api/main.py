@@ -39,6 +39,7 @@ from api.routes import (
     prefecture,
     staff_sign_in,
 )
+from api.routes import elus as elus
 from api.security import SecurityHeaders
 from core.accounts import Accounts
 from core.db import create_engine, migrate
@@ -158,6 +159,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # Operators' routes: the codec endpoint of the Web UI, health, readiness and metrics.
     app.include_router(codec.router)
     app.include_router(docs.router)
+    app.include_router(elus.router)  # the élus' procedures (issue 15), their own matrix test
     web.install(app)  # the pages (api/web): one more front door on the same gateway
     codec.install_cors(app, app.state.settings)
     observability.install(app)

@@ -393,18 +393,26 @@ def percentile(values: list[float], share: float) -> float:
 
 async def gather_limited(
     count: int, concurrency: int, one: Callable[[int, list[float]], Awaitable[str]]
-) -> tuple[float, list[float], list[str]]:
-    """Run ``count`` scenarios, ``concurrency`` at a time; returns seconds, latencies, ids."""
+) -> tuple[float, list[float], list[str], list[str]]:
+    """Run ``count`` scenarios, ``concurrency`` at a time; returns seconds, latencies, the ids
+    of the scenarios that went through, and the errors of the others (a scenario whose action
+    failed is left where it stopped: it is counted, not waited for)."""
     latencies: list[float] = []
+    errors: list[str] = []
     gate = asyncio.Semaphore(concurrency)
 
-    async def guarded(index: int) -> str:
+    async def guarded(index: int) -> str | None:
         async with gate:
-            return await one(index, latencies)
+            try:
+                return await one(index, latencies)
+            except Exception as error:  # every failure is a figure of the bench
+                errors.append(type(error).__name__)
+                return None
 
     started = time.perf_counter()
     ids = await asyncio.gather(*(guarded(index) for index in range(count)))
-    return time.perf_counter() - started, latencies, list(ids)
+    done = [workflow_id for workflow_id in ids if workflow_id is not None]
+    return time.perf_counter() - started, latencies, done, errors
 
 
 async def run_phase(kind: str, count: int, concurrency: int, root: Path) -> dict[str, float]:
@@ -438,7 +446,7 @@ async def run_phase(kind: str, count: int, concurrency: int, root: Path) -> dict
                         return await drive_case(cases, prepared[index], latencies)
                     return await drive_trivial(client, latencies)
 
-                seconds, latencies, ids = await gather_limited(count, concurrency, one)
+                seconds, latencies, ids, errors = await gather_limited(count, concurrency, one)
                 server_cpu = cpu_seconds(server_pid) - server_cpu
                 worker_cpu = cpu_seconds(worker_pid) - worker_cpu
                 requests = persistence_requests(metrics_port) - requests
@@ -453,7 +461,8 @@ async def run_phase(kind: str, count: int, concurrency: int, root: Path) -> dict
     events = [len(history.events) for history in histories]
     sizes = [sum(event.ByteSize() for event in history.events) for history in histories]
     return {
-        "cases_per_s": count / seconds,
+        "cases_per_s": len(ids) / seconds,
+        "errors": float(len(errors)),
         "update_p50_ms": percentile(latencies, 0.50),
         "update_p95_ms": percentile(latencies, 0.95),
         "update_p99_ms": percentile(latencies, 0.99),

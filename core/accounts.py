@@ -41,7 +41,7 @@ from domain.errors import DomainError, ErrorCode
 from domain.identifiers import is_valid_departement
 from domain.stages import Role
 
-EMAILED_LINK_ROLES = frozenset({Role.CANDIDATE, Role.THIRD_PARTY})
+EMAILED_LINK_ROLES = frozenset({Role.CANDIDATE, Role.THIRD_PARTY, Role.ELU})
 """The roles that sign in from an emailed link; staff never receive one."""
 
 TOKEN_BYTES = 32

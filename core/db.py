@@ -311,3 +311,33 @@ case_closures = Table(
 Rows are kept after the purge (no personal data in them): they are the proof that it happened,
 and what stops a case from being recorded twice. See ``core.retention`` for where they come from.
 """
+
+collectivites = Table(
+    "collectivites",
+    metadata,
+    Column("collectivite_id", String(64), primary_key=True),
+    Column("name", String(200), nullable=False),
+    Column("departement", String(3), nullable=False),
+    # The service address the élus' functional-protection requests are sent to.
+    Column("email", String(254), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+"""The collectivités (communes, départements, régions) the élus' requests are addressed to."""
+
+account_collectivites = Table(
+    "account_collectivites",
+    metadata,
+    Column(
+        "account_id",
+        String(64),
+        ForeignKey("accounts.account_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column(
+        "collectivite_id",
+        String(64),
+        ForeignKey("collectivites.collectivite_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+)
+"""The collectivités a collectivité staff account serves."""

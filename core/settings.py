@@ -264,6 +264,11 @@ class Settings(BaseSettings):
     # Case timers (DOMAIN.md: defaults chosen where the law is silent)
     deposit_reminder_days: list[int] = Field(default_factory=lambda: [14, 3, 1])
     """Reminders are sent this many days before the deposit deadline."""
+    deposit_reminder_spread_minutes: int = 60
+    """The reminders counted back from the deposit deadline (the candidate's and the staff's)
+    are sent up to this many minutes after their time, each case by an offset of its own: the
+    cases of an election share the deadline, and would otherwise all wake in the same second.
+    The deadline itself is exact. 0 sends them at the exact time."""
     answer_delay_days: int = 15
     """Days the candidate has to answer the CNCCFP's observations."""
     payment_followup_days: int = 30
@@ -301,6 +306,27 @@ class Settings(BaseSettings):
     """Court named in the voies de recours of a CNCCFP closing of a case."""
     appeal_delay_months: int = 2
     """Delay of the recours contentieux (CJA R. 421-1), stated in every decision."""
+
+    # The élus' procedures (issue 15, DOMAIN.md "The élus' side").
+    protection_extend_to_working_day: bool = False
+    """Functional protection: a fifth jour franc on a Saturday, a Sunday or a public holiday (of
+    France, or of the collectivité's overseas territory) moves the end of the delay to the next
+    working day. Off by default: our reading of the CGCT does not extend it."""
+    alert_button_loan_months: int = 3
+    """Length of an alert-button loan period (the prefect's decision: three months, renewable)."""
+    alert_button_reminder_days: int = 14
+    """The prefecture and the official are reminded this many days before a loan period ends."""
+    alert_button_overdue_reminder_days: int = 7
+    """A loan period ended with neither renewal nor return: the prefecture is reminded again
+    this often until it records one (the loan never lapses silently)."""
+    state_protection_reminder_days: int = 15
+    """A candidate's State functional-protection request (R. 39-11) without a decision: the
+    prefecture is reminded this often."""
+    state_protection_requires_complaint: bool = True
+    """R. 39-11 conditions, kept as settings until the decree's text is read: the request must
+    give the reference of the complaint (procès-verbal de plainte)."""
+    state_protection_requires_candidacy_date: bool = True
+    """R. 39-11 conditions: the request must give the date the candidacy was made public."""
 
     # Abuse limits (issue 12): "N/minute;M/hour" strings of the ``limits`` library, per client
     # address unless said otherwise.
@@ -443,6 +469,7 @@ class Settings(BaseSettings):
         """Timer settings given to each new case."""
         return CasePolicy(
             reminder_offsets=[dt.timedelta(days=days) for days in self.deposit_reminder_days],
+            reminder_spread=dt.timedelta(minutes=self.deposit_reminder_spread_minutes),
             answer_delay=dt.timedelta(days=self.answer_delay_days),
             payment_followup_delay=dt.timedelta(days=self.payment_followup_days),
             payment_followup_max=self.payment_followup_max,
@@ -460,4 +487,5 @@ class Settings(BaseSettings):
             ],
             receipt_grace=dt.timedelta(minutes=self.receipt_grace_minutes),
             email_give_up_after=dt.timedelta(days=self.email_give_up_days),
+            registry_max_attempts=self.registry_max_attempts,
         )

@@ -157,6 +157,10 @@ class CasePolicy(Contract):
     """Reminders to the CNCCFP before its decision is due (rule 5)."""
     email_give_up_after: dt.timedelta = dt.timedelta(days=3)
     """How long an email is retried before it is given up (failed, with an operator note)."""
+    reminder_spread: dt.timedelta = dt.timedelta(0)
+    """Window over which the reminders counted back from the deposit deadline are spread, each
+    case by an offset of its own (``domain.reminders.spread_offset``), so that an election's
+    cases do not all wake in the same second. 0: sent at the exact time (cases opened before)."""
     receipt_grace: dt.timedelta = dt.timedelta(0)
     """How long after the deposit deadline a deposit the API received in time is still taken
     (rule 4): the time bar waits this long for the actions received before the deadline.
@@ -175,7 +179,7 @@ class CasePolicy(Contract):
         return sorted(set(value), reverse=True)
 
 
-CURRENT_PROCEDURE_VERSION = 2
+CURRENT_PROCEDURE_VERSION = 3
 """The version of the procedure new cases open with (see ``OpenCaseInput.procedure_version``)."""
 
 # --- Workflow input and state -------------------------------------------------------------------
@@ -201,7 +205,9 @@ class OpenCaseInput(Contract):
     policy: CasePolicy = Field(default_factory=CasePolicy)
     procedure_version: int = 1
     """1: cases opened before the rules of DOMAIN.md's legal review (their histories replay as
-    they ran); 2: staff reminders, third-party copies and the decision due date. New cases are
+    they ran); 2: staff reminders, third-party copies and the decision due date; 3: the same
+    rules run leaner (issue 14): every behaviour earlier cases took behind a ``patched()`` marker
+    is on without one, no memo, emails sent in the workflow task that queued them. New cases are
     opened at ``CURRENT_PROCEDURE_VERSION``."""
     carried_state: CaseState | None = None
     """Set by continue-as-new: the state the previous run ended with."""

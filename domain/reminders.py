@@ -10,11 +10,19 @@
 Each reminder has a key that names its event, so that it is sent once; the workflow keeps the
 keys of those sent. Reminders that fell due before the stage was entered, or before the deadline
 they count from was set, are never owed.
+
+Spreading: every case of an election shares its deposit deadline, so the reminders counted back
+from it (the candidate's D-14, D-3, D-1 and the staff's) would fall due in the same second for
+thousands of cases. A case whose policy has a ``reminder_spread`` sends them a little later, by
+an offset of its own derived from its id (``spread_offset``): the same on every replay and every
+worker, different from case to case, and never enough to change the day count an email states.
+The deadline itself (the time bar) is never moved.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
 from domain.contracts import CaseState, EmailTemplate, RecipientKind
@@ -32,6 +40,35 @@ class StaffReminder:
     at: dt.datetime
     template: EmailTemplate
     recipient: RecipientKind
+
+
+def spread_offset(case_id: str, spread: dt.timedelta) -> dt.timedelta:
+    """The case's own delay, in whole seconds within ``[0, spread)``, for reminders that count
+    back from a deadline every case shares.
+
+    Args:
+        case_id: The workflow id: the offset depends on it alone (SHA-256, not Python's salted
+            ``hash``), so replays and workers agree.
+        spread: The window; zero or less gives zero (cases opened before spreading).
+    """
+    seconds = int(spread.total_seconds())
+    if seconds <= 0:
+        return dt.timedelta(0)
+    digest = hashlib.sha256(case_id.encode("utf-8")).digest()
+    return dt.timedelta(seconds=int.from_bytes(digest[:8], "big") % seconds)
+
+
+def before_deadline_at(
+    state: CaseState, deadline: dt.datetime, offset: dt.timedelta
+) -> dt.datetime:
+    """When the reminder ``offset`` before ``deadline`` falls due for this case.
+
+    Later than ``deadline - offset`` by the case's spread offset, capped at half the offset: a
+    reminder stays well before the deadline and keeps its day count (D-1 is sent more than half
+    a day before).
+    """
+    delay = spread_offset(state.case_id, state.policy.reminder_spread)
+    return deadline - offset + min(delay, offset / 2)
 
 
 def _entered(state: CaseState, stage: Stage) -> dt.datetime | None:
@@ -55,7 +92,7 @@ def _before_deadline(
     return [
         StaffReminder(
             f"{prefix}:before:{int(offset.total_seconds())}s@{deadline.isoformat()}",
-            deadline - offset,
+            before_deadline_at(state, deadline, offset),
             template,
             recipient,
         )

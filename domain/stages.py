@@ -129,6 +129,11 @@ class Role(StrEnum):
     """Manages accounts and elections; takes no action on a case."""
     SYSTEM = "system"
     """The workflow itself, when a timer expires."""
+    # The élus' procedures (domain/elus.py).
+    COLLECTIVITE = "collectivite"
+    """Staff of a collectivité (commune, département, région), for the collectivités they serve."""
+    ELU = "elu"
+    """An elected official, for their own requests."""
 
 
 class Action(StrEnum):

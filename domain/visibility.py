@@ -18,6 +18,12 @@ is under examination (submitted, observations pending, under review), unset othe
 RECOGNISED = "SecupolRecognised"
 """A prefect recognised the threat at least once: the CNCCFP's lists are limited to those cases
 (and to cases awaiting the administration)."""
+COLLECTIVITE = "SecupolCollectivite"
+"""The élus' functional-protection requests: the collectivité they are addressed to (an opaque
+id), for the lists of its staff."""
+REQUESTER = "SecupolRequester"
+"""The élus' procedures: the account of the official or candidate they concern (an opaque id),
+for their own lists."""
 
 SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     STAGE: "Keyword",
@@ -27,5 +33,7 @@ SEARCH_ATTRIBUTE_TYPES: dict[str, str] = {
     NEXT_DEADLINE: "Datetime",
     DECISION_DUE: "Datetime",
     RECOGNISED: "Bool",
+    COLLECTIVITE: "Keyword",
+    REQUESTER: "Keyword",
 }
 """Name to Temporal type, as ``temporal server start-dev --search-attribute`` takes them."""

@@ -21,7 +21,7 @@ from typing import Any
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeKey, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
     from domain import visibility
@@ -99,7 +99,7 @@ with workflow.unsafe.imports_passed_through():
         RegistryOutcome,
         SireneCheckResult,
     )
-    from domain.reminders import owed_staff_reminders
+    from domain.reminders import before_deadline_at, owed_staff_reminders
     from domain.review import check_decision, check_line_verdict
     from domain.stages import (
         BEFORE_SUBMISSION,
@@ -126,6 +126,17 @@ EMAIL_RETRY = RetryPolicy(
     # see the pending activity and its last failure in the Web UI.
     non_retryable_error_types=EMAIL_PERMANENT_ERRORS,
 )
+
+EMAIL_IN_TASK_TIMEOUT = dt.timedelta(seconds=3)
+"""Cases at ``LEAN_PROCEDURE_VERSION`` first send an email as a local activity, in the workflow
+task that queued it: the action that queued it is answered when the relay has answered (a few
+milliseconds on a healthy relay), and at worst after this timeout (a relay that hangs), after
+which today's durable activity takes over. The session inside gives up well before
+(``activities.email.sender.SESSION_MARGIN``), so the fallback never talks to the relay at the
+same time as the local attempt."""
+EMAIL_IN_TASK_QUEUED = dt.timedelta(seconds=1)
+EMAIL_IN_TASK_RETRY = RetryPolicy(maximum_attempts=1)
+"""One attempt in the task: every retry belongs to the durable activity, which backs off."""
 
 SEAL_TIMEOUT = dt.timedelta(minutes=2)
 SEAL_RETRY_AT_SUBMISSION = RetryPolicy(
@@ -163,6 +174,12 @@ PATCH_OPERATOR_UPDATES = "operator-updates-v1"
 PATCH_MAILER_PER_RECIPIENT = "mailer-per-recipient-v1"
 """Emails sent side by side across recipients, each given up after a delay (issue 11)."""
 
+LEAN_PROCEDURE_VERSION = 3
+"""Cases opened at this ``procedure_version`` or later take every patch above without its
+marker, write no memo, and send their emails in the workflow task that queued them
+(``EMAIL_IN_TASK_TIMEOUT``). A change of their running logic from now on is a new version in the
+input, not a ``patched()`` marker."""
+
 COPIED_TEMPLATES = frozenset(
     {
         EmailTemplate.EVALUATION_RECORDED,
@@ -194,6 +211,18 @@ def _refusal(error: DomainError) -> ApplicationError:
     return ApplicationError(
         error.message, {"field": error.field}, type=error.code.value, non_retryable=True
     )
+
+
+def _activity_failure(error: FailureError) -> BaseException | None:
+    """What made an activity fail: the cause of an ``ActivityError``; a local activity's
+    failure may also come as the error itself (an ``ApplicationError``, a timeout)."""
+    return error.cause if isinstance(error, ActivityError) else error
+
+
+def _conclusive(check: LineCheck) -> bool:
+    """Whether both registries answered for the line (or a reviewer verified it by hand)."""
+    answered = check.cnaps is not None and check.sirene is not None
+    return (answered or check.manual is not None) and not check.needs_manual_verification
 
 
 @workflow.defn(name=CASE_WORKFLOW_TYPE)
@@ -239,6 +268,17 @@ class CandidateCaseWorkflow:
         self._published: tuple[object, ...] = ()
         self._administration_delay: bool | None = None
         """Whether ``PATCH_ADMINISTRATION_DELAY`` applies; unknown until a deadline falls due."""
+
+    @property
+    def _lean(self) -> bool:
+        """Whether the case opened at ``LEAN_PROCEDURE_VERSION`` or later."""
+        return self._state.procedure_version >= LEAN_PROCEDURE_VERSION
+
+    def _patched(self, patch_id: str) -> bool:
+        """``workflow.patched``, except that cases at the lean version take every patch without
+        a marker: the version in their input already says which code they run, and each marker
+        costs an event and a search-attribute upsert."""
+        return self._lean or workflow.patched(patch_id)
 
     # --- Run: timers raced against people ------------------------------------------------------
 
@@ -300,10 +340,12 @@ class CandidateCaseWorkflow:
             return []
         due = []
         for offset in state.policy.reminder_offsets:
-            at = state.deposit_deadline - offset
             key = f"{int(offset.total_seconds())}s@{state.deposit_deadline.isoformat()}"
-            if at >= state.deadline_set_at and key not in state.reminders_sent:
-                due.append((key, at))
+            if (
+                state.deposit_deadline - offset >= state.deadline_set_at
+                and key not in state.reminders_sent
+            ):
+                due.append((key, before_deadline_at(state, state.deposit_deadline, offset)))
         return due
 
     def _followup_due(self) -> dt.datetime | None:
@@ -352,7 +394,7 @@ class CandidateCaseWorkflow:
             and not self._submitting
         ):
             if self._administration_delay is None:
-                self._administration_delay = workflow.patched(PATCH_ADMINISTRATION_DELAY)
+                self._administration_delay = self._patched(PATCH_ADMINISTRATION_DELAY)
             if not self._administration_delay:
                 self._transition(Action.DEPOSIT_DEADLINE_EXPIRED, Role.SYSTEM, SYSTEM_ACTOR)
                 self._notify(EmailTemplate.TIME_BARRED, RecipientKind.CANDIDATE, "1")
@@ -722,7 +764,7 @@ class CandidateCaseWorkflow:
         )
         self._state.expense_lines.append(line)
         self._changed()
-        if workflow.patched(PATCH_REGISTRY_CHECKS):
+        if self._patched(PATCH_REGISTRY_CHECKS):
             self._start_line_check(line, at_submission=False)
         return self._state
 
@@ -753,7 +795,7 @@ class CandidateCaseWorkflow:
         state = self._state
         # The deposit's legal time (rule 4): when the API received it, before sealing takes any.
         submitted_at = self._action_time(input)
-        sealing = workflow.patched(PATCH_SEALED_DOSSIER)
+        sealing = self._patched(PATCH_SEALED_DOSSIER)
         seal: SealDossierResult | None = None
         if sealing:
             self._submitting = True
@@ -778,9 +820,15 @@ class CandidateCaseWorkflow:
             self._in_background(self._seal_later(submitted_at))
         else:
             self._acknowledge_deposit()
-        if workflow.patched(PATCH_REGISTRY_CHECKS):
+        if self._patched(PATCH_REGISTRY_CHECKS):
             for line in state.expense_lines:
-                self._start_line_check(line, at_submission=True)
+                current = self._line_check(line.line_id)
+                if self._lean and _conclusive(current):
+                    # The registries answered for good when the line was added: that answer
+                    # stands for the deposit, without asking them again.
+                    self._put_line_check(current.model_copy(update={"at_submission": True}))
+                else:
+                    self._start_line_check(line, at_submission=True)
         return state
 
     @submit.validator
@@ -1231,7 +1279,7 @@ class CandidateCaseWorkflow:
             self._retry_registry_checks(input.operator_id, input.reason)
 
     def _accept_operator_signal(self, action: Action) -> bool:
-        if workflow.patched(PATCH_OPERATOR_UPDATES):
+        if self._patched(PATCH_OPERATOR_UPDATES):
             workflow.logger.warning(
                 "%s signal refused: operators send the update (authenticated, audited)",
                 action.value,
@@ -1350,7 +1398,8 @@ class CandidateCaseWorkflow:
         summary = self._summary(next_deadline)
         # Shown in the Web UI beside the case: no name, no amount, nothing personal.
         workflow.set_current_details(summary)
-        if workflow.patched(PATCH_MEMO_SUMMARY):
+        if not self._lean and workflow.patched(PATCH_MEMO_SUMMARY):
+            # Cases at the lean version keep the summary in the current details only.
             workflow.upsert_memo({"summary": summary})
         self._published = shown
 
@@ -1402,18 +1451,32 @@ class CandidateCaseWorkflow:
             threat_level=state.threat_level,
         )
         try:
-            sealed: SealDossierResult = await workflow.execute_activity(
-                "seal_dossier",
-                request,
-                result_type=SealDossierResult,
-                start_to_close_timeout=min(SEAL_TIMEOUT, within) if within else SEAL_TIMEOUT,
-                schedule_to_close_timeout=within,
-                retry_policy=retry,
-                summary="seal_dossier",
-            )
+            sealed: SealDossierResult
+            if within is not None and self._lean:
+                # In the submission's own workflow task: the deposit is answered in one task
+                # instead of two, and the bound on the person's wait is the same.
+                sealed = await workflow.execute_local_activity(
+                    "seal_dossier",
+                    request,
+                    result_type=SealDossierResult,
+                    start_to_close_timeout=within,
+                    schedule_to_close_timeout=within,
+                    retry_policy=retry,
+                    summary="seal_dossier",
+                )
+            else:
+                sealed = await workflow.execute_activity(
+                    "seal_dossier",
+                    request,
+                    result_type=SealDossierResult,
+                    start_to_close_timeout=min(SEAL_TIMEOUT, within) if within else SEAL_TIMEOUT,
+                    schedule_to_close_timeout=within,
+                    retry_policy=retry,
+                    summary="seal_dossier",
+                )
             return sealed
-        except ActivityError as error:
-            cause = error.cause
+        except FailureError as error:
+            cause = _activity_failure(error)
             if isinstance(cause, ApplicationError) and cause.type in SEAL_PERMANENT_ERRORS:
                 raise DomainError(
                     ErrorCode.DOCUMENT_NOT_FOUND,
@@ -1657,7 +1720,7 @@ class CandidateCaseWorkflow:
         while True:
             await workflow.wait_condition(lambda: bool(self._outbox))
             if self._per_recipient_mail is None:
-                self._per_recipient_mail = workflow.patched(PATCH_MAILER_PER_RECIPIENT)
+                self._per_recipient_mail = self._patched(PATCH_MAILER_PER_RECIPIENT)
             if not self._per_recipient_mail:
                 await self._send(self._outbox[0], give_up_after=None)
                 continue
@@ -1684,18 +1747,41 @@ class CandidateCaseWorkflow:
             if to not in busy and request.idempotency_key not in self._in_flight
         ]
 
-    async def _send(self, request: SendEmailInput, give_up_after: dt.timedelta | None) -> None:
-        record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
+    async def _send_in_task(self, request: SendEmailInput) -> bool:
+        """One attempt as a local activity; False if it did not send (the durable one follows).
+
+        Whatever the failure (a relay down, a hang cut by the timeout, a refusal), the durable
+        activity takes the same key: the outbox row says whether the email is out, and a
+        refusal for good fails there at its first attempt, recorded as before.
+        """
         try:
-            await workflow.execute_activity(
+            await workflow.execute_local_activity(
                 "send_email",
                 request,
                 result_type=SendEmailResult,
-                start_to_close_timeout=EMAIL_TIMEOUT,
-                schedule_to_close_timeout=give_up_after,
-                retry_policy=EMAIL_RETRY,
+                start_to_close_timeout=EMAIL_IN_TASK_TIMEOUT,
+                # Slots of the worker all taken (a rush): the durable activity waits instead.
+                schedule_to_start_timeout=EMAIL_IN_TASK_QUEUED,
+                retry_policy=EMAIL_IN_TASK_RETRY,
                 summary=request.template.value,
             )
+        except FailureError:
+            return False
+        return True
+
+    async def _send(self, request: SendEmailInput, give_up_after: dt.timedelta | None) -> None:
+        record = next(r for r in self._state.notifications if r.key == request.idempotency_key)
+        try:
+            if not (self._lean and await self._send_in_task(request)):
+                await workflow.execute_activity(
+                    "send_email",
+                    request,
+                    result_type=SendEmailResult,
+                    start_to_close_timeout=EMAIL_TIMEOUT,
+                    schedule_to_close_timeout=give_up_after,
+                    retry_policy=EMAIL_RETRY,
+                    summary=request.template.value,
+                )
             record.status = NotificationStatus.SENT
         except ActivityError as error:
             cause = error.cause

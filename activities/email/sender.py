@@ -33,7 +33,10 @@ checks that every extra copy is identical.
 
 Two attempts never talk to the relay at the same time: an attempt gives up its SMTP session
 before its start-to-close timeout ends (``SESSION_MARGIN``), so once Temporal schedules the next
-attempt the previous one has either marked the key or dropped its connection.
+attempt the previous one has either marked the key or dropped its connection. The first attempt
+of a case at the lean procedure version is a local activity, in the workflow task that queued the
+email (``workflows.case.EMAIL_IN_TASK_TIMEOUT``); the durable activity takes the same key after
+it, only once it has ended (``LOCAL_SESSION_MARGIN_S``).
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from email.message import EmailMessage
 from enum import StrEnum
+from typing import Protocol
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -103,6 +107,12 @@ the result before Temporal may start the next attempt."""
 
 MIN_SESSION_MARGIN_S = 5.0
 
+LOCAL_SESSION_MARGIN_S = 0.5
+"""The margin of an attempt made as a local activity (in the workflow task that queued the
+email): no timer of the server starts another attempt beside it; the durable attempt that
+follows is scheduled by the workflow once this one has ended, timed out and cancelled, so the
+margin only covers marking the key ``sent``."""
+
 MESSAGE_ID_HASH_LENGTH = 32
 """Hex digits of SHA-256 in a Message-ID: 128 bits, ample against collisions between keys."""
 
@@ -131,6 +141,19 @@ def mime_boundary_for(idempotency_key: str) -> str:
     """
     digest = hashlib.sha256(b"boundary:" + idempotency_key.encode("utf-8")).hexdigest()[:24]
     return f"=_secupol_{digest}"
+
+
+class Outgoing(Protocol):
+    """What the outbox needs of an email: its key, its template's name, its recipient."""
+
+    @property
+    def idempotency_key(self) -> str: ...
+
+    @property
+    def template(self) -> StrEnum: ...
+
+    @property
+    def to(self) -> str: ...
 
 
 class EmailActivities:
@@ -240,7 +263,7 @@ class EmailActivities:
     # --- Outbox ---------------------------------------------------------------------------------
 
     async def _begin_attempt(
-        self, input: SendEmailInput, message_id: str
+        self, input: Outgoing, message_id: str
     ) -> tuple[str | None, int, dt.datetime]:
         """Claim the key for this attempt.
 
@@ -398,11 +421,14 @@ def _session_deadline() -> float | None:
     """Loop time by which this attempt's SMTP session must be over (None outside Temporal)."""
     if not activity.in_activity():
         return None
-    timeout = activity.info().start_to_close_timeout
+    info = activity.info()
+    timeout = info.start_to_close_timeout
     if timeout is None:
         return None
     budget = timeout.total_seconds()
     margin = min(max(budget * SESSION_MARGIN, MIN_SESSION_MARGIN_S), budget / 2)
+    if info.is_local:
+        margin = min(LOCAL_SESSION_MARGIN_S, budget / 2)
     return asyncio.get_running_loop().time() + max(budget - margin, 0.0)
 
 

@@ -26,6 +26,7 @@ from api.schemas import (
     SessionPublic,
     SignInLinkCreate,
 )
+from api.web.landing import sign_in_landing
 from core.db import elections
 from domain.calendar import deposit_deadline
 from domain.contracts import CandidateContact
@@ -132,8 +133,6 @@ _TITLE = "Sécu'Pol — connexion"
 )
 async def sign_in_page(request: Request, token: str = "") -> HTMLResponse:
     # The page is the web pages' (api/web): it opens a page session, or gives an API token.
-    from api.web.routes_public import sign_in_landing
-
     return await sign_in_landing(request, token)
 
 

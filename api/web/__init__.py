@@ -19,7 +19,6 @@ from pathlib import Path
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from api.web import routes_admin, routes_candidate, routes_public, routes_staff
 from core.settings import Settings
 
 APP_STATIC = Path(__file__).parent / "static"
@@ -33,18 +32,14 @@ def dsfr_dist() -> Path:
     return beside if beside.is_dir() else Path.cwd() / _DSFR
 
 
-ROUTERS = (
-    routes_public.router,
-    routes_candidate.router,
-    routes_staff.router,
-    routes_admin.router,
-)
-
-
 def install(app: FastAPI) -> None:
     """Mount the pages and their static files on the application."""
-    for router in ROUTERS:
-        app.include_router(router)
+    # Imported here, not above: the JSON API's routes import light modules of this package
+    # (``landing``) and must not pull in the page routers, which import them.
+    from api.web import routes_admin, routes_candidate, routes_elus, routes_public, routes_staff
+
+    for module in (routes_public, routes_candidate, routes_staff, routes_admin, routes_elus):
+        app.include_router(module.router)
     app.mount("/static/app", StaticFiles(directory=APP_STATIC), name="static-app")
     # check_dir=False: the API still starts (JSON, /docs) where the Node packages are missing;
     # the pages then show unstyled and the readiness of the pages is the operator's to fix.

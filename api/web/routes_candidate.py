@@ -13,11 +13,12 @@ import datetime as dt
 import hashlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
-from fastapi.routing import APIRoute
+from pydantic import BaseModel
 from sqlalchemy import select
 from starlette.datastructures import FormData, UploadFile
 from starlette.responses import Response
@@ -27,6 +28,7 @@ from api.errors import ApiError, ProblemPublic
 from api.gateway import CaseGateway, build_input
 from api.ratelimit import Bucket, limiter_of
 from api.routes import candidates, cases
+from api.routes.actions import perform_action
 from api.schemas import (
     AnswerBody,
     CaseCreate,
@@ -61,6 +63,11 @@ STORED: contextvars.ContextVar[dict[str, tuple[str, str]] | None] = contextvars.
     "stored_uploads", default=None
 )
 """The files a form's request stored (field to document id and name): kept if it is refused."""
+REPLACED: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "replaced_values", default=None
+)
+"""Values of a refused form that its action changed (the id of a line put back): the form shown
+again carries them, so that sending it again acts on what exists now."""
 CHUNK = 64 * 1024
 
 REGISTRY_TEXT = {
@@ -88,15 +95,6 @@ DONE = {
     "message": "Votre message est envoyé.",
 }
 """Confirmations shown once an action is done (``?fait=`` after the redirection)."""
-
-
-def _endpoint(name: str) -> Callable[..., Awaitable[CasePublic]]:
-    """The JSON route's own function for an action (made by ``action_route`` or declared)."""
-    for route in candidates.router.routes:
-        if isinstance(route, APIRoute) and route.name == name:
-            endpoint: Callable[..., Awaitable[CasePublic]] = route.endpoint
-            return endpoint
-    raise LookupError(name)
 
 
 async def _candidate_side(request: Request) -> CurrentUser:
@@ -444,9 +442,8 @@ def _cents(text: str) -> int | str:
     return int(whole) * 100 + int((fraction or "0").ljust(2, "0"))
 
 
-async def _line_body(
-    services: Services, user: CurrentUser, case_id: str, form: FormData
-) -> ExpenseLineBody:
+async def _line_body(posted: Posted) -> ExpenseLineBody:
+    form = posted.form
     amount = _cents(_text(form, "amount", 50))
     if isinstance(amount, str):
         raise ApiError(
@@ -455,24 +452,8 @@ async def _line_body(
             message="Indiquez le montant TTC en euros, par exemple 1 250,00.",
         )
     refs = [ref for ref in _text(form, "document_refs", 2000).split() if ref]
-    invoice = await _upload(
-        services,
-        user,
-        case_id,
-        DocumentKind.INVOICE,
-        form,
-        "invoice",
-        required=not refs,
-    )
-    proof = await _upload(
-        services,
-        user,
-        case_id,
-        DocumentKind.PAYMENT_PROOF,
-        form,
-        "payment_proof",
-        required=False,
-    )
+    invoice = await posted.upload(DocumentKind.INVOICE, "invoice", required=not refs)
+    proof = await posted.upload(DocumentKind.PAYMENT_PROOF, "payment_proof", required=False)
     if invoice is not None:
         refs = [invoice]
     if proof is not None:
@@ -497,9 +478,30 @@ async def _line_body(
     )
 
 
-ActionHandler = Callable[
-    [Request, Services, CurrentUser, str, FormData, str | None], Awaitable[str]
-]
+@dataclass(frozen=True)
+class Posted:
+    """A form sent from the case page, and who sent it."""
+
+    request: Request
+    services: Services
+    user: CurrentUser
+    case_id: str
+    form: FormData
+    key: str | None
+
+    async def upload(self, kind: DocumentKind, field: str, *, required: bool = True) -> str | None:
+        return await _upload(
+            self.services, self.user, self.case_id, kind, self.form, field, required=required
+        )
+
+    async def act(self, action: Action, data: BaseModel | None = None, *, key: bool = True) -> Any:
+        """Send ``action`` as its JSON route does (``key``: with the form's idempotency key)."""
+        return await _action(
+            self.services, self.user, self.case_id, action, self.key if key else None, data
+        )
+
+
+ActionHandler = Callable[[Posted], Awaitable[str]]
 """A form of the case page: does its action, returns what ``DONE`` confirms."""
 
 
@@ -509,242 +511,163 @@ async def _action(
     case_id: str,
     action: Action,
     key: str | None,
-    **arguments: Any,
+    data: BaseModel | None = None,
 ) -> CasePublic:
+    """What the action's JSON route does: its roles (the stage table's), then ``perform_action``."""
     await Allow(*RULES[action].roles)(user)
-    return await _endpoint(action.value)(
-        case_id=case_id, services=services, user=user, key=key, **arguments
-    )
+    return await perform_action(services, user, case_id, action, data, key)
 
 
-async def _request_space(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await _action(services, user, case_id, Action.REQUEST_SPACE, key)
-    return Action.REQUEST_SPACE.value
+@dataclass(frozen=True)
+class Upload:
+    """A file a form stores before its action (a refusal names ``field``)."""
+
+    field: str
+    kind: DocumentKind
+    required: bool = True
 
 
-async def _add_line(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await Allow(*RULES[Action.ADD_EXPENSE_LINE].roles)(user)
-    body = await _line_body(services, user, case_id, form)
-    await _action(services, user, case_id, Action.ADD_EXPENSE_LINE, key, data=body)
-    return Action.ADD_EXPENSE_LINE.value
+Files = dict[str, str | None]
+"""The document id each upload field stored (None for an optional file not given)."""
 
 
-async def _edit_line(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    """A line is changed by removing it and adding the corrected one (there is no edit action);
-    if the corrected line is refused, the former one is put back."""
-    await Allow(*RULES[Action.ADD_EXPENSE_LINE].roles)(user)
-    line_id = _text(form, "line_id", 200)
-    gateway = CaseGateway(services)
-    view = await gateway.view(user, await gateway.read(user, case_id))
-    former = next((line for line in view.expense_lines if line.line_id == line_id), None)
-    if former is None:
-        raise ApiError(ErrorCode.INVALID_INPUT, message="Cette ligne n'existe plus.")
-    body = await _line_body(services, user, case_id, form)
-    await candidates.remove_expense_line(
-        case_id=case_id, line_id=line_id, services=services, user=user, key=None
-    )
-    try:
-        await _action(services, user, case_id, Action.ADD_EXPENSE_LINE, key, data=body)
-    except Exception:
-        restored = ExpenseLineBody.model_validate(
-            former.model_dump(exclude={"line_id", "added_at"})
-        )
-        await _action(services, user, case_id, Action.ADD_EXPENSE_LINE, None, data=restored)
-        raise
-    return "modifier_ligne"
+@dataclass(frozen=True)
+class CaseForm:
+    """A form of the case page that sends one action: the files it stores, then its body."""
+
+    action: Action
+    body: Callable[[FormData, Files], BaseModel] | None = None
+    uploads: tuple[Upload, ...] = ()
 
 
-async def _remove_line(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await Allow(*RULES[Action.REMOVE_EXPENSE_LINE].roles)(user)
-    await candidates.remove_expense_line(
-        case_id=case_id,
-        line_id=_text(form, "line_id", 200),
-        services=services,
-        user=user,
-        key=key,
-    )
-    return Action.REMOVE_EXPENSE_LINE.value
+def _refs(*ids: str | None) -> list[str]:
+    return [document_id for document_id in ids if document_id]
 
 
-async def _submit(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
+def _submission(form: FormData, files: Files) -> SubmissionBody:
     rounds = _text(form, "rounds_attended", 5)
-    body = build_input(
-        lambda: SubmissionBody(rounds_attended=int(rounds) if rounds.isdigit() else None)
-    )
-    await _action(services, user, case_id, Action.SUBMIT, key, data=body)
-    return Action.SUBMIT.value
+    return SubmissionBody(rounds_attended=int(rounds) if rounds.isdigit() else None)
 
 
-async def _answer(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await Allow(*RULES[Action.ANSWER_OBSERVATIONS].roles)(user)
-    attachment = await _upload(
-        services,
-        user,
-        case_id,
-        DocumentKind.OBSERVATION_ANSWER,
-        form,
-        "answer_document",
-        required=False,
-    )
-    body = build_input(
-        lambda: AnswerBody(
-            answer=_text(form, "answer"), document_refs=[attachment] if attachment else []
-        )
-    )
-    await _action(services, user, case_id, Action.ANSWER_OBSERVATIONS, key, data=body)
-    return Action.ANSWER_OBSERVATIONS.value
-
-
-async def _contact_prefecture(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await _action(services, user, case_id, Action.CONTACT_PREFECTURE, key)
-    return Action.CONTACT_PREFECTURE.value
-
-
-async def _withdraw(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
+def _withdrawal(form: FormData, files: Files) -> WithdrawBody:
     if form.get("confirm") != "oui":
         raise ApiError(
             ErrorCode.INVALID_INPUT,
             field="confirm",
             message="Cochez la case pour confirmer le retrait du dossier.",
         )
-    reason = _text(form, "reason").strip() or None
-    body = build_input(lambda: WithdrawBody(reason=reason))
-    await _action(services, user, case_id, Action.WITHDRAW, key, data=body)
-    return Action.WITHDRAW.value
+    return WithdrawBody(reason=_text(form, "reason").strip() or None)
 
 
-async def _evaluation_again(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await Allow(*RULES[Action.REQUEST_EVALUATION].roles)(user)
-    complaint = await _upload(
-        services,
-        user,
-        case_id,
-        DocumentKind.COMPLAINT_REPORT,
-        form,
-        "complaint_report",
-    )
-    proof = await _upload(
-        services,
-        user,
-        case_id,
-        DocumentKind.CANDIDACY_PROOF,
-        form,
-        "candidacy_proof",
-    )
-    body = build_input(
-        lambda: EvaluationRequestBody(
-            complaint_document_refs=[complaint] if complaint else [],
-            candidacy_proof_ref=proof,
+CASE_FORMS: dict[str, CaseForm] = {
+    "demander-espace": CaseForm(Action.REQUEST_SPACE),
+    "deposer": CaseForm(Action.SUBMIT, _submission),
+    "repondre": CaseForm(
+        Action.ANSWER_OBSERVATIONS,
+        lambda form, files: AnswerBody(
+            answer=_text(form, "answer"), document_refs=_refs(files["answer_document"])
+        ),
+        (Upload("answer_document", DocumentKind.OBSERVATION_ANSWER, required=False),),
+    ),
+    "contacter-prefecture": CaseForm(Action.CONTACT_PREFECTURE),
+    "retirer-dossier": CaseForm(Action.WITHDRAW, _withdrawal),
+    "nouvelle-evaluation": CaseForm(
+        Action.REQUEST_EVALUATION,
+        lambda form, files: EvaluationRequestBody(
+            complaint_document_refs=_refs(files["complaint_report"]),
+            candidacy_proof_ref=files["candidacy_proof"],
             new_facts=_text(form, "new_facts").strip() or None,
+        ),
+        (
+            Upload("complaint_report", DocumentKind.COMPLAINT_REPORT),
+            Upload("candidacy_proof", DocumentKind.CANDIDACY_PROOF),
+        ),
+    ),
+    "reexamen": CaseForm(
+        Action.REQUEST_REEVALUATION,
+        lambda form, files: ReevaluationRequestBody(
+            new_facts=_text(form, "new_facts"),
+            document_refs=_refs(files["reevaluation_document"]),
+        ),
+        (Upload("reevaluation_document", DocumentKind.OTHER, required=False),),
+    ),
+}
+"""The case page's forms that only store their files and send their action's body."""
+
+
+def _sending(spec: CaseForm) -> ActionHandler:
+    async def handler(posted: Posted) -> str:
+        await Allow(*RULES[spec.action].roles)(posted.user)
+        files: Files = {}
+        for upload in spec.uploads:
+            files[upload.field] = await posted.upload(
+                upload.kind, upload.field, required=upload.required
+            )
+        body = spec.body
+        form = posted.form
+        await posted.act(
+            spec.action, None if body is None else build_input(lambda: body(form, files))
         )
-    )
-    await _action(services, user, case_id, Action.REQUEST_EVALUATION, key, data=body)
-    return Action.REQUEST_EVALUATION.value
+        return spec.action.value
+
+    return handler
 
 
-async def _reevaluation(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await Allow(*RULES[Action.REQUEST_REEVALUATION].roles)(user)
-    attachment = await _upload(
-        services,
-        user,
-        case_id,
-        DocumentKind.OTHER,
-        form,
-        "reevaluation_document",
-        required=False,
+async def _add_line(posted: Posted) -> str:
+    await Allow(*RULES[Action.ADD_EXPENSE_LINE].roles)(posted.user)
+    await posted.act(Action.ADD_EXPENSE_LINE, await _line_body(posted))
+    return Action.ADD_EXPENSE_LINE.value
+
+
+async def _edit_line(posted: Posted) -> str:
+    """A line is changed by removing it and adding the corrected one (there is no edit action);
+    if the corrected line is refused, the former one is put back."""
+    services, user, case_id = posted.services, posted.user, posted.case_id
+    await Allow(*RULES[Action.ADD_EXPENSE_LINE].roles)(user)
+    line_id = _text(posted.form, "line_id", 200)
+    gateway = CaseGateway(services)
+    view = await gateway.view(user, await gateway.read(user, case_id))
+    former = next((line for line in view.expense_lines if line.line_id == line_id), None)
+    if former is None:
+        raise ApiError(ErrorCode.INVALID_INPUT, message="Cette ligne n'existe plus.")
+    body = await _line_body(posted)
+    await candidates.remove_expense_line(
+        case_id=case_id, line_id=line_id, services=services, user=user, key=None
     )
-    body = build_input(
-        lambda: ReevaluationRequestBody(
-            new_facts=_text(form, "new_facts"), document_refs=[attachment] if attachment else []
+    try:
+        await posted.act(Action.ADD_EXPENSE_LINE, body)
+    except Exception:
+        restored = ExpenseLineBody.model_validate(
+            former.model_dump(exclude={"line_id", "added_at"})
         )
+        case: CasePublic = await posted.act(Action.ADD_EXPENSE_LINE, restored, key=False)
+        replaced = REPLACED.get()
+        if replaced is not None and case.expense_lines:
+            # The line put back is the last one added; the form shown again corrects it.
+            replaced["line_id"] = case.expense_lines[-1].line_id
+        raise
+    return "modifier_ligne"
+
+
+async def _remove_line(posted: Posted) -> str:
+    await Allow(*RULES[Action.REMOVE_EXPENSE_LINE].roles)(posted.user)
+    await candidates.remove_expense_line(
+        case_id=posted.case_id,
+        line_id=_text(posted.form, "line_id", 200),
+        services=posted.services,
+        user=posted.user,
+        key=posted.key,
     )
-    await _action(services, user, case_id, Action.REQUEST_REEVALUATION, key, data=body)
-    return Action.REQUEST_REEVALUATION.value
+    return Action.REMOVE_EXPENSE_LINE.value
 
 
-async def _third_party(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    await Allow(Role.CANDIDATE)(user)
+async def _third_party(posted: Posted) -> str:
+    request, form = posted.request, posted.form
+    await Allow(Role.CANDIDATE)(posted.user)
     limiter = limiter_of(request)
     await limiter.hit(Bucket.EMAILS, limiter.client(request))
-    await CaseGateway(services).ensure_visible(user, case_id)
-    mandate = await _upload(services, user, case_id, DocumentKind.MANDATE, form, "mandate")
+    await CaseGateway(posted.services).ensure_visible(posted.user, posted.case_id)
+    mandate = await posted.upload(DocumentKind.MANDATE, "mandate")
     body = build_input(
         lambda: ThirdPartyBody(
             email=_text(form, "email", 300),
@@ -753,35 +676,27 @@ async def _third_party(
         )
     )
     await candidates.mandate_third_party(
-        case_id=case_id, body=body, request=request, services=services, user=user, key=key
+        case_id=posted.case_id,
+        body=body,
+        request=request,
+        services=posted.services,
+        user=posted.user,
+        key=posted.key,
     )
     return Action.MANDATE_THIRD_PARTY.value
 
 
-async def _message(
-    request: Request,
-    services: Services,
-    user: CurrentUser,
-    case_id: str,
-    form: FormData,
-    key: str | None,
-) -> str:
-    body = build_input(lambda: MessageCreate(body=_text(form, "message")))
-    await cases.post_message(case_id, body, services, user)
+async def _message(posted: Posted) -> str:
+    body = build_input(lambda: MessageCreate(body=_text(posted.form, "message")))
+    await cases.post_message(posted.case_id, body, posted.services, posted.user)
     return "message"
 
 
 HANDLERS: dict[str, ActionHandler] = {
-    "demander-espace": _request_space,
+    **{name: _sending(spec) for name, spec in CASE_FORMS.items()},
     "ajouter-ligne": _add_line,
     "modifier-ligne": _edit_line,
     "retirer-ligne": _remove_line,
-    "deposer": _submit,
-    "repondre": _answer,
-    "contacter-prefecture": _contact_prefecture,
-    "retirer-dossier": _withdraw,
-    "nouvelle-evaluation": _evaluation_again,
-    "reexamen": _reevaluation,
     "tiers": _third_party,
     "message": _message,
 }
@@ -798,9 +713,10 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
     user = await _candidate_side(request)
     form = await checked_form(request, max_files=2)
     STORED.set({})
+    REPLACED.set({})
     services = services_of(request)
     try:
-        done = await handler(request, services, user, case_id, form, _key(form))
+        done = await handler(Posted(request, services, user, case_id, form, _key(form)))
     except Exception as error:
         problem = problem_of(error)
         if problem is None or problem.code in (
@@ -810,7 +726,7 @@ async def case_action(request: Request, case_id: str, form_name: str) -> Respons
             raise
         values = {name: value for name, value in form.multi_items() if isinstance(value, str)}
         values.pop("csrf_token", None)
-        values = _kept(form, values)
+        values = {**_kept(form, values), **(REPLACED.get() or {})}
         return await _case_page(
             request,
             user,

@@ -140,18 +140,6 @@ async def create_account_post(request: Request) -> HTMLResponse:
     return await _email_form(request, "compte")
 
 
-async def sign_in_landing(request: Request, token: str) -> HTMLResponse:
-    """The page the emailed link opens (``GET /auth/sign-in``): it does not spend the link
-    (mail scanners open links); its button does. No script runs on it."""
-    return await render(
-        request,
-        "sign_in_link.html",
-        PageContext(title="Connexion", crumbs=[Crumb("Connexion")], scripts=False),
-        token=token[:200],
-        problem=None,
-    )
-
-
 @router.post("/connexion/lien")
 async def sign_in_with_link(request: Request) -> Response:
     """Spend the emailed link and open a page session (cookie), then go to "Mes dossiers"."""

@@ -28,7 +28,7 @@ from api import audit
 from api.deps import Allow, CurrentUser, Services
 from api.errors import ApiError
 from api.exports import FLAG_LABELS, CaseFilters, CaseRow, Flag, case_rows
-from api.gateway import build_input
+from api.gateway import CaseGateway, build_input
 from api.routes import cases as case_routes
 from api.routes.actions import perform_action
 from api.routes.auth import list_elections
@@ -44,6 +44,8 @@ from api.schemas import (
     MessageCreate,
     ObservationsBody,
     PaymentBody,
+    ReevaluationBody,
+    RoundsAttendedBody,
 )
 from api.statistics import bar_chart, compute
 from api.web import routes_public
@@ -176,6 +178,8 @@ async def staff_cases(request: Request) -> HTMLResponse:
         "staff_cases.html",
         PageContext(title="Dossiers", crumbs=[Crumb("Dossiers")]),
         status=problem.status if problem else 200,
+        done=DONE.get(request.query_params.get("fait", "")),
+        done_case=str(request.query_params.get("dossier", ""))[:140],
         rows=rows,
         filters=filters,
         query=query_of(filters),
@@ -234,6 +238,8 @@ async def staff_statistics(request: Request) -> HTMLResponse:
 DONE = {
     "evaluation": "La décision d’évaluation est enregistrée.",
     "paiement": "Le paiement est enregistré : le dossier est clos.",
+    "reevaluation": "La réévaluation de la menace est enregistrée : le plafond suit son niveau.",
+    "tours": "Le dernier tour de présence du candidat est corrigé.",
     "espace": "L’espace de dépôt est ouvert ; le candidat en est informé.",
     "observations": "Les observations sont adressées au candidat.",
     "verdict": "La décision sur la ligne est enregistrée.",
@@ -286,6 +292,7 @@ async def _case_page(
         duplicates={item.line_id: item.other_case_ids for item in case.duplicate_invoices},
         today=dt.datetime.now(PARIS).date().isoformat(),
         document_kinds={kind.value: kind.label for kind in DocumentKind},
+        stage_labels=STAGE_LABELS,
     )
 
 
@@ -358,24 +365,24 @@ class Step:
     """The form field that names the expense line the action is on (verdicts)."""
 
 
-async def _evaluation(request: Request, user: CurrentUser, case_id: str, form: FormData) -> Any:
+async def _with_decision(
+    request: Request,
+    user: CurrentUser,
+    case_id: str,
+    form: FormData,
+    model: type[BaseModel],
+    fields: dict[str, Any],
+) -> Any:
+    """The body of a prefect's decision: its fields checked first (nothing is stored for a form
+    that cannot be right), then the signed decision stored and named in ``decision_document``."""
     upload = form.get("decision_file")
-    recognised = _yes(form, "recognised")
-    level = _optional(form, "level")
     if not isinstance(upload, UploadFile) or not upload.filename:
         raise ApiError(
             ErrorCode.DOCUMENT_NOT_FOUND,
             field="decision_document",
             message="Joignez la décision signée du préfet.",
         )
-    fields = {
-        "recognised": recognised,
-        "level": int(level) if level and level.isdigit() and recognised else None,
-        "decided_on": _optional(form, "decided_on"),
-        "decision_document": "pending",
-        "candidacy_declared_on": _optional(form, "candidacy_declared_on"),
-    }
-    build_input(lambda: EvaluationBody.model_validate(fields))  # refuse before storing
+    build_input(lambda: model.model_validate({**fields, "decision_document": "pending"}))
     info = await case_routes.store_document(
         services_of(request),
         user,
@@ -385,8 +392,33 @@ async def _evaluation(request: Request, user: CurrentUser, case_id: str, form: F
         _chunks(upload),
     )
     return build_input(
-        lambda: EvaluationBody.model_validate({**fields, "decision_document": info.document_id})
+        lambda: model.model_validate({**fields, "decision_document": info.document_id})
     )
+
+
+def _level(form: FormData) -> int | None:
+    level = _optional(form, "level")
+    return int(level) if level and level.isdigit() else None
+
+
+async def _evaluation(request: Request, user: CurrentUser, case_id: str, form: FormData) -> Any:
+    recognised = _yes(form, "recognised")
+    fields = {
+        "recognised": recognised,
+        "level": _level(form) if recognised else None,
+        "decided_on": _optional(form, "decided_on"),
+        "candidacy_declared_on": _optional(form, "candidacy_declared_on"),
+    }
+    return await _with_decision(request, user, case_id, form, EvaluationBody, fields)
+
+
+async def _reevaluation(request: Request, user: CurrentUser, case_id: str, form: FormData) -> Any:
+    fields = {
+        "level": _level(form),
+        "decided_on": _optional(form, "decided_on"),
+        "reason": _text(form, "reason"),
+    }
+    return await _with_decision(request, user, case_id, form, ReevaluationBody, fields)
 
 
 def _simple(model: type[BaseModel], read: Callable[[FormData], dict[str, Any]]) -> Any:
@@ -403,6 +435,19 @@ class _NoBody(BaseModel):
 
 STEPS: dict[str, Step] = {
     "evaluation": Step(Action.RECORD_EVALUATION, _evaluation),
+    "reevaluation": Step(Action.REEVALUATE_THREAT, _reevaluation),
+    "tours": Step(
+        Action.CORRECT_ROUNDS_ATTENDED,
+        _simple(
+            RoundsAttendedBody,
+            lambda form: {
+                "rounds_attended": int(rounds)
+                if (rounds := _text(form, "rounds_attended")).isdigit()
+                else None,
+                "reason": _text(form, "reason"),
+            },
+        ),
+    ),
     "paiement": Step(
         Action.RECORD_PAYMENT,
         _simple(
@@ -532,7 +577,26 @@ async def _act(
             values=values,
         )
     target = f"/agents/dossiers/{urllib.parse.quote(case_id)}?fait={step_name}#resultat"
+    if not await _still_visible(services, user, case_id):
+        # A reviewer's scope follows the case (rule 9): a case closed, or sent back to the
+        # prefect, before any recognition of the threat leaves their list. Say it was done.
+        query = urllib.parse.urlencode({"fait": step_name, "dossier": case_id})
+        target = f"{STAFF_HOME}?{query}"
     return finish_response(request, RedirectResponse(target, status_code=303))
+
+
+async def _still_visible(services: Services, user: CurrentUser, case_id: str) -> bool:
+    """Whether ``user`` may still open the case after their action (only a reviewer's scope
+    depends on the case's state; a prefecture's is the département)."""
+    if user.role != Role.CNCCFP:
+        return True
+    try:
+        await CaseGateway(services).ensure_visible(user, case_id)
+    except ApiError as error:
+        if error.code != ErrorCode.CASE_NOT_FOUND:
+            raise
+        return False
+    return True
 
 
 # --- A token for scripts -------------------------------------------------------------------------

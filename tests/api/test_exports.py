@@ -7,6 +7,7 @@ Other tests of the package add cases to the same election: the checks look at th
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
@@ -17,12 +18,15 @@ from typing import Any
 import httpx
 import pytest
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import event, select
+from sqlalchemy.engine import Engine
 
 from api.exports import COLUMNS
+from core.accounts import Accounts
 from core.db import audit_log
+from domain.stages import Role
 from tests.api.conftest import ApiStack
-from tests.api.flow import decide, new_email, open_case, pay, submitted_case
+from tests.api.flow import decide, new_email, open_case, pay, record_evaluation, submitted_case
 from tests.helpers import assert_eventually
 
 COLUMN = {title: index for index, title in enumerate(COLUMNS)}
@@ -224,3 +228,44 @@ async def test_the_statistics_agree_with_the_export(api: ApiStack, exported: Exp
     assert figures["paid_cents"] == total("Montant payé (€)") >= 840_000
     stages = {item["key"]: item["count"] for item in figures["by_stage"]}
     assert stages["paid"] >= 1 and stages["submitted"] >= 1
+
+
+async def test_many_cases_are_exported_with_a_few_statements(
+    api: ApiStack, exported: Exported
+) -> None:
+    """The database is read in the same few statements whatever the number of cases (the
+    invoice claims of all of them at once); only the workflows are asked one by one."""
+
+    accounts = Accounts(api.engine, api.settings)
+
+    async def recognised() -> str:
+        # Accounts made as the demonstration makes them: the sign-in path has its own tests.
+        account = await accounts.create(
+            email=new_email("nombreux"), display_name="Camille Martin", role=Role.CANDIDATE
+        )
+        await accounts.confirm(account.account_id)
+        token = await accounts.open_session(account.account_id)
+        case_id: str = (await open_case(api, token))["case_id"]
+        await record_evaluation(api, case_id)
+        return case_id
+
+    many = await asyncio.gather(*(recognised() for _ in range(8)))
+    seen: list[str] = []
+
+    def count(*args: Any) -> None:
+        if "invoice_claims" in args[2]:
+            seen.append(args[2])
+
+    async def all_listed() -> dict[str, list[str]]:
+        seen.clear()
+        rows = await _cnccfp_csv(api)
+        assert set(many) <= set(rows)
+        return rows
+
+    event.listen(Engine, "before_cursor_execute", count)
+    try:
+        rows = await assert_eventually(all_listed)
+    finally:
+        event.remove(Engine, "before_cursor_execute", count)
+    assert len(rows) >= len(many) + 2
+    assert len(seen) <= 3, seen  # claims read, duplicates read (and, once, missing ones made)

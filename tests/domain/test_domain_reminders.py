@@ -15,7 +15,12 @@ from domain.contracts import (
     RecipientKind,
     StageChange,
 )
-from domain.reminders import owed_staff_reminders, staff_reminders
+from domain.reminders import (
+    before_deadline_at,
+    owed_staff_reminders,
+    spread_offset,
+    staff_reminders,
+)
 from domain.stages import Action, Role, Stage
 
 UTC = dt.UTC
@@ -137,3 +142,43 @@ def test_a_new_deadline_gives_new_before_reminders() -> None:
         7 * DAY,
         21 * DAY,
     }
+
+
+HOUR = dt.timedelta(hours=1)
+
+
+def test_the_spread_offset_depends_on_the_case_id_alone_and_stays_in_its_window() -> None:
+    ids = [f"case-municipales-2026-c{number}" for number in range(2000)]
+    offsets = [spread_offset(case_id, HOUR) for case_id in ids]
+    assert offsets == [spread_offset(case_id, HOUR) for case_id in ids]  # any worker, any replay
+    assert all(dt.timedelta(0) <= offset < HOUR for offset in offsets)
+    assert all(offset.microseconds == 0 for offset in offsets)
+    # Spread over the window: no second holds 1 % of the cases, every quarter has some.
+    seconds = [int(offset.total_seconds()) for offset in offsets]
+    assert max(seconds.count(second) for second in set(seconds)) < len(ids) // 100
+    assert {second // 900 for second in seconds} == {0, 1, 2, 3}
+
+
+def test_no_spread_keeps_the_exact_time() -> None:
+    assert spread_offset("case-municipales-2026-c1", dt.timedelta(0)) == dt.timedelta(0)
+    exact = state(Stage.EVALUATION_REQUESTED)
+    assert before_deadline_at(exact, DEADLINE, DAY) == DEADLINE - DAY
+
+
+def test_a_spread_reminder_comes_later_but_keeps_its_day_count() -> None:
+    spread = state(Stage.EVALUATION_REQUESTED, policy=CasePolicy(reminder_spread=HOUR))
+    delay = spread_offset(spread.case_id, HOUR)
+    for offset in (14 * DAY, 3 * DAY, DAY):
+        at = before_deadline_at(spread, DEADLINE, offset)
+        assert at == DEADLINE - offset + delay
+        assert (DEADLINE - at) // DAY == offset // DAY - 1 and DEADLINE - at > offset / 2
+    # A window wider than the reminder's own distance is capped at half of it.
+    wide = spread.model_copy(update={"policy": CasePolicy(reminder_spread=10 * DAY)})
+    assert DEADLINE - before_deadline_at(wide, DEADLINE, DAY) >= DAY / 2
+    # The staff reminders counted back from the deadline move the same way; the others stay.
+    reminders = staff_reminders(spread)
+    assert sorted(DEADLINE - r.at for r in reminders if ":before:" in r.key) == [
+        7 * DAY - delay,
+        21 * DAY - delay,
+    ]
+    assert next(r.at for r in reminders if ":after:" in r.key) == OPENED + 7 * DAY

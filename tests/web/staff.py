@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
+from html import unescape
 
 import httpx
 
@@ -12,13 +13,18 @@ from tests.api.conftest import ApiStack
 from tests.web.pages import csrf_of
 
 
-def staff_client(web: ApiStack, key: str) -> httpx.AsyncClient:
-    """A client whose page session is the seeded staff account ``key``'s (the cookie holds the
-    same token as the Bearer header, as the staff sign-in sets it)."""
+def page_client(web: ApiStack, token: str) -> httpx.AsyncClient:
+    """A client whose page session is ``token``'s (the cookie holds the same token as the Bearer
+    header, as the sign-in pages set it)."""
     http = web.http()
     host = urllib.parse.urlsplit(web.base_url).hostname or ""
-    http.cookies.set(SESSION_COOKIE, web.staff[key], domain=host, path="/")
+    http.cookies.set(SESSION_COOKIE, token, domain=host, path="/")
     return http
+
+
+def staff_client(web: ApiStack, key: str) -> httpx.AsyncClient:
+    """A client signed in to the pages as the seeded staff account ``key``."""
+    return page_client(web, web.staff[key])
 
 
 async def post_page_form(
@@ -37,5 +43,6 @@ async def post_page_form(
 
 
 def text_of(html: str) -> str:
-    """The page's text, tags removed and spaces collapsed (for assertions on sentences)."""
-    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    """The page's text, tags removed, entities read and spaces collapsed (for assertions on
+    sentences)."""
+    return re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", html)))

@@ -9,18 +9,21 @@ import re
 
 import httpx
 
-from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
-from tests.api.flow import act, declared_on, new_email, record_evaluation
+from tests.api.flow import (
+    act,
+    declared_on,
+    expense_line,
+    new_email,
+    open_case,
+    open_space,
+    record_evaluation,
+    upload,
+)
 from tests.helpers import assert_eventually
 from tests.web.pages import csrf_of, sign_in_pages
-
-
-def files(**names: str) -> dict[str, tuple[str, bytes, str]]:
-    return {
-        field: (filename, sample_pdf(f"{filename} {new_email()}"), "application/pdf")
-        for field, filename in names.items()
-    }
+from tests.web.staff import page_client
+from tests.web.steps import EDIT_FORM, line_fields, pdf_uploads, send_corrected_line
 
 
 async def post(
@@ -38,23 +41,6 @@ async def post(
     return answer
 
 
-def line(web: ApiStack, amount: str, invoice: str = "F-001") -> dict[str, str]:
-    end = web.first_round
-    return {
-        "category": "premises_security",
-        "company_name": "Gardiennage Picard SARL (fictif)",
-        "siren": "732 829 320",
-        "cnaps_authorisation": "AUT-060-2124-07-01-20250906336",
-        "invoice_reference": invoice,
-        "service_start": (end - dt.timedelta(days=30)).isoformat(),
-        "service_end": end.isoformat(),
-        "amount": amount,
-        "certification.not_public_service": "oui",
-        "certification.not_in_campaign_account": "oui",
-        "certification.not_state_protection": "oui",
-    }
-
-
 async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
     async with web.http() as http:
         await sign_in_pages(web, http, new_email(), "Camille Martin")
@@ -69,7 +55,7 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
         refused = await http.post(
             "/dossiers/nouveau",
             data=form,
-            files=files(complaint_report="plainte.pdf", candidacy_proof="declaration.pdf"),
+            files=pdf_uploads(complaint_report="plainte.pdf", candidacy_proof="declaration.pdf"),
         )
         assert refused.status_code == 422
         assert 'id="champ-declared_on-erreur"' in refused.text
@@ -99,12 +85,16 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
 
         # An amount that is not one is refused next to its field.
         refused = await post(
-            http, path, "ajouter-ligne", line(web, "huit cents"), files(invoice="F-001.pdf")
+            http,
+            path,
+            "ajouter-ligne",
+            line_fields(web, "huit cents"),
+            pdf_uploads(invoice="F-001.pdf"),
         )
         assert refused.status_code == 422
         assert 'id="ajouter-ligne-montant-erreur"' in refused.text
         added = await post(
-            http, path, "ajouter-ligne", line(web, "800"), files(invoice="F-001.pdf")
+            http, path, "ajouter-ligne", line_fields(web, "800"), pdf_uploads(invoice="F-001.pdf")
         )
         assert added.status_code == 303, added.text
         case = (await http.get(path)).text
@@ -114,14 +104,8 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
         assert "Enregistrer la ligne corrigée" in editing.text
         refs = re.search(r'name="document_refs" value="([^"]*)"', editing.text)
         assert refs is not None and refs.group(1)
-        corrected = await http.post(
-            f"{path}/modifier-ligne",
-            data={
-                **line(web, "1 250,50"),
-                "line_id": line_id.group(1),
-                "document_refs": refs.group(1),
-                "csrf_token": csrf_of(editing.text),
-            },
+        corrected = await send_corrected_line(
+            http, path, editing.text, line_fields(web, "1 250,50")
         )
         assert corrected.status_code == 303, corrected.text
         case = (await http.get(path)).text
@@ -145,7 +129,7 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
             path,
             "tiers",
             {"name": "Dominique Petit", "email": third},
-            files(mandate="mandat.pdf"),
+            pdf_uploads(mandate="mandat.pdf"),
         )
         assert designated.status_code == 303, designated.text
         async with web.http() as party:
@@ -162,14 +146,16 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
             assert (await party.get(path)).status_code == 200
 
         # Deposit, observations answered, then withdrawal.
-        added = await post(http, path, "ajouter-ligne", line(web, "900"), files(invoice="F-2.pdf"))
+        added = await post(
+            http, path, "ajouter-ligne", line_fields(web, "900"), pdf_uploads(invoice="F-2.pdf")
+        )
         assert added.status_code == 303
         # A company the CNAPS registry does not know: the page says what to do.
         unknown = {
-            **line(web, "100", "F-3"),
+            **line_fields(web, "100", "F-3"),
             "cnaps_authorisation": "AUT-060-2124-07-01-00000000001",
         }
-        added = await post(http, path, "ajouter-ligne", unknown, files(invoice="F-3.pdf"))
+        added = await post(http, path, "ajouter-ligne", unknown, pdf_uploads(invoice="F-3.pdf"))
         assert added.status_code == 303
 
         async def told() -> None:
@@ -196,3 +182,50 @@ async def test_the_other_forms_of_the_case_page(web: ApiStack) -> None:
         withdrawn = await post(http, path, "retirer-dossier", {"confirm": "oui"})
         assert withdrawn.status_code == 303
         assert "Dossier retiré" in (await http.get(path)).text
+
+
+async def test_a_corrected_line_that_is_refused_puts_the_former_one_back(web: ApiStack) -> None:
+    token = await web.sign_in(new_email("correction"))
+    case_id = (await open_case(web, token))["case_id"]
+    await record_evaluation(web, case_id)
+    await open_space(web, token, case_id)
+    async with web.http(token) as http:
+        for invoice, amount in (("F-1", 100_000), ("F-2", 200_000)):
+            document = await upload(http, case_id, filename=f"{invoice}.pdf")
+            await act(
+                http,
+                "POST",
+                f"/cases/{case_id}/expense-lines",
+                expense_line(web, document, invoice, amount),
+            )
+    before = (await web.cases.state(case_id)).expense_lines
+    former = before[1]
+    path = f"/dossiers/{case_id}"
+    async with page_client(web, token) as candidate:
+        editing = await candidate.get(path, params={"modifier": former.line_id})
+        refs = re.search(r'name="document_refs" value="([^"]*)"', editing.text)
+        assert refs is not None and refs.group(1) == " ".join(former.document_refs)
+        # The corrected line takes the invoice of the other line: the case refuses it after
+        # the former line was removed, which is then put back as it was.
+        refused = await send_corrected_line(
+            candidate, path, editing.text, line_fields(web, "2 500,00", invoice="F-1")
+        )
+        assert refused.status_code in (409, 422), refused.text
+        assert 'id="modifier-ligne-facture-erreur"' in refused.text
+        lines = (await web.cases.state(case_id)).expense_lines
+        kept = ("invoice_reference", "amount_cents", "document_refs", "siren", "certification")
+        assert [line.model_dump(include=set(kept)) for line in lines] == [
+            line.model_dump(include=set(kept)) for line in before
+        ]
+        # The form shown again edits the line put back: corrected, it is accepted.
+        edited = EDIT_FORM.search(refused.text)
+        assert edited is not None and edited.group(1) == lines[1].line_id
+        corrected = await send_corrected_line(
+            candidate, path, refused.text, line_fields(web, "2 500,00", invoice="F-3")
+        )
+        assert corrected.status_code == 303, corrected.text
+    lines = (await web.cases.state(case_id)).expense_lines
+    assert [(line.invoice_reference, line.amount_cents) for line in lines] == [
+        ("F-1", 100_000),
+        ("F-3", 250_000),
+    ]

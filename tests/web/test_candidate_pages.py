@@ -8,8 +8,6 @@ pages are tested with theirs. axe-core checks every page visited.
 
 from __future__ import annotations
 
-import datetime as dt
-
 import httpx
 from playwright.async_api import Browser, Page
 
@@ -18,10 +16,14 @@ from tests.api.conftest import ApiStack
 from tests.api.flow import act, declared_on, new_email, record_evaluation
 from tests.web.conftest import PHONE, Screens, check_accessibility
 from tests.web.pages import csrf_of, sign_in_pages
-
-
-def pdf(name: str) -> dict[str, object]:
-    return {"name": name, "mimeType": "application/pdf", "buffer": sample_pdf(name)}
+from tests.web.steps import (
+    attach_proofs,
+    certify_line,
+    fill_line,
+    fill_opening,
+    opened_case,
+    sign_up,
+)
 
 
 async def visit(page: Page, screens: Screens, name: str) -> None:
@@ -43,27 +45,12 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
         await page.goto("/connexion")
         await visit(page, screens, "connexion")
         await page.get_by_role("link", name="Créer un compte").first.click()
-        before = len(web.mail.store.for_recipient(email))
-        await page.get_by_label("Adresse électronique").fill(email)
-        await page.get_by_role("button", name="Recevoir un lien de connexion").click()
-        await page.goto(f"/auth/sign-in?token={await web.link_token(email, before)}")
-        await page.get_by_role("button", name="Me connecter").click()
-        await page.get_by_label("Votre nom").fill("Camille Martin")
-        await page.get_by_role("button", name="Enregistrer mon nom").click()
-        await page.wait_for_url("**/dossiers")
+        await sign_up(page, web, email)
         await visit(page, screens, "mes-dossiers")
 
         # Opening the case: a wrong département is refused next to its field, in French.
         await page.get_by_role("link", name="Ouvrir un dossier").click()
-        await page.get_by_label("Élection").select_option(web.election_id)
-        await page.get_by_label("Département de la circonscription").fill("999")
-        await page.get_by_label("Date de la déclaration publique de candidature").fill(
-            declared_on(web).isoformat()
-        )
-        await page.get_by_label("Procès-verbal de plainte").set_input_files(pdf("plainte.pdf"))
-        await page.get_by_label("Justificatif de la déclaration").set_input_files(
-            pdf("declaration.pdf")
-        )
+        await fill_opening(page, web, departement="999")
         await page.get_by_role("button", name="Ouvrir le dossier").click()
         error = page.locator("#champ-departement-erreur")
         assert "département" in (await error.inner_text()).lower()
@@ -71,13 +58,8 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
         assert await field.get_attribute("aria-describedby") == "champ-departement-messages"
         await visit(page, screens, "ouvrir-un-dossier-refus")
         await field.fill("60")
-        await page.get_by_label("Procès-verbal de plainte").set_input_files(pdf("plainte.pdf"))
-        await page.get_by_label("Justificatif de la déclaration").set_input_files(
-            pdf("declaration.pdf")
-        )
-        await page.get_by_role("button", name="Ouvrir le dossier").click()
-        await page.get_by_text("Votre dossier est ouvert").wait_for()
-        case_id = page.url.split("/dossiers/")[1].split("?")[0]
+        await attach_proofs(page)
+        case_id = await opened_case(page)
         timeline = await page.locator("#etat").inner_text()
         assert "Le préfet de votre département évalue la menace" in timeline
         assert "heure de Paris" in timeline and "il reste" in timeline
@@ -95,26 +77,12 @@ async def test_a_candidate_takes_a_case_to_its_deposit_through_the_pages(
         await visit(page, screens, "dossier-espace-ouvert")
 
         # A line without its three certifications is refused next to them.
-        end = web.first_round
-        await page.get_by_label("Catégorie de dépense").select_option("premises_security")
-        await page.get_by_label("Entreprise de sécurité").fill("Gardiennage Picard SARL (fictif)")
-        await page.get_by_label("SIREN de l’entreprise").fill("732829320")
-        await page.get_by_label("Numéro d’autorisation d’exercice CNAPS").fill(
-            "AUT-060-2124-07-01-20250906336"
-        )
-        await page.get_by_label("Numéro de la facture").fill("F-001")
-        await page.get_by_label("Début de la prestation").fill(
-            (end - dt.timedelta(days=30)).isoformat()
-        )
-        await page.get_by_label("Fin de la prestation").fill(end.isoformat())
-        await page.get_by_label("Montant TTC (en euros)").fill("8 400,00")
-        await page.locator("#ajouter-ligne-piece-facture").set_input_files(pdf("F-001.pdf"))
+        await fill_line(page, web, certify=False)
         await page.get_by_role("button", name="Ajouter la ligne").click()
         refusal = page.locator("#ajouter-ligne-certifications-erreur")
         assert "certifi" in (await refusal.inner_text()).lower()
         await visit(page, screens, "ligne-refusee")
-        for name in ("not_public_service", "not_in_campaign_account", "not_state_protection"):
-            await page.locator(f"#ajouter-ligne-{name}").check(force=True)
+        await certify_line(page)
         # The invoice stored before the refusal is kept: nobody chooses it again.
         assert "Déjà joint : F-001.pdf" in await page.locator("#lignes").inner_text()
         await page.get_by_role("button", name="Ajouter la ligne").click()

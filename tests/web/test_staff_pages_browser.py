@@ -1,6 +1,7 @@
-"""The staff pages in Debian's Chromium: the prefecture evaluates and pays, the CNCCFP reviews
-and decides, an export is downloaded and read back; axe-core finds nothing serious or critical
-on any staff page; screenshots of each are saved under the test output folder.
+"""The staff pages in Debian's Chromium: the prefecture evaluates, re-evaluates and pays, the
+CNCCFP corrects the rounds attended, reviews and decides, an export is downloaded and read back;
+axe-core finds nothing serious or critical on any staff page; screenshots of each are saved under
+the test output folder.
 
 Once, on the first database: what a page shows does not depend on it, and
 ``test_staff_pages_http`` sends the same forms on every database. The candidate's steps go
@@ -11,29 +12,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
-import urllib.parse
 
 from openpyxl import load_workbook
-from playwright.async_api import Browser, BrowserContext, Page, expect
+from playwright.async_api import Browser, Page, expect
 
 from api.exports import COLUMNS
-from api.web.session import SESSION_COOKIE
 from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
 from tests.api.flow import act, declared_on, expense_line, new_email, open_case, upload
 from tests.helpers import assert_eventually
 from tests.web.conftest import PHONE, Screens, check_accessibility
-
-
-async def _staff_context(
-    browser: Browser, web: ApiStack, key: str, **options: object
-) -> BrowserContext:
-    context = await browser.new_context(base_url=web.base_url, locale="fr-FR", **options)  # type: ignore[arg-type]
-    host = urllib.parse.urlsplit(web.base_url).hostname or ""
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": web.staff[key], "domain": host, "path": "/"}]
-    )
-    return context
+from tests.web.steps import staff_context
 
 
 async def _check(page: Page, screens: Screens, name: str) -> None:
@@ -56,7 +45,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
     case_path = f"/agents/dossiers/{case_id}"
 
     # The prefecture: its list, then the evaluation recorded with its signed decision.
-    prefecture = await _staff_context(browser, web, "pref60")
+    prefecture = await staff_context(browser, web, "pref60")
     page = await prefecture.new_page()
 
     async def listed() -> None:
@@ -78,7 +67,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
     # The candidate asks for the space, the CNCCFP opens it on its page.
     async with web.http(token) as http:
         await act(http, "POST", f"/cases/{case_id}/space-request")
-    cnccfp = await _staff_context(browser, web, "cnccfp")
+    cnccfp = await staff_context(browser, web, "cnccfp")
     review = await cnccfp.new_page()
     await _visit(review, screens, case_path, "cnccfp-espace-demande")
     await review.get_by_role("button", name="Ouvrir l’espace de dépôt").click()
@@ -88,8 +77,26 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
         await act(http, "POST", f"/cases/{case_id}/expense-lines", expense_line(web, document))
         await act(http, "POST", f"/cases/{case_id}/submission", {"rounds_attended": 1})
 
-    # The CNCCFP reviews the line (kept whole), sees a refusal next to its field, decides.
+    # Before the decision, the prefecture raises the threat to level 2 with its decision.
+    await _visit(page, screens, case_path, "prefecture-reevaluation")
+    await page.get_by_label("Niveau 2", exact=False).check(force=True)
+    await page.get_by_label("Motif de la réévaluation ou de la correction").fill("Menaces de mort.")
+    await page.get_by_label("Décision signée du préfet").set_input_files(
+        files=[{"name": "reeval.pdf", "mimeType": "application/pdf", "buffer": sample_pdf("R")}]
+    )
+    await page.get_by_role("button", name="Enregistrer la réévaluation").click()
+    await expect(page.get_by_text("La réévaluation de la menace est enregistrée")).to_be_visible()
+
+    # The CNCCFP corrects the rounds attended, reviews the line (kept whole), sees a refusal
+    # next to its field, decides.
     await _visit(review, screens, case_path, "cnccfp-examen")
+    await review.get_by_label("Second tour").check(force=True)
+    await review.get_by_label("Motif de la correction").fill("Résultats officiels.")
+    await review.get_by_role("button", name="Corriger le tour de présence").click()
+    await expect(
+        review.get_by_text("Le dernier tour de présence du candidat est corrigé.")
+    ).to_be_visible()
+    await _check(review, screens, "cnccfp-tours-corriges")
     await review.get_by_role("button", name="Enregistrer la décision sur la ligne 1").click()
     await expect(review.get_by_text("La décision sur la ligne est enregistrée.")).to_be_visible()
     await review.get_by_label("Montant arrêté (en euros)").fill("90 000")
@@ -134,7 +141,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
     await cnccfp.close()
 
     # The admin's pages, and one staff page on a phone.
-    admin = await _staff_context(browser, web, "admin")
+    admin = await staff_context(browser, web, "admin")
     admin_page = await admin.new_page()
     for path, name in (
         ("/administration", "admin-accueil"),
@@ -146,7 +153,7 @@ async def test_staff_pages_in_a_browser(web: ApiStack, browser: Browser, screens
         await _visit(admin_page, screens, path, name)
     await expect(admin_page.get_by_text("record_payment")).to_be_visible()
     await admin.close()
-    phone = await _staff_context(browser, web, "cnccfp", viewport=PHONE)
+    phone = await staff_context(browser, web, "cnccfp", viewport=PHONE)
     small = await phone.new_page()
     await _visit(small, screens, case_path, "cnccfp-dossier-telephone")
     await phone.close()

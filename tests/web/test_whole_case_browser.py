@@ -9,30 +9,12 @@ one shows they fit together. One screenshot at the end.
 
 from __future__ import annotations
 
-import datetime as dt
-import urllib.parse
+from playwright.async_api import Browser, expect
 
-from playwright.async_api import Browser, BrowserContext, Page, expect
-
-from api.web.session import SESSION_COOKIE
-from embedded.demo import sample_pdf
 from tests.api.conftest import ApiStack
-from tests.api.flow import declared_on, new_email
+from tests.api.flow import new_email
 from tests.web.conftest import Screens
-
-
-def pdf(name: str) -> dict[str, object]:
-    return {"name": name, "mimeType": "application/pdf", "buffer": sample_pdf(name)}
-
-
-async def staff(browser: Browser, web: ApiStack, key: str) -> tuple[BrowserContext, Page]:
-    """A staff member's browser, signed in to the pages (the session the staff sign-in sets)."""
-    context = await browser.new_context(base_url=web.base_url, locale="fr-FR")
-    host = urllib.parse.urlsplit(web.base_url).hostname or ""
-    await context.add_cookies(
-        [{"name": SESSION_COOKIE, "value": web.staff[key], "domain": host, "path": "/"}]
-    )
-    return context, await context.new_page()
+from tests.web.steps import fill_line, fill_opening, opened_case, pdf, sign_up, staff_context
 
 
 async def test_a_case_to_paid_through_the_pages_only(
@@ -40,35 +22,19 @@ async def test_a_case_to_paid_through_the_pages_only(
 ) -> None:
     email = new_email("bout-en-bout")
     candidate = await browser.new_context(base_url=web.base_url, locale="fr-FR")
-    prefecture, pref = await staff(browser, web, "pref60")
-    commission, cnccfp = await staff(browser, web, "cnccfp")
+    prefecture = await staff_context(browser, web, "pref60")
+    commission = await staff_context(browser, web, "cnccfp")
+    pref, cnccfp = await prefecture.new_page(), await commission.new_page()
     page = await candidate.new_page()
     try:
         # The candidate: an account, the link from the mailbox, a name.
         await page.goto("/creer-un-compte")
-        before = len(web.mail.store.for_recipient(email))
-        await page.get_by_label("Adresse électronique").fill(email)
-        await page.get_by_role("button", name="Recevoir un lien de connexion").click()
-        await page.goto(f"/auth/sign-in?token={await web.link_token(email, before)}")
-        await page.get_by_role("button", name="Me connecter").click()
-        await page.get_by_label("Votre nom").fill("Camille Martin")
-        await page.get_by_role("button", name="Enregistrer mon nom").click()
-        await page.wait_for_url("**/dossiers")
+        await sign_up(page, web, email)
 
         # The case, opened with its complaint report and proof of candidacy.
         await page.get_by_role("link", name="Ouvrir un dossier").click()
-        await page.get_by_label("Élection").select_option(web.election_id)
-        await page.get_by_label("Département de la circonscription").fill("60")
-        await page.get_by_label("Date de la déclaration publique de candidature").fill(
-            declared_on(web).isoformat()
-        )
-        await page.get_by_label("Procès-verbal de plainte").set_input_files(pdf("plainte.pdf"))
-        await page.get_by_label("Justificatif de la déclaration").set_input_files(
-            pdf("declaration.pdf")
-        )
-        await page.get_by_role("button", name="Ouvrir le dossier").click()
-        await page.get_by_text("Votre dossier est ouvert").wait_for()
-        case_id = page.url.split("/dossiers/")[1].split("?")[0]
+        await fill_opening(page, web)
+        case_id = await opened_case(page)
         staff_case = f"/agents/dossiers/{case_id}"
 
         # The prefecture records its evaluation with the signed decision.
@@ -89,22 +55,7 @@ async def test_a_case_to_paid_through_the_pages_only(
 
         # A line with its invoice and certifications, then the deposit.
         await page.reload()
-        end = web.first_round
-        await page.get_by_label("Catégorie de dépense").select_option("premises_security")
-        await page.get_by_label("Entreprise de sécurité").fill("Gardiennage Picard SARL (fictif)")
-        await page.get_by_label("SIREN de l’entreprise").fill("732829320")
-        await page.get_by_label("Numéro d’autorisation d’exercice CNAPS").fill(
-            "AUT-060-2124-07-01-20250906336"
-        )
-        await page.get_by_label("Numéro de la facture").fill("F-001")
-        await page.get_by_label("Début de la prestation").fill(
-            (end - dt.timedelta(days=30)).isoformat()
-        )
-        await page.get_by_label("Fin de la prestation").fill(end.isoformat())
-        await page.get_by_label("Montant TTC (en euros)").fill("8 400,00")
-        await page.locator("#ajouter-ligne-piece-facture").set_input_files(pdf("F-001.pdf"))
-        for name in ("not_public_service", "not_in_campaign_account", "not_state_protection"):
-            await page.locator(f"#ajouter-ligne-{name}").check(force=True)
+        await fill_line(page, web)
         await page.get_by_role("button", name="Ajouter la ligne").click()
         await page.get_by_text("La ligne de dépense est ajoutée").wait_for()
         await page.get_by_label("Premier tour").check(force=True)

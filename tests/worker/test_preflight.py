@@ -68,7 +68,7 @@ async def test_a_namespace_without_search_attributes_stops_the_worker_until_regi
         return missing
 
     missing = await assert_eventually(registered_namespace)
-    assert len(missing) == len(SEARCH_ATTRIBUTE_TYPES) == 7
+    assert len(missing) == len(SEARCH_ATTRIBUTE_TYPES) == 9
     for wanted in ("SecupolStage (Keyword)", "SecupolDecisionDue (Datetime)"):
         assert wanted in missing
     assert "SecupolRecognised (Bool)" in missing

@@ -425,5 +425,8 @@ async def test_policy_defaults_come_from_settings() -> None:
     from core.settings import Settings
 
     policy = Settings(_env_file=None).case_policy()  # type: ignore[call-arg]
-    # The receipt grace is the one default the settings set (the contract's 0 keeps tests exact).
-    assert policy == CasePolicy(receipt_grace=dt.timedelta(minutes=10))
+    # The receipt grace and the reminders' spread are the defaults the settings set (the
+    # contract's 0 keeps tests exact).
+    assert policy == CasePolicy(
+        receipt_grace=dt.timedelta(minutes=10), reminder_spread=dt.timedelta(hours=1)
+    )

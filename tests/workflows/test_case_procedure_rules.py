@@ -326,7 +326,7 @@ async def test_rule3_waiting_on_the_cnccfp_then_late_window_or_closing(
 @pytest.mark.record_history("receipt_time")
 async def test_rule4_deposit_received_before_the_deadline_counts(cases: TestCaseClient) -> None:
     policy = CasePolicy(reminder_offsets=[], receipt_grace=dt.timedelta(seconds=20))
-    case, case_id, invoice = await recognised_open_space(cases, deadline_in=4 * S, policy=policy)
+    case, case_id, invoice = await recognised_open_space(cases, deadline_in=6 * S, policy=policy)
     me = candidate(case)
     await cases.act(
         case_id, Action.ADD_EXPENSE_LINE, AddExpenseLineInput(actor=me, line=line(1, "F", invoice))

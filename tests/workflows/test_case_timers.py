@@ -34,6 +34,7 @@ from tests.helpers import (
     evaluation_request,
     new_case_input,
     templates_of,
+    utcnow,
 )
 from tests.workflows.steps import line, recognised_open_space
 
@@ -45,7 +46,11 @@ async def test_reminders_once_each_then_time_barred(
     cases: TestCaseClient, mail_server: MailServer
 ) -> None:
     case, case_id, _ = await recognised_open_space(
-        cases, deadline_in=8 * S, policy=CasePolicy(reminder_offsets=[6 * S, 3 * S])
+        # The first reminder falls due 4 s after the opening: after the space is open, even on a
+        # loaded machine.
+        cases,
+        deadline_in=10 * S,
+        policy=CasePolicy(reminder_offsets=[6 * S, 3 * S]),
     )
     await cases.wait_closed(case_id, timeout=dt.timedelta(seconds=30))
     final = await cases.state(case_id)
@@ -76,8 +81,10 @@ async def test_reminders_once_each_then_time_barred(
 
 
 async def test_no_reminder_after_submission(cases: TestCaseClient, mail_server: MailServer) -> None:
+    # The reminders fall due 7 s and 8 s after the opening: after the submission, even on a
+    # loaded machine.
     case, case_id, invoice = await recognised_open_space(
-        cases, deadline_in=5 * S, policy=CasePolicy(reminder_offsets=[3 * S, 2 * S])
+        cases, deadline_in=10 * S, policy=CasePolicy(reminder_offsets=[3 * S, 2 * S])
     )
     me = candidate(case)
     await cases.act(
@@ -85,8 +92,9 @@ async def test_no_reminder_after_submission(cases: TestCaseClient, mail_server: 
         Action.ADD_EXPENSE_LINE,
         AddExpenseLineInput(actor=me, line=line(10_000, "F-1", invoice)),
     )
-    await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
-    await asyncio.sleep(6)  # past every reminder and the deadline itself
+    state = await cases.act(case_id, Action.SUBMIT, SubmitInput(actor=me, rounds_attended=1))
+    # Past every reminder and the deadline itself.
+    await asyncio.sleep(max((state.deposit_deadline - utcnow()).total_seconds(), 0) + 1)
     state = await cases.state(case_id)
     assert state.stage == Stage.SUBMITTED
     assert state.reminders_sent == []

@@ -7,9 +7,11 @@ histories LABEL=vN``) and keep every older label: each is a version cases may be
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+from temporalio.api.history.v1 import MarkerRecordedEventAttributes
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -38,6 +40,14 @@ async def test_replay(path: Path, settings: Settings) -> None:
     assert result.replay_failure is None
 
 
+def _local_activity_type(marker: MarkerRecordedEventAttributes) -> str:
+    """The activity a local-activity marker records (``""`` for another marker)."""
+    if marker.marker_name != "core_local_activity":
+        return ""
+    data = json.loads(marker.details["data"].payloads[0].data)
+    return str(data.get("activity_type", ""))
+
+
 def _label(path: Path) -> int:
     return int(path.stem.split("-", 1)[0].removeprefix("v"))
 
@@ -59,6 +69,8 @@ def test_latest_histories_cover_every_update_signal_and_activity() -> None:
                 seen.add(event.workflow_execution_signaled_event_attributes.signal_name)
             elif event.HasField("activity_task_scheduled_event_attributes"):
                 seen.add(event.activity_task_scheduled_event_attributes.activity_type.name)
+            elif event.HasField("marker_recorded_event_attributes"):
+                seen.add(_local_activity_type(event.marker_recorded_event_attributes))
             elif event.HasField("workflow_execution_continued_as_new_event_attributes"):
                 seen.add("continue-as-new")
             elif event.HasField("workflow_execution_started_event_attributes"):

@@ -58,6 +58,8 @@ from tests.workflows.steps import line
 RELEASED = "56629f9a48e201607f166c808ee7ae0d7b63c68e"
 """The version in production before this one: its worker runs the cases before the deploy.
 Move it forward at each release."""
+RELEASED_PROCEDURE_VERSION = 2
+"""``CURRENT_PROCEDURE_VERSION`` of the released version: the version its API opens cases at."""
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -130,9 +132,11 @@ async def test_a_deploy_over_running_cases(
     cases = TestCaseClient(client, task_queue, storage)
 
     # Before the deploy: the released worker runs the cases (it migrated the shared database).
+    # Opened as the released API opens cases: at its procedure version (the runbook starts the
+    # new API last, so that no case at a newer version reaches a released worker).
     waiting = new_case_input(
         deadline_in=dt.timedelta(seconds=25), policy=CasePolicy(reminder_offsets=[])
-    )
+    ).model_copy(update={"procedure_version": RELEASED_PROCEDURE_VERSION})
     waiting_id = case_workflow_id(waiting.election.election_id, waiting.candidate_id)
     await cases.open_case(waiting, evaluation_request(waiting))
     # Step 1 of the runbook, once the released worker has migrated the database to its own

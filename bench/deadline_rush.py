@@ -108,7 +108,9 @@ class Plan:
     """How late the setup finished: the window started that much later than planned."""
 
     @classmethod
-    def make(cls, window_s: float, deadline_share: float, setup_s: float) -> Plan:
+    def make(
+        cls, window_s: float, deadline_share: float, setup_s: float, spread_share: float = 0.0
+    ) -> Plan:
         now_wall = dt.datetime.now(dt.UTC)
         window_start = time.monotonic() + setup_s
         deadline = now_wall + dt.timedelta(seconds=setup_s + deadline_share * window_s)
@@ -117,6 +119,7 @@ class Plan:
                 dt.timedelta(seconds=(deadline_share - share) * window_s) for share in REMINDERS_AT
             ],
             receipt_grace=dt.timedelta(seconds=GRACE_SHARE * window_s),
+            reminder_spread=dt.timedelta(seconds=spread_share * window_s),
         )
         return cls(window_start, window_s, deadline_share * window_s, deadline, policy)
 
@@ -282,7 +285,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             Path(tmp), api=True, overrides=overrides, postgres=arguments.postgres
         ) as stack:
             setup_budget = count / arguments.setup_rate + 5
-            plan = Plan.make(window, arguments.deadline_at, setup_budget)
+            plan = Plan.make(window, arguments.deadline_at, setup_budget, arguments.spread)
             setup_started = time.monotonic()
             cases = await prepare(stack, count, arguments.lines, arguments.setup_concurrency, plan)
             setup_s = time.monotonic() - setup_started
@@ -426,6 +429,7 @@ def report(
         "window_s": arguments.window,
         "lines_per_case": arguments.lines,
         "deadline_at_s": round(plan.deadline_at, 1),
+        "reminder_spread_s": round(arguments.spread * arguments.window, 1),
         "accepted": len(accepted),
         "refused": len(refused),
         "legal_refusals": len(legal),
@@ -554,6 +558,13 @@ if __name__ == "__main__":
         help="cases per second the setup is expected to reach (it fixes the deadline)",
     )
     parser.add_argument("--setup-concurrency", type=int, default=20)
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="each case's reminders later by an offset of its own, within this share of the "
+        "window (the policy's reminder_spread; 0: every case's in the same second)",
+    )
     parser.add_argument("--sample-every", type=float, default=None, help="default: window / 60")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--request-timeout", type=float, default=120.0)

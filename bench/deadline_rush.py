@@ -8,7 +8,9 @@ fall due together. This bench builds that moment on one machine:
    the gateway as ``bench.api_actions`` does. Every case has the same deposit deadline and the
    same reminders, put inside the window: the deadline at ``--deadline-at`` of the window (0.9),
    the three reminders at 20 %, 45 % and 70 % of it (the compressed D-14, D-3 and D-1), the
-   receipt grace at 5 % of it. Because the deadline is fixed when a case opens, it is set from
+   receipt grace at 5 % of it; ``--spread`` delays each case's reminders by an offset of its own
+   within that share of the window (the policy's ``reminder_spread``; 0 by default, every case's
+   in the same second). Because the deadline is fixed when a case opens, it is set from
    ``--setup-rate`` (cases per second); the bench waits for the window if the setup was quicker;
    if it was slower, the window starts late and the deadline falls that much earlier in it
    (``setup_overrun_s``); past 80 % of the time to the deadline the bench stops.

@@ -8,7 +8,9 @@ fall due together. This bench builds that moment on one machine:
    the gateway as ``bench.api_actions`` does. Every case has the same deposit deadline and the
    same reminders, put inside the window: the deadline at ``--deadline-at`` of the window (0.9),
    the three reminders at 20 %, 45 % and 70 % of it (the compressed D-14, D-3 and D-1), the
-   receipt grace at 5 % of it. Because the deadline is fixed when a case opens, it is set from
+   receipt grace at 5 % of it; ``--spread`` delays each case's reminders by an offset of its own
+   within that share of the window (the policy's ``reminder_spread``; 0 by default, every case's
+   in the same second). Because the deadline is fixed when a case opens, it is set from
    ``--setup-rate`` (cases per second); the bench waits for the window if the setup was quicker;
    if it was slower, the window starts late and the deadline falls that much earlier in it
    (``setup_overrun_s``); past 80 % of the time to the deadline the bench stops.
@@ -108,7 +110,9 @@ class Plan:
     """How late the setup finished: the window started that much later than planned."""
 
     @classmethod
-    def make(cls, window_s: float, deadline_share: float, setup_s: float) -> Plan:
+    def make(
+        cls, window_s: float, deadline_share: float, setup_s: float, spread_share: float = 0.0
+    ) -> Plan:
         now_wall = dt.datetime.now(dt.UTC)
         window_start = time.monotonic() + setup_s
         deadline = now_wall + dt.timedelta(seconds=setup_s + deadline_share * window_s)
@@ -117,6 +121,7 @@ class Plan:
                 dt.timedelta(seconds=(deadline_share - share) * window_s) for share in REMINDERS_AT
             ],
             receipt_grace=dt.timedelta(seconds=GRACE_SHARE * window_s),
+            reminder_spread=dt.timedelta(seconds=spread_share * window_s),
         )
         return cls(window_start, window_s, deadline_share * window_s, deadline, policy)
 
@@ -282,7 +287,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             Path(tmp), api=True, overrides=overrides, postgres=arguments.postgres
         ) as stack:
             setup_budget = count / arguments.setup_rate + 5
-            plan = Plan.make(window, arguments.deadline_at, setup_budget)
+            plan = Plan.make(window, arguments.deadline_at, setup_budget, arguments.spread)
             setup_started = time.monotonic()
             cases = await prepare(stack, count, arguments.lines, arguments.setup_concurrency, plan)
             setup_s = time.monotonic() - setup_started
@@ -426,6 +431,7 @@ def report(
         "window_s": arguments.window,
         "lines_per_case": arguments.lines,
         "deadline_at_s": round(plan.deadline_at, 1),
+        "reminder_spread_s": round(arguments.spread * arguments.window, 1),
         "accepted": len(accepted),
         "refused": len(refused),
         "legal_refusals": len(legal),
@@ -554,6 +560,13 @@ if __name__ == "__main__":
         help="cases per second the setup is expected to reach (it fixes the deadline)",
     )
     parser.add_argument("--setup-concurrency", type=int, default=20)
+    parser.add_argument(
+        "--spread",
+        type=float,
+        default=0.0,
+        help="each case's reminders later by an offset of its own, within this share of the "
+        "window (the policy's reminder_spread; 0: every case's in the same second)",
+    )
     parser.add_argument("--sample-every", type=float, default=None, help="default: window / 60")
     parser.add_argument("--drain-timeout", type=float, default=300.0)
     parser.add_argument("--request-timeout", type=float, default=120.0)

@@ -96,8 +96,8 @@ class Settings(BaseSettings):
     """Cases the worker keeps in memory between their workflow tasks (Temporal's sticky cache).
     A cached case answers its next task without replaying its history; an evicted one is
     replayed at its next task. The worker's memory follows it: about 160 MiB plus 0.44 MiB per
-    cached case (``bench/RESULTS.md``); 250 keeps a worker under 300 MiB however many cases are
-    open (the SDK's default, 1,000, takes 600 MiB)."""
+    cached case (``bench/RESULTS.md``): with 250, 285-290 MiB for 600 to 1,200 open cases (the
+    SDK's default, 1,000, took 600 MiB)."""
     worker_max_concurrent_workflow_tasks: int = Field(default=20, ge=2)
     """Workflow tasks one worker runs at once (at least 2 while the cache is on). They are CPU
     work under one interpreter lock: more adds memory, not throughput (the SDK's default is

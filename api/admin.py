@@ -25,7 +25,8 @@ Subcommands::
         (``domain.elections.is_covered``, the rule of ``POST /admin/elections`` too)
     seed-demo
         demo data for the embedded stack (an election open for deposits, the prefecture of the
-        60, one account per staff role, a candidate); running it again issues fresh tokens
+        60, one account per staff role, a candidate, and for the élus' side a collectivité, its
+        staff and an official); running it again issues fresh tokens
     retention list | purge [--case-id ID] [--dry-run] [--before-due] | schedule [--trigger]
         the purge of closed cases past their retention delay (``api.retention_admin``)
 """
@@ -44,14 +45,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api import audit
 from api.retention_admin import add_retention_commands
 from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
+from api.web.session import SESSION_COOKIE
 from core.accounts import AccountRecord, Accounts
 from core.codec_sessions import CodecSessions
 from core.db import create_engine, elections, migrate
+from core.elus import grant_collectivite, save_collectivite
 from core.messages import MessageStore, MessageUnreadable
 from core.settings import Environment, Settings
 from domain.calendar import PARIS, deposit_deadline
 from domain.contracts import Actor
 from domain.elections import LABELS, ElectionType, is_covered, parse_election_type
+from domain.elus import CollectiviteInfo
 from domain.errors import DomainError, ErrorCode
 from domain.stages import Role
 
@@ -67,6 +71,8 @@ ROLE_LABELS: dict[Role, str] = {
     Role.CNCCFP: "rapporteur de la CNCCFP",
     Role.ADMIN: "administrateur",
     Role.OPERATOR: "exploitant",
+    Role.COLLECTIVITE: "agent de collectivité",
+    Role.ELU: "élu",
 }
 
 DEMO_ELECTION_ID = "exercice-demo"
@@ -87,6 +93,16 @@ DEMO_STAFF: tuple[tuple[str, str, Role, tuple[str, ...]], ...] = (
 )
 DEMO_CANDIDATE_EMAIL = "camille.martin@secupol.localhost"
 DEMO_CANDIDATE_NAME = "Camille Martin (fictif)"
+DEMO_COLLECTIVITE = CollectiviteInfo(
+    collectivite_id="commune-beauvais-demo",
+    name="Commune de Beauvais (démonstration)",
+    departement=DEMO_DEPARTEMENT,
+    email="protection-beauvais@secupol.localhost",
+)
+DEMO_COLLECTIVITE_STAFF_EMAIL = "agent-beauvais@secupol.localhost"
+DEMO_COLLECTIVITE_STAFF_NAME = "Agent de la commune de Beauvais (démonstration)"
+DEMO_OFFICIAL_EMAIL = "dominique.leroy@secupol.localhost"
+DEMO_OFFICIAL_NAME = "Dominique Leroy (fictif)"
 
 Handler = Callable[[Settings, AsyncEngine, argparse.Namespace], Awaitable[str]]
 
@@ -313,10 +329,68 @@ async def seed_demo_command(
         "  3. échanger ce jeton contre un jeton de session :",
         f"     curl -X POST {url}/auth/sessions -H 'Content-Type: application/json' "
         '-d \'{"token": "<jeton du lien>"}\'',
-        "",
-        f"Documentation de l'API : {url}/docs",
     ]
+    lines += await _seed_demo_elus(accounts, engine, url)
+    lines += ["", f"Documentation de l'API : {url}/docs"]
     return "\n".join(lines)
+
+
+async def _seed_demo_elus(accounts: Accounts, engine: AsyncEngine, url: str) -> list[str]:
+    """The élus' side: a collectivité, its staff (with a token) and an official's account."""
+    await save_collectivite(engine, DEMO_COLLECTIVITE)
+    existing = await accounts.find_by_email(DEMO_COLLECTIVITE_STAFF_EMAIL)
+    if existing is None:
+        staff = await accounts.create(
+            email=DEMO_COLLECTIVITE_STAFF_EMAIL,
+            display_name=DEMO_COLLECTIVITE_STAFF_NAME,
+            role=Role.COLLECTIVITE,
+        )
+    elif existing.role != Role.COLLECTIVITE or existing.disabled:
+        raise CommandRefused(_not_reusable(DEMO_COLLECTIVITE_STAFF_EMAIL))
+    else:
+        staff = existing
+    await grant_collectivite(engine, staff.account_id, DEMO_COLLECTIVITE.collectivite_id)
+    token = await accounts.open_session(staff.account_id)
+    await _audit_token(engine, staff)
+    official = await accounts.find_by_email(DEMO_OFFICIAL_EMAIL)
+    official_created = official is None
+    if official is None:
+        official = await accounts.create(
+            email=DEMO_OFFICIAL_EMAIL, display_name=DEMO_OFFICIAL_NAME, role=Role.ELU
+        )
+    elif official.role != Role.ELU or official.disabled:
+        raise CommandRefused(_not_reusable(DEMO_OFFICIAL_EMAIL))
+    collectivite = DEMO_COLLECTIVITE
+    return [
+        "",
+        "Côté élus (protection fonctionnelle, bouton d'appel, protection de l'État d'un candidat)",
+        f"Collectivité {collectivite.collectivite_id} — {collectivite.name}, département "
+        f"{collectivite.departement}, {collectivite.email}",
+        "",
+        f"{ROLE_LABELS[Role.COLLECTIVITE]} — {staff.email} "
+        f"({'existant, nouveau jeton' if existing is not None else 'créé'})",
+        *_account_lines(staff),
+        f"  collectivité   : {collectivite.collectivite_id}",
+        f"  jeton          : {token}",
+        "Ce rôle n'a pas encore de connexion aux pages par le fournisseur d'identité : le jeton "
+        "sert à l'API (en-tête « Authorization: Bearer <jeton> ») et, pour les pages, comme "
+        f"valeur du cookie « {SESSION_COOKIE} » (outils de développement du navigateur).",
+        "",
+        f"Compte élu — {official.email} ({'créé' if official_created else 'existant'})",
+        f"  identifiant    : {official.account_id}",
+        f"  nom            : {official.display_name}",
+        "Un élu se connecte, comme un candidat, par un lien reçu par courriel "
+        f"({url}/connexion, puis make mail).",
+        "",
+        "Les pages des élus :",
+        f"  espace élus    : {url}/espace-elus (l'élu et l'agent de la collectivité y déposent "
+        "une demande de protection ; l'agent de préfecture y attribue un bouton d'appel ; le "
+        "candidat y demande la protection de l'État)",
+        f"  une procédure  : {url}/espace-elus/<identifiant> (protection-…, bouton-…, "
+        "protection-candidat-…)",
+        f"  API            : {url}/elus/procedures, {url}/elus/protections, "
+        f"{url}/elus/alert-buttons, {url}/elus/state-protections",
+    ]
 
 
 # --- Helpers ------------------------------------------------------------------------------------

@@ -66,6 +66,7 @@ from domain.elus import (
     ProtectionPolicy,
     ProtectionState,
     RequestStateProtectionInput,
+    convening_deadline,
     elus_actions_for,
     procedure_of,
     procedure_workflow_id,
@@ -157,6 +158,8 @@ def view(actor: ElusActor, state: ProcedureState) -> ProcedurePublic:
     if isinstance(state, ProtectionState):
         request = state.request
         deliberation = state.deliberation
+        convening = state.convening
+        deadline = convening_deadline(state)
         return ProcedurePublic(
             procedure=Procedure.FUNCTIONAL_PROTECTION,
             requester_name=request.official.name,
@@ -169,6 +172,15 @@ def view(actor: ElusActor, state: ProcedureState) -> ProcedurePublic:
             informed_on=state.informed_on,
             starts_on=state.starts_on,
             window_last_day=_last_day(state.window_ends_at) if state.window_ends_at else None,
+            convening_requested_on=convening.requested_on,
+            council_convened_on=convening.convened_on,
+            council_session_on=convening.session_on,
+            convening_deadline=deadline,
+            council_session_late=(
+                convening.session_on > deadline
+                if convening.session_on is not None and deadline is not None
+                else None
+            ),
             deliberation_kind=deliberation.kind if deliberation else None,
             deliberation_on=deliberation.deliberation_on if deliberation else None,
             deliberation_reason=deliberation.reason if deliberation else None,

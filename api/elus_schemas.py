@@ -107,6 +107,22 @@ class ObligationBody(Body):
     done_on: Day = Field(description="Jour où la formalité a été accomplie.")
 
 
+class ConveningRequestBody(Body):
+    """La demande des membres du conseil de le convoquer."""
+
+    requested_on: Day = Field(description="Jour où les membres ont demandé la convocation.")
+
+
+class CouncilConvenedBody(Body):
+    """La convocation du conseil par l'exécutif."""
+
+    convened_on: Day = Field(description="Jour où la convocation a été adressée.")
+    session_on: Day = Field(
+        description="Jour de la séance ; elle doit se tenir dans les quatre mois du début de la "
+        "protection."
+    )
+
+
 class DeliberationBody(Body):
     """La délibération motivée par laquelle le conseil retire ou abroge la protection."""
 
@@ -220,6 +236,21 @@ class ProcedurePublic(Public):
     starts_on: Day | None = Field(default=None, description="Premier jour de protection.")
     window_last_day: Day | None = Field(
         default=None, description="Dernier jour où le conseil peut retirer la protection."
+    )
+    convening_requested_on: Day | None = Field(
+        default=None, description="Demande de convocation du conseil par ses membres."
+    )
+    council_convened_on: Day | None = Field(default=None, description="Convocation du conseil.")
+    council_session_on: Day | None = Field(
+        default=None, description="Séance à laquelle le conseil est convoqué."
+    )
+    convening_deadline: Day | None = Field(
+        default=None,
+        description="Dernier jour où le conseil convoqué à la demande de ses membres peut siéger "
+        "(fin des quatre mois).",
+    )
+    council_session_late: bool | None = Field(
+        default=None, description="La séance est fixée après la fin des quatre mois."
     )
     deliberation_kind: str | None = Field(default=None, description="Retrait ou abrogation.")
     deliberation_on: Day | None = Field(default=None, description="Date de la délibération.")

@@ -46,7 +46,14 @@ OUTCOME_LABELS = {
     "withdrawn": "retiré",
     "time_barred": "forclos",
     "closed": "clos par la Commission",
+    "fp_final": "protection fonctionnelle définitive",
+    "fp_withdrawn": "protection fonctionnelle retirée",
+    "ab_returned": "bouton d'appel restitué",
+    "cp_granted": "protection de l'État accordée",
+    "cp_refused": "protection de l'État refusée",
+    "cp_withdrawn": "protection de l'État : demande retirée",
 }
+"""One French label per ``domain.retention.ClosureOutcome`` (cases and élus' procedures)."""
 
 
 def add_retention_commands(commands: Any) -> None:

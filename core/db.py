@@ -297,7 +297,8 @@ codec_sessions = Table(
 case_closures = Table(
     "case_closures",
     metadata,
-    # The case's workflow id (opaque: election and candidate ids, no name).
+    # The case's or élus' procedure's workflow id (opaque: election and candidate ids, or a
+    # random reference; no name).
     Column("case_id", String(120), primary_key=True),
     # domain.retention.ClosureOutcome.
     Column("outcome", String(20), nullable=False),
@@ -305,6 +306,9 @@ case_closures = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False),
     Column("purge_due_at", DateTime(timezone=True), nullable=False, index=True),
     Column("purged_at", DateTime(timezone=True)),
+    # An élus' procedure's requester (the official's or candidate's account), from its
+    # SecupolRequester; None for a case, and once purged.
+    Column("requester_id", String(64), index=True),
 )
 """Every closed case the retention job has seen, and whether its personal data is purged yet.
 

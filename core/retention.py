@@ -12,6 +12,14 @@ Where closures come from
     be longer than the interval between runs (a day), or Temporal would forget a closed case
     before it is recorded. Once recorded, the row is what counts: the execution can go.
 
+The élus' procedures
+    A closed ``FunctionalProtectionWorkflow``, ``AlertButtonLoanWorkflow`` or
+    ``CandidateProtectionWorkflow`` is recorded and purged the same way, its procedure id where a
+    case id goes, its outcome its terminal stage (``domain.retention.OUTCOME_OF_ELUS_STAGE``). Its
+    id does not name its requester, so the closure keeps the requester's account id (from
+    ``SecupolRequester``) until the purge, which removes that account when no other case or
+    procedure names it, and clears the id.
+
 What a purge removes
     ``domain.retention.PURGED_RECORDS``. The steps are ordered so that a purge cut half way
     (a crash, a database outage) is simply run again: objects before their rows (a row is what
@@ -52,6 +60,7 @@ from temporalio.common import SearchAttributeKey
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import (
+    account_collectivites,
     account_departements,
     accounts,
     audit_log,
@@ -69,6 +78,7 @@ from core.db import (
 from core.settings import Settings
 from core.storage.stores import ObjectStore
 from domain import visibility
+from domain.elus import WORKFLOW_TYPES as ELUS_WORKFLOW_TYPES
 from domain.ids import CASE_ID_PREFIX, CASE_WORKFLOW_TYPE
 from domain.retention import (
     RETENTION_SCHEDULE_ID,
@@ -85,6 +95,11 @@ from domain.stages import Role
 log = logging.getLogger(__name__)
 
 STAGE_KEY = SearchAttributeKey.for_keyword(visibility.STAGE)
+REQUESTER_KEY = SearchAttributeKey.for_keyword(visibility.REQUESTER)
+CLOSING_WORKFLOW_TYPES = (CASE_WORKFLOW_TYPE, *ELUS_WORKFLOW_TYPES.values())
+"""The workflows whose completion is a closure: the case and the three élus' procedures."""
+REMOVABLE_ROLES = frozenset({Role.CANDIDATE.value, Role.THIRD_PARTY.value, Role.ELU.value})
+"""The accounts a purge may remove (never staff)."""
 _SAFE_ID = re.compile(r"[a-z0-9][a-z0-9-]{0,119}")
 """Case ids are opaque (``case-<election>-<candidate>``); checked before they go into a query."""
 RECORD_MARGIN = dt.timedelta(days=1)
@@ -111,6 +126,8 @@ class ClosureRecord:
     closed_at: dt.datetime
     purge_due_at: dt.datetime
     purged_at: dt.datetime | None
+    requester_id: str | None = None
+    """An élus' procedure's requester account (None for a case, and once purged)."""
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -126,6 +143,7 @@ def _record(row: object) -> ClosureRecord:
         closed_at=_utc(row.closed_at),  # type: ignore[attr-defined]
         purge_due_at=_utc(row.purge_due_at),  # type: ignore[attr-defined]
         purged_at=_utc(purged_at) if purged_at is not None else None,
+        requester_id=row.requester_id,  # type: ignore[attr-defined]
     )
 
 
@@ -170,17 +188,20 @@ class Retention:
         """
         async with self._engine.connect() as connection:
             last = (await connection.execute(select(func.max(case_closures.c.closed_at)))).scalar()
-        query = f"WorkflowType = '{CASE_WORKFLOW_TYPE}' AND ExecutionStatus = 'Completed'"
+        types = ", ".join(f"'{name}'" for name in CLOSING_WORKFLOW_TYPES)
+        query = f"WorkflowType IN ({types}) AND ExecutionStatus = 'Completed'"
         if last is not None:
             since = (_utc(last) - RECORD_MARGIN).astimezone(dt.UTC)
             query += f" AND CloseTime >= '{since.strftime('%Y-%m-%dT%H:%M:%SZ')}'"
         found: dict[str, tuple[ClosureOutcome, dt.datetime]] = {}
+        requesters: dict[str, str | None] = {}
         async for execution in self._client.list_workflows(query):
             outcome = outcome_of(execution.typed_search_attributes.get(STAGE_KEY))
             if outcome is None or execution.close_time is None:
                 # Ended by hand (a terminated duplicate): not a closure the procedure knows.
                 continue
             found[execution.id] = (outcome, execution.close_time)
+            requesters[execution.id] = execution.typed_search_attributes.get(REQUESTER_KEY)
         recorded = 0
         ids = sorted(found)
         # In chunks: a first scan of a busy namespace can find more ids than a statement takes.
@@ -203,6 +224,7 @@ class Retention:
                         "closed_at": found[case_id][1],
                         "recorded_at": now,
                         "purge_due_at": self._policy.purge_due_at(*found[case_id]),
+                        "requester_id": requesters[case_id],
                     }
                     for case_id in chunk
                     if case_id not in known
@@ -321,12 +343,12 @@ class Retention:
         await self._purge_documents(case_id, result)
         mandated = await self._purge_rows(case_id, result)
         result.workflow_runs = await self._delete_runs(case_id, [run_id for run_id, _ in runs])
-        result.accounts = await self._purge_accounts(case_id, mandated)
+        result.accounts = await self._purge_accounts(case_id, mandated, closure.requester_id)
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(case_closures)
                 .where(case_closures.c.case_id == case_id)
-                .values(purged_at=now)
+                .values(purged_at=now, requester_id=None)
             )
             await connection.execute(
                 insert(audit_log).values(
@@ -441,19 +463,24 @@ class Retention:
             deleted += 1
         return deleted
 
-    async def _purge_accounts(self, case_id: str, mandated: set[str]) -> int:
-        """The candidate's and the third parties' accounts that no other case names.
+    async def _purge_accounts(
+        self, case_id: str, mandated: set[str], requester_id: str | None = None
+    ) -> int:
+        """The candidate's, the third parties' and the élus' procedure's requester's accounts that
+        no other case or procedure names.
 
         A candidate's account goes only when no other case of theirs exists in any election
-        (in Temporal, or closed and not yet purged, or with documents); a third party's only when
-        they hold no other mandate. Staff accounts are never removed here.
+        (in Temporal, or closed and not yet purged, or with documents) and no élus' procedure
+        names them; an official's only when no other procedure names them; a third party's only
+        when they hold no other mandate. Staff accounts are never removed here.
         """
         removable: list[str] = []
-        candidate_id = _candidate_of(case_id)
-        if candidate_id is not None and not await self._candidate_has_other_case(
-            candidate_id, case_id
-        ):
-            removable.append(candidate_id)
+        people = {_candidate_of(case_id), requester_id}
+        for person_id in sorted(person for person in people if person is not None):
+            if not await self._candidate_has_other_case(
+                person_id, case_id
+            ) and not await self._named_by_other_procedure(person_id, case_id):
+                removable.append(person_id)
         for account_id in sorted(mandated):
             async with self._engine.connect() as connection:
                 other = (
@@ -475,13 +502,14 @@ class Retention:
                         )
                     )
                 ).first()
-                if row is None or row.role not in {Role.CANDIDATE.value, Role.THIRD_PARTY.value}:
+                if row is None or row.role not in REMOVABLE_ROLES:
                     continue
                 # Explicit deletes: SQLite does not enforce the foreign keys' cascades here.
                 for table in (
                     sessions,
                     sign_in_links,
                     account_departements,
+                    account_collectivites,
                     case_mandates,
                     codec_sessions,
                 ):
@@ -495,6 +523,30 @@ class Retention:
                 )
             removed += 1
         return removed
+
+    async def _named_by_other_procedure(self, account_id: str, case_id: str) -> bool:
+        """Whether an élus' procedure other than ``case_id`` names ``account_id`` as its
+        requester: closed and not yet purged, or still in Temporal (open or closed)."""
+        async with self._engine.connect() as connection:
+            closed = (
+                await connection.execute(
+                    select(case_closures.c.case_id)
+                    .where(
+                        case_closures.c.requester_id == account_id,
+                        case_closures.c.case_id != case_id,
+                        case_closures.c.purged_at.is_(None),
+                    )
+                    .limit(1)
+                )
+            ).first()
+        if closed is not None:
+            return True
+        if not _SAFE_ID.fullmatch(account_id):
+            return True  # not an id this query can carry: keep the account, never guess
+        count = await self._client.count_workflows(
+            f"{visibility.REQUESTER} = '{account_id}' AND WorkflowId != '{case_id}'"
+        )
+        return count.count > 0
 
     async def _candidate_has_other_case(self, candidate_id: str, case_id: str) -> bool:
         suffix = f"-{candidate_id}"

@@ -377,6 +377,21 @@ class Settings(BaseSettings):
     """Days a time-barred (forclos) case is kept after it closed."""
     retention_days_closed: float = Field(default=365, ge=0)
     """Days a case closed by the CNCCFP is kept after it closed."""
+    retention_days_fp_final: float = Field(default=1826, ge=0)
+    """Days a functional protection that became final is kept after its four months ended (five
+    years: the collectivité pays the official's costs under it while the proceedings last)."""
+    retention_days_fp_withdrawn: float = Field(default=365, ge=0)
+    """Days a functional protection withdrawn or abrogated by the council is kept (the two-month
+    appeal delay against the deliberation, plus margin)."""
+    retention_days_ab_returned: float = Field(default=365, ge=0)
+    """Days an alert-button loan is kept after the button was returned."""
+    retention_days_cp_granted: float = Field(default=1826, ge=0)
+    """Days a candidate's State functional protection granted (R. 39-11) is kept after the
+    decision (five years: the State pays under it)."""
+    retention_days_cp_refused: float = Field(default=365, ge=0)
+    """Days a refused State-protection request is kept after the decision."""
+    retention_days_cp_withdrawn: float = Field(default=365, ge=0)
+    """Days a State-protection request the candidate withdrew is kept."""
     retention_schedule_enabled: bool = True
     """The worker creates (or updates) the Temporal Schedule of the daily purge at start."""
     retention_cron: str = "30 3 * * *"
@@ -454,7 +469,7 @@ class Settings(BaseSettings):
         return self.data_dir / "mail"
 
     def retention_policy(self) -> RetentionPolicy:
-        """Retention delay of each closure outcome."""
+        """Retention delay of each closure outcome (cases and élus' procedures)."""
         return RetentionPolicy.from_days(
             {
                 ClosureOutcome.PAID: self.retention_days_paid,
@@ -462,6 +477,12 @@ class Settings(BaseSettings):
                 ClosureOutcome.WITHDRAWN: self.retention_days_withdrawn,
                 ClosureOutcome.TIME_BARRED: self.retention_days_time_barred,
                 ClosureOutcome.CLOSED: self.retention_days_closed,
+                ClosureOutcome.PROTECTION_FINAL: self.retention_days_fp_final,
+                ClosureOutcome.PROTECTION_WITHDRAWN: self.retention_days_fp_withdrawn,
+                ClosureOutcome.ALERT_BUTTON_RETURNED: self.retention_days_ab_returned,
+                ClosureOutcome.STATE_PROTECTION_GRANTED: self.retention_days_cp_granted,
+                ClosureOutcome.STATE_PROTECTION_REFUSED: self.retention_days_cp_refused,
+                ClosureOutcome.STATE_PROTECTION_WITHDRAWN: self.retention_days_cp_withdrawn,
             }
         )
 

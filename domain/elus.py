@@ -5,7 +5,8 @@ Three procedures beside the candidate's case (DOMAIN.md, "The élus' side"), eac
 - **Automatic functional protection** (``FunctionalProtectionWorkflow``): an official's request
   to the collectivité, protected five jours francs after receipt once the request is transmitted
   to the prefect and the council informed; withdrawable by a motivated deliberation for four
-  months, then final.
+  months, then final. Within those four months, members may ask the executive to convene the
+  council, which it must do before they end: both facts are recorded, the deadline shown.
 - **Alert-button loan** (``AlertButtonLoanWorkflow``): the prefect's decision after the
   référent's evaluation, the hand-over, three-month periods renewed or ended by the return; a
   period that ends with neither escalates to the prefecture, again and again, and never lapses.
@@ -26,6 +27,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
+from domain.calendar import PARIS
 from domain.contracts import (
     Contract,
     Departement,
@@ -35,6 +37,7 @@ from domain.contracts import (
     Text,
 )
 from domain.errors import DomainError, ErrorCode
+from domain.protection import withdrawal_window_end
 from domain.stages import Role
 
 
@@ -146,6 +149,8 @@ class ElusAction(StrEnum):
     RECORD_TRANSMISSION = "record_transmission"
     RECORD_COUNCIL_INFORMATION = "record_council_information"
     RECORD_DELIBERATION = "record_deliberation"
+    RECORD_CONVENING_REQUEST = "record_convening_request"
+    RECORD_COUNCIL_CONVENED = "record_council_convened"
     PROTECTION_BEGINS = "protection_begins"
     WITHDRAWAL_WINDOW_ENDS = "withdrawal_window_ends"
     # Alert button
@@ -234,6 +239,22 @@ ELUS_RULES: dict[ElusAction, ElusRule] = {
             frozenset({_S.FP_SCHEDULED, _S.FP_PROTECTED}),
             ((_O.DEFAULT, _S.FP_WITHDRAWN),),
             "Enregistrer la délibération de retrait ou d'abrogation",
+        ),
+        ElusRule(
+            _FP,
+            ElusAction.RECORD_CONVENING_REQUEST,
+            frozenset({Role.COLLECTIVITE}),
+            frozenset({_S.FP_SCHEDULED, _S.FP_PROTECTED}),
+            (),
+            "Enregistrer la demande de convocation du conseil par ses membres",
+        ),
+        ElusRule(
+            _FP,
+            ElusAction.RECORD_COUNCIL_CONVENED,
+            frozenset({Role.COLLECTIVITE}),
+            frozenset({_S.FP_SCHEDULED, _S.FP_PROTECTED}),
+            (),
+            "Enregistrer la convocation du conseil",
         ),
         ElusRule(
             _FP,
@@ -554,6 +575,32 @@ class RecordDeliberationInput(ElusActionInput):
     """The motivation of the deliberation (required: a deliberation must be motivated)."""
 
 
+class RecordConveningRequestInput(ElusActionInput):
+    """Members of the council asked the executive to convene it (to deliberate on the
+    protection within the four months)."""
+
+    requested_on: dt.date
+
+
+class RecordCouncilConvenedInput(ElusActionInput):
+    """The executive convened the council."""
+
+    convened_on: dt.date
+    """The day the convocation was sent."""
+    session_on: dt.date
+    """The day of the session the council is convened to (may be ahead)."""
+
+
+class CouncilConvening(Contract):
+    """The members' request to convene the council, and the convocation, as recorded."""
+
+    requested_on: dt.date | None = None
+    request_recorded_by: str | None = None
+    convened_on: dt.date | None = None
+    session_on: dt.date | None = None
+    convocation_recorded_by: str | None = None
+
+
 class Deliberation(Contract):
     kind: str
     deliberation_on: dt.date
@@ -575,10 +622,30 @@ class ProtectionState(Contract):
     window_ends_at: dt.datetime | None = None
     """When the council can no longer withdraw (four months after the start)."""
     deliberation: Deliberation | None = None
+    convening: CouncilConvening = Field(default_factory=CouncilConvening)
+    """Members' request to convene the council and its convocation (added with defaults:
+    states of older histories read without it)."""
     history: list[ElusStageChange] = Field(default_factory=list)
     notifications: list[ElusNotification] = Field(default_factory=list)
     closed_at: dt.datetime | None = None
     version: int = 0
+
+
+def convening_deadline(state: ProtectionState) -> dt.date | None:
+    """The last day the council convened at its members' request may sit: the last day of the
+    four months in which it may withdraw (the law: "within that delay"); None while the start of
+    the protection is not known."""
+    window_ends_at = state.window_ends_at
+    if window_ends_at is None and state.starts_on is not None:
+        # Scheduled, not begun: the window the workflow will open (the law's four months).
+        window_ends_at = (
+            state.starts_at + state.request.policy.withdrawal_window
+            if state.starts_at is not None and state.request.policy.withdrawal_window is not None
+            else withdrawal_window_end(state.starts_on)
+        )
+    if window_ends_at is None:
+        return None
+    return (window_ends_at - dt.timedelta(seconds=1)).astimezone(PARIS).date()
 
 
 # Alert button ------------------------------------------------------------------------------------

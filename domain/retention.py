@@ -10,6 +10,17 @@ The law gives no retention delay for these records (DOMAIN.md is silent); the de
   the two-month appeal delay stated in every decision, plus a margin for a late notification and
   for a case brought before the court.
 
+The élus' procedures (``domain.elus``) are purged the same way, one outcome per terminal stage
+(their ids go where a case id goes: ``case_closures``, the audit log):
+
+- a functional protection that became **final**, and a State protection **granted** (R. 39-11),
+  are kept five years: the protection is the title under which public money pays the official's
+  or the candidate's costs (care, psychological help, lawyers) for as long as the proceedings
+  last, and the payments can be audited;
+- a protection **withdrawn** by the council, a State protection **refused** or **withdrawn**, and
+  a returned **alert button** are kept one year: the two-month appeal delay plus margin, and for
+  the button a look back if the official is threatened again.
+
 Pure rules only: no clock, no I/O; the purge job (``core.retention``) passes ``now`` in.
 """
 
@@ -22,6 +33,7 @@ from enum import StrEnum
 from pydantic import Field
 
 from domain.contracts import Contract
+from domain.elus import ElusStage
 from domain.stages import Stage
 
 
@@ -33,6 +45,13 @@ class ClosureOutcome(StrEnum):
     WITHDRAWN = "withdrawn"
     TIME_BARRED = "time_barred"
     CLOSED = "closed"
+    # The élus' procedures: their terminal stage's value.
+    PROTECTION_FINAL = "fp_final"
+    PROTECTION_WITHDRAWN = "fp_withdrawn"
+    ALERT_BUTTON_RETURNED = "ab_returned"
+    STATE_PROTECTION_GRANTED = "cp_granted"
+    STATE_PROTECTION_REFUSED = "cp_refused"
+    STATE_PROTECTION_WITHDRAWN = "cp_withdrawn"
 
 
 OUTCOME_OF_STAGE: dict[Stage, ClosureOutcome] = {
@@ -44,14 +63,31 @@ OUTCOME_OF_STAGE: dict[Stage, ClosureOutcome] = {
 }
 """Every terminal stage, and only those (``tests/domain/test_retention.py`` checks it)."""
 
+OUTCOME_OF_ELUS_STAGE: dict[ElusStage, ClosureOutcome] = {
+    ElusStage.FP_FINAL: ClosureOutcome.PROTECTION_FINAL,
+    ElusStage.FP_WITHDRAWN: ClosureOutcome.PROTECTION_WITHDRAWN,
+    ElusStage.AB_RETURNED: ClosureOutcome.ALERT_BUTTON_RETURNED,
+    ElusStage.CP_GRANTED: ClosureOutcome.STATE_PROTECTION_GRANTED,
+    ElusStage.CP_REFUSED: ClosureOutcome.STATE_PROTECTION_REFUSED,
+    ElusStage.CP_WITHDRAWN: ClosureOutcome.STATE_PROTECTION_WITHDRAWN,
+}
+"""Every terminal stage of the élus' procedures, and only those."""
+
 DEFAULT_RETENTION_DAYS: dict[ClosureOutcome, int] = {
     ClosureOutcome.PAID: 1826,
     ClosureOutcome.REJECTED: 365,
     ClosureOutcome.WITHDRAWN: 365,
     ClosureOutcome.TIME_BARRED: 365,
     ClosureOutcome.CLOSED: 365,
+    ClosureOutcome.PROTECTION_FINAL: 1826,
+    ClosureOutcome.PROTECTION_WITHDRAWN: 365,
+    ClosureOutcome.ALERT_BUTTON_RETURNED: 365,
+    ClosureOutcome.STATE_PROTECTION_GRANTED: 1826,
+    ClosureOutcome.STATE_PROTECTION_REFUSED: 365,
+    ClosureOutcome.STATE_PROTECTION_WITHDRAWN: 365,
 }
-"""Five years (1826 days, leap days included) for a paid case, one year for the others."""
+"""Five years (1826 days, leap days included) where public money was (or may be) paid under the
+outcome, one year for the others."""
 
 
 @dataclass(frozen=True)
@@ -90,11 +126,15 @@ class RetentionPolicy:
 
 
 def outcome_of(stage: str | None) -> ClosureOutcome | None:
-    """The closure outcome of a stage name, or None if it is not terminal (or unknown)."""
-    try:
-        return OUTCOME_OF_STAGE.get(Stage(stage)) if stage is not None else None
-    except ValueError:
+    """The closure outcome of a stage name (a case's or an élus' procedure's), or None if it is
+    not terminal (or unknown)."""
+    if stage is None:
         return None
+    if stage in {value.value for value in Stage}:
+        return OUTCOME_OF_STAGE.get(Stage(stage))
+    if stage in {value.value for value in ElusStage}:
+        return OUTCOME_OF_ELUS_STAGE.get(ElusStage(stage))
+    return None
 
 
 def is_due(purge_due_at: dt.datetime, now: dt.datetime, *, before_due: bool = False) -> bool:
@@ -153,8 +193,8 @@ PURGED_RECORDS: tuple[RecordRule, ...] = (
         "accounts",
         True,
         PurgeAction.DELETE_IF_UNUSED,
-        "a candidate's or third party's account, only when no other case (open, closed or not "
-        "yet purged) names it; staff accounts are never touched",
+        "a candidate's, third party's or official's account, only when no other case or élus' "
+        "procedure (open, closed or not yet purged) names it; staff accounts are never touched",
     ),
     RecordRule(
         "audit_log",
@@ -166,7 +206,8 @@ PURGED_RECORDS: tuple[RecordRule, ...] = (
         "case_closures",
         False,
         PurgeAction.KEEP,
-        "case id, outcome and dates: the proof that the purge happened",
+        "case or procedure id, outcome and dates: the proof that the purge happened (the "
+        "requester's account id of an élus' procedure is cleared by the purge)",
     ),
 )
 """What a purge removes; ``core.retention`` follows it and the runbook quotes it."""

@@ -5,7 +5,14 @@ record the transmission to the prefect and the information of the council member
 done the first day of protection is known (``domain.protection.start_once_done`` on the last day
 of the jours francs the API computed at filing): a timer waits for it and the official is told the
 moment protection begins. For four months the council may withdraw or abrogate it by a motivated
-deliberation (kind, date, reason); then the protection is final.
+deliberation (kind, date, reason); then the protection is final. Meanwhile the staff record the
+members' request to convene the council and its convocation (the session must fall within the four
+months: ``domain.elus.convening_deadline``, shown, not enforced, as a late session is still a fact).
+
+Versioning: the two convening Updates were added after histories were recorded. They change the
+stage of nothing and schedule no command (an entry in the state's history, no email, no timer), and
+old runs never receive them, so older histories replay unchanged without a ``patched`` marker
+(``tests/workflows/test_replay.py`` replays the ``v4-elus_*`` histories).
 """
 
 from __future__ import annotations
@@ -33,6 +40,8 @@ with workflow.unsafe.imports_passed_through():
         FileProtectionRequestInput,
         Procedure,
         ProtectionState,
+        RecordConveningRequestInput,
+        RecordCouncilConvenedInput,
         RecordDeliberationInput,
         RecordObligationInput,
         procedure_workflow_id,
@@ -211,6 +220,73 @@ class FunctionalProtectionWorkflow(ElusWorkflowBase):
                     f"protection, au plus tard le {french_date(last_day)}.",
                     "deliberation_on",
                 )
+
+    @workflow.update(name=ElusAction.RECORD_CONVENING_REQUEST.value)
+    async def record_convening_request(
+        self, input: RecordConveningRequestInput
+    ) -> ElusActionResult:
+        convening = self._state.convening
+        convening.requested_on = input.requested_on
+        convening.request_recorded_by = input.actor.id
+        self._transition(ElusAction.RECORD_CONVENING_REQUEST, input.actor.role, input.actor.id)
+        return self._result()
+
+    @record_convening_request.validator
+    def _validate_record_convening_request(self, input: RecordConveningRequestInput) -> None:
+        state = self._state
+        self._validate_within_window(ElusAction.RECORD_CONVENING_REQUEST, input.actor)
+        if state.convening.requested_on is not None:
+            refuse(
+                ErrorCode.WRONG_STAGE,
+                "La demande de convocation du conseil est déjà enregistrée pour cette demande.",
+            )
+        self._check_day(
+            input.requested_on,
+            state.request.received_on,
+            "requested_on",
+            "La date de la demande de convocation",
+        )
+
+    @workflow.update(name=ElusAction.RECORD_COUNCIL_CONVENED.value)
+    async def record_council_convened(self, input: RecordCouncilConvenedInput) -> ElusActionResult:
+        convening = self._state.convening
+        convening.convened_on = input.convened_on
+        convening.session_on = input.session_on
+        convening.convocation_recorded_by = input.actor.id
+        self._transition(ElusAction.RECORD_COUNCIL_CONVENED, input.actor.role, input.actor.id)
+        return self._result()
+
+    @record_council_convened.validator
+    def _validate_record_council_convened(self, input: RecordCouncilConvenedInput) -> None:
+        state = self._state
+        self._validate_within_window(ElusAction.RECORD_COUNCIL_CONVENED, input.actor)
+        if state.convening.convened_on is not None:
+            refuse(
+                ErrorCode.WRONG_STAGE,
+                "La convocation du conseil est déjà enregistrée pour cette demande.",
+            )
+        self._check_day(
+            input.convened_on,
+            state.convening.requested_on or state.request.received_on,
+            "convened_on",
+            "La date de la convocation",
+        )
+        if input.session_on < input.convened_on:
+            refuse(
+                ErrorCode.INVALID_DATE_RANGE,
+                "La séance ne peut pas précéder la convocation.",
+                "session_on",
+            )
+
+    def _validate_within_window(self, action: ElusAction, actor: ElusActor) -> None:
+        """The stage table, then the four months (the timer may not have fired yet)."""
+        self._authorise(action, actor)
+        window_ends_at = self._state.window_ends_at
+        if window_ends_at is not None and workflow.now() >= window_ends_at:
+            refuse(
+                ErrorCode.WRONG_STAGE,
+                "Le délai de quatre mois est expiré : la protection est définitive.",
+            )
 
     # --- What the base needs ------------------------------------------------------------------
 

@@ -24,6 +24,8 @@ from api.elus_schemas import (
     CollectiviteCreate,
     CollectivitePublic,
     CollectiviteStaffCreate,
+    ConveningRequestBody,
+    CouncilConvenedBody,
     DeliberationBody,
     EmptyBody,
     HandoverBody,
@@ -51,6 +53,8 @@ from domain.elus import (
     ElusActionInput,
     LoanState,
     Procedure,
+    RecordConveningRequestInput,
+    RecordCouncilConvenedInput,
     RecordDeliberationInput,
     RecordHandoverInput,
     RecordObligationInput,
@@ -134,6 +138,27 @@ ELUS_ACTION_ROUTES: dict[ElusAction, ElusActionRoute] = {
             "Enregistrer la délibération de retrait ou d'abrogation",
             "Dans les quatre mois du début de la protection, le conseil peut la retirer ou "
             "l'abroger par une délibération motivée (date, nature, motifs).",
+        ),
+        ElusActionRoute(
+            ElusAction.RECORD_CONVENING_REQUEST,
+            "convening-request",
+            ConveningRequestBody,
+            lambda c, b: RecordConveningRequestInput(actor=c.actor, requested_on=b.requested_on),
+            "Enregistrer la demande de convocation du conseil",
+            "Des membres du conseil demandent à l'exécutif de le convoquer : il doit le faire "
+            "dans les quatre mois du début de la protection (la date limite de la séance est "
+            "indiquée dans la procédure).",
+        ),
+        ElusActionRoute(
+            ElusAction.RECORD_COUNCIL_CONVENED,
+            "council-convened",
+            CouncilConvenedBody,
+            lambda c, b: RecordCouncilConvenedInput(
+                actor=c.actor, convened_on=b.convened_on, session_on=b.session_on
+            ),
+            "Enregistrer la convocation du conseil",
+            "Le jour de la convocation et celui de la séance ; une séance fixée après les quatre "
+            "mois est enregistrée et signalée hors délai.",
         ),
         ElusActionRoute(
             ElusAction.RECORD_HANDOVER,

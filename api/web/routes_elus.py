@@ -23,6 +23,8 @@ from api.deps import Allow, CurrentUser
 from api.elus_gateway import ELUS_ROLES, ElusGateway, view
 from api.elus_schemas import (
     AlertButtonCreate,
+    ConveningRequestBody,
+    CouncilConvenedBody,
     DeliberationBody,
     EmptyBody,
     HandoverBody,
@@ -78,6 +80,8 @@ _BODIES: dict[ElusAction, type[BaseModel]] = {
     ElusAction.RECORD_TRANSMISSION: ObligationBody,
     ElusAction.RECORD_COUNCIL_INFORMATION: ObligationBody,
     ElusAction.RECORD_DELIBERATION: DeliberationBody,
+    ElusAction.RECORD_CONVENING_REQUEST: ConveningRequestBody,
+    ElusAction.RECORD_COUNCIL_CONVENED: CouncilConvenedBody,
     ElusAction.RECORD_HANDOVER: HandoverBody,
     ElusAction.RENEW_LOAN: RenewalBody,
     ElusAction.RECORD_RETURN: ReturnBody,

@@ -19,6 +19,7 @@ from api.admin import run
 from api.staff import election_exists
 from core.accounts import Accounts
 from core.db import audit_log, create_engine, elections, migrate, prefectures
+from core.elus import collectivites_of
 from core.settings import Settings
 from domain.calendar import PARIS, deposit_deadline
 from domain.elections import ElectionType, is_covered
@@ -296,12 +297,15 @@ async def test_seed_demo_runs_twice(
     ) in second
     assert "python -m embedded.mailbox show N" in second
     assert "http://localhost:8000/docs" in second
+    assert "http://localhost:8000/espace-elus " in second
+    assert "Compte élu — dominique.leroy@secupol.localhost (existant)" in second
 
     expected = {
         "admin@secupol.localhost": (Role.ADMIN, []),
         "rapporteur@secupol.localhost": (Role.CNCCFP, []),
         "agent-60@secupol.localhost": (Role.PREFECTURE, ["60"]),
         "exploitation@secupol.localhost": (Role.OPERATOR, []),
+        "agent-beauvais@secupol.localhost": (Role.COLLECTIVITE, []),
     }
     first_round = dt.datetime.now(PARIS).date() - dt.timedelta(days=10)
     async with database(admin_settings) as (engine, accounts):
@@ -336,6 +340,12 @@ async def test_seed_demo_runs_twice(
     assert (row.first_round, row.second_round) == (first_round, first_round + dt.timedelta(days=7))
     assert deposit_deadline(row.first_round) > dt.datetime.now(dt.UTC)
     assert prefecture == "prefecture-60@secupol.localhost"
+    async with database(admin_settings) as (engine, accounts):
+        staff = await accounts.find_by_email("agent-beauvais@secupol.localhost")
+        official = await accounts.find_by_email("dominique.leroy@secupol.localhost")
+        assert staff is not None and official is not None
+        assert await collectivites_of(engine, staff.account_id) == ["commune-beauvais-demo"]
+        assert official.role == Role.ELU
 
 
 def test_the_module_exits_2_without_a_traceback(admin_settings: Settings, tmp_path: Path) -> None:

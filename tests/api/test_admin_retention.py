@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from temporalio.client import Client
 
 from api.admin import run
+from api.retention_admin import OUTCOME_LABELS
 from core.accounts import Accounts
 from core.db import (
     accounts,
@@ -292,3 +293,8 @@ async def test_list_shows_cases_with_records_but_neither_execution_nor_closure(
     assert f"  {forgotten}" in out
     assert closed not in out
     assert (await count_rows(engine, forgotten))["documents"] == 1
+
+
+def test_every_outcome_has_its_label() -> None:
+    # Cases' and élus' procedures' outcomes alike: ``retention list`` prints each.
+    assert set(OUTCOME_LABELS) == {outcome.value for outcome in ClosureOutcome}

@@ -19,6 +19,7 @@ from fastapi.routing import APIRoute
 from api.deps import Allow
 from api.routes import elus as elus_routes
 from domain.elus import ELUS_RULES, ElusAction, ElusStage
+from domain.protection import add_months
 from domain.stages import Role
 from tests.api.conftest import ApiStack
 from tests.api.flow import account_id, new_email
@@ -199,6 +200,31 @@ async def test_functional_protection_filed_by_the_official_is_withdrawn_by_delib
         200,
     )
     assert scheduled["stage"] == ElusStage.FP_SCHEDULED.value
+    # Members ask for the council to be convened; it must sit within the four months.
+    await _post(
+        api,
+        coll,
+        f"/elus/procedures/{procedure_id}/convening-request",
+        {"requested_on": today},
+        200,
+    )
+    shown = await _get(api, coll, f"/elus/procedures/{procedure_id}")
+    starts_on = dt.date.fromisoformat(shown["starts_on"])
+    deadline = add_months(starts_on, 4) - dt.timedelta(days=1)
+    assert (shown["convening_requested_on"], shown["convening_deadline"]) == (
+        today,
+        deadline.isoformat(),
+    )
+    late = (deadline + dt.timedelta(days=1)).isoformat()
+    await _post(
+        api,
+        coll,
+        f"/elus/procedures/{procedure_id}/council-convened",
+        {"convened_on": today, "session_on": late},
+        200,
+    )
+    shown = await _get(api, coll, f"/elus/procedures/{procedure_id}")
+    assert (shown["council_session_on"], shown["council_session_late"]) == (late, True)
     # The official may not record the council's deliberation; an unmotivated one is refused.
     deliberation = {"kind": "retrait", "deliberation_on": today, "reason": "Faits sans lien."}
     await _post(
@@ -344,6 +370,8 @@ def body_for(route: APIRoute) -> dict[str, Any] | None:
         "record_transmission": {"done_on": today},
         "record_council_information": {"done_on": today},
         "record_deliberation": {"kind": "retrait", "deliberation_on": today, "reason": "Motifs."},
+        "record_convening_request": {"requested_on": today},
+        "record_council_convened": {"convened_on": today, "session_on": today},
         "record_handover": {"handed_over_on": today},
         "renew_loan": {"renewed_on": today},
         "record_return": {"returned_on": today},

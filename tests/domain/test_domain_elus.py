@@ -13,18 +13,22 @@ from domain.elus import (
     TERMINAL_ELUS_STAGES,
     CandidateProtectionPolicy,
     CandidateProtectionState,
+    CollectiviteInfo,
     DecideAlertButtonInput,
     ElusAction,
     ElusActor,
     ElusStage,
+    FileProtectionRequestInput,
     LoanPeriod,
     LoanPolicy,
     LoanState,
     Person,
     Procedure,
+    ProtectionState,
     RequestStateProtectionInput,
     check_elus_role,
     check_elus_stage,
+    convening_deadline,
     elus_actions_for,
     loan_next_due,
     overdue_reminders_owed,
@@ -35,6 +39,7 @@ from domain.elus import (
     state_protection_reminders_owed,
 )
 from domain.errors import DomainError, ErrorCode
+from domain.protection import start_of_day, withdrawal_window_end
 from domain.stages import Role
 
 
@@ -157,3 +162,36 @@ def test_protection_and_state_protection_due_times() -> None:
     assert state_protection_next_due(state) == START + 60 * DAY
     state.stage = ElusStage.CP_GRANTED
     assert state_protection_next_due(state) is None
+
+
+def test_the_convening_deadline_is_the_last_day_of_the_four_months() -> None:
+    received_on = dt.date(2026, 1, 23)
+    request = FileProtectionRequestInput(
+        actor=ElusActor(role=Role.ELU, id="elu-1"),
+        request_id="r1",
+        official=Person(name="Dominique Leroy", email="elu@example.test", account_id="elu-1"),
+        mandate="Maire",
+        collectivite=CollectiviteInfo(
+            collectivite_id="commune-60057",
+            name="Commune de Beauvais",
+            departement="60",
+            email="protection@beauvais.example.test",
+        ),
+        prefecture_email="pref@example.test",
+        facts="Menaces.",
+        received_on=received_on,
+        delay_ends_on=dt.date(2026, 1, 28),
+        delay_ends_at=start_of_day(dt.date(2026, 1, 29)),
+    )
+    state = ProtectionState(
+        procedure_id="protection-r1",
+        request=request,
+        filed_at=dt.datetime(2026, 1, 23, 9, tzinfo=dt.UTC),
+    )
+    assert convening_deadline(state) is None
+    # Scheduled: the window is not open yet, its end already known.
+    state.starts_on = dt.date(2026, 1, 31)
+    state.starts_at = start_of_day(state.starts_on)
+    assert convening_deadline(state) == dt.date(2026, 5, 30)
+    state.window_ends_at = withdrawal_window_end(state.starts_on)
+    assert convening_deadline(state) == dt.date(2026, 5, 30)

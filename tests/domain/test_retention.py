@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from core.settings import Settings
+from domain.elus import ElusStage
 from domain.retention import (
     DEFAULT_RETENTION_DAYS,
     PURGED_RECORDS,
@@ -26,7 +27,14 @@ def test_default_delays_are_five_years_for_paid_and_one_year_otherwise() -> None
     assert policy.purge_due_at(ClosureOutcome.PAID, CLOSED_AT) == dt.datetime(
         2031, 6, 30, 14, 0, tzinfo=dt.UTC
     )
-    for outcome in set(ClosureOutcome) - {ClosureOutcome.PAID}:
+    five_years = {
+        ClosureOutcome.PAID,
+        ClosureOutcome.PROTECTION_FINAL,
+        ClosureOutcome.STATE_PROTECTION_GRANTED,
+    }
+    for outcome in five_years:
+        assert policy.purge_due_at(outcome, CLOSED_AT).year == 2031
+    for outcome in set(ClosureOutcome) - five_years:
         assert policy.purge_due_at(outcome, CLOSED_AT) == dt.datetime(
             2027, 6, 30, 14, 0, tzinfo=dt.UTC
         )
@@ -35,7 +43,10 @@ def test_default_delays_are_five_years_for_paid_and_one_year_otherwise() -> None
 
 def test_each_outcome_follows_its_own_setting() -> None:
     settings = Settings(  # type: ignore[call-arg]
-        _env_file=None, retention_days_withdrawn=0.5, retention_days_time_barred=30
+        _env_file=None,
+        retention_days_withdrawn=0.5,
+        retention_days_time_barred=30,
+        retention_days_ab_returned=2,
     )
     policy = settings.retention_policy()
     assert policy.purge_due_at(ClosureOutcome.WITHDRAWN, CLOSED_AT) == CLOSED_AT + dt.timedelta(
@@ -44,6 +55,9 @@ def test_each_outcome_follows_its_own_setting() -> None:
     assert policy.purge_due_at(ClosureOutcome.TIME_BARRED, CLOSED_AT) == CLOSED_AT + dt.timedelta(
         days=30
     )
+    assert policy.purge_due_at(
+        ClosureOutcome.ALERT_BUTTON_RETURNED, CLOSED_AT
+    ) == CLOSED_AT + dt.timedelta(days=2)
 
 
 def test_a_negative_delay_is_refused() -> None:
@@ -69,6 +83,8 @@ def test_due_exactly_at_the_due_date_and_before_only_by_override() -> None:
 def test_every_terminal_stage_has_an_outcome_and_no_other_stage_does() -> None:
     for stage in Stage:
         assert (outcome_of(stage.value) is not None) == (stage in TERMINAL_STAGES)
+    for elus_stage in ElusStage:
+        assert (outcome_of(elus_stage.value) is not None) == elus_stage.is_terminal
     assert outcome_of(None) is None
     assert outcome_of("not-a-stage") is None
 

@@ -114,6 +114,60 @@ async def test_a_functional_protection_through_the_collectivite_pages(web: ApiSt
         assert procedure_id not in (await other.get(HOME)).text
 
 
+async def test_the_council_convened_at_its_members_request_through_the_pages(
+    web: ApiStack,
+) -> None:
+    collectivite_id, token = await _collectivite_staff(web, "60")
+    today = paris_today()
+    async with page_client(web, token) as coll:
+        filed = await post_page_form(
+            coll,
+            HOME,
+            f"{HOME}/nouvelle/protection",
+            {
+                "collectivite_id": collectivite_id,
+                "official_name": "Dominique Leroy",
+                "official_email": new_email("elu"),
+                "received_on": today.isoformat(),
+                "mandate": "Maire",
+                "facts": "Menaces reçues après la séance du conseil.",
+            },
+        )
+        page = f"{HOME}/{_procedure_of(filed)}"
+        for segment in ("transmission", "council-information"):
+            done = await post_page_form(
+                coll, page, f"{page}/{segment}", {"done_on": today.isoformat()}
+            )
+            assert done.status_code == 303, done.text
+        shown = text_of((await coll.get(page)).text)
+        assert "Enregistrer la convocation du conseil" in shown
+        assert "convoqué à la demande de ses membres : au plus tard le" in shown
+        asked = await post_page_form(
+            coll, page, f"{page}/convening-request", {"requested_on": today.isoformat()}
+        )
+        assert asked.status_code == 303, asked.text
+        # A session before its convocation: refused beside its field.
+        refused = await post_page_form(
+            coll,
+            page,
+            f"{page}/council-convened",
+            {"convened_on": today.isoformat(), "session_on": (today - DAY).isoformat()},
+        )
+        assert refused.status_code == 422
+        assert 'id="champ-council-convened-session_on-erreur"' in refused.text
+        late = today + 200 * DAY
+        convened = await post_page_form(
+            coll,
+            page,
+            f"{page}/council-convened",
+            {"convened_on": today.isoformat(), "session_on": late.isoformat()},
+        )
+        assert convened.status_code == 303, convened.text
+        shown = text_of((await coll.get(page)).text)
+        assert "Convocation demandée par des membres du conseil" in shown
+        assert "hors délai" in shown
+
+
 async def test_an_alert_button_and_a_candidate_request_through_the_pages(
     web: ApiStack,
 ) -> None:

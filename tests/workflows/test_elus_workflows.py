@@ -2,7 +2,8 @@
 
 Each path is a recorded history (``make histories``): the functional protection made final and
 the one withdrawn, an alert-button loan through its overdue escalation and renewal to the return,
-and a candidate's State-protection request refused (and another withdrawn).
+a candidate's State-protection request refused (and another withdrawn), and the members' request
+to convene the council with its convocation.
 """
 
 from __future__ import annotations
@@ -20,14 +21,19 @@ from domain.elus import (
     ElusActor,
     ElusStage,
     Procedure,
+    ProtectionState,
+    RecordConveningRequestInput,
+    RecordCouncilConvenedInput,
     RecordDeliberationInput,
     RecordHandoverInput,
     RecordObligationInput,
     RecordReturnInput,
     RenewLoanInput,
     WithdrawStateProtectionInput,
+    convening_deadline,
 )
 from domain.errors import ErrorCode
+from domain.protection import add_months
 from domain.stages import Role
 from embedded.mailbox import MailServer
 from tests.elus_helpers import (
@@ -184,6 +190,77 @@ async def test_protection_done_late_begins_at_once_and_is_withdrawn_by_deliberat
     await assert_refused(
         elus, workflow_id, ElusAction.RECORD_DELIBERATION, deliberation, ErrorCode.CASE_CLOSED
     )
+
+
+@pytest.mark.record_history("elus_protection_convened")
+async def test_members_request_to_convene_the_council_and_its_convocation_are_recorded(
+    elus: ElusClient,
+) -> None:
+    request = protection_request(received_days_ago=8, window=None)
+    workflow_id = await elus.start(
+        Procedure.FUNCTIONAL_PROTECTION,
+        request.request_id,
+        request,
+        stage=ElusStage.FP_RECEIVED,
+        departement="60",
+    )
+    today = paris_today()
+    asked = RecordConveningRequestInput(actor=COLLECTIVITE_STAFF, requested_on=today)
+    # Nothing to convene about before the protection is known.
+    await assert_refused(
+        elus, workflow_id, ElusAction.RECORD_CONVENING_REQUEST, asked, ErrorCode.WRONG_STAGE
+    )
+    done = RecordObligationInput(actor=COLLECTIVITE_STAFF, done_on=today)
+    await elus.act(workflow_id, ElusAction.RECORD_COUNCIL_INFORMATION, done)
+    await elus.act(workflow_id, ElusAction.RECORD_TRANSMISSION, done)
+    state = await elus.state(workflow_id)
+    assert isinstance(state, ProtectionState)
+    deadline = convening_deadline(state)
+    assert deadline == add_months(today, 4) - DAY
+
+    recorded = await elus.act(workflow_id, ElusAction.RECORD_CONVENING_REQUEST, asked)
+    assert recorded.stage == ElusStage.FP_PROTECTED
+    await assert_refused(
+        elus, workflow_id, ElusAction.RECORD_CONVENING_REQUEST, asked, ErrorCode.WRONG_STAGE
+    )
+    convened = RecordCouncilConvenedInput(
+        actor=COLLECTIVITE_STAFF, convened_on=today, session_on=today + 10 * DAY
+    )
+    await assert_refused(
+        elus,
+        workflow_id,
+        ElusAction.RECORD_COUNCIL_CONVENED,
+        convened.model_copy(update={"session_on": today - DAY}),
+        ErrorCode.INVALID_DATE_RANGE,
+    )
+    await assert_refused(
+        elus,
+        workflow_id,
+        ElusAction.RECORD_COUNCIL_CONVENED,
+        convened.model_copy(update={"actor": OTHER_COLLECTIVITE_STAFF}),
+        ErrorCode.OUT_OF_SCOPE,
+    )
+    await elus.act(workflow_id, ElusAction.RECORD_COUNCIL_CONVENED, convened)
+    state = await elus.state(workflow_id)
+    assert isinstance(state, ProtectionState)
+    assert (state.convening.requested_on, state.convening.session_on) == (
+        today,
+        today + 10 * DAY,
+    )
+    assert [change.action for change in state.history][-2:] == [
+        ElusAction.RECORD_CONVENING_REQUEST,
+        ElusAction.RECORD_COUNCIL_CONVENED,
+    ]
+    assert state.stage == ElusStage.FP_PROTECTED
+    withdrawn = await elus.act(
+        workflow_id,
+        ElusAction.RECORD_DELIBERATION,
+        RecordDeliberationInput(
+            actor=COLLECTIVITE_STAFF, kind="retrait", deliberation_on=today, reason="Motifs."
+        ),
+    )
+    assert withdrawn.stage == ElusStage.FP_WITHDRAWN
+    await elus.handle(workflow_id).result()
 
 
 @pytest.mark.record_history("elus_alert_button")

@@ -1,6 +1,8 @@
 """The retention purge on a real dev server of its own: a withdrawn case with a zero delay is
 purged by ``RetentionPurgeWorkflow`` (rows, document objects, account, Temporal executions), an
-open case is left alone, and the Schedule is created once and runs the same workflow.
+open case is left alone, closed élus' procedures are purged the same way (an official with
+another procedure keeps their account), and the Schedule is created once and runs the same
+workflow.
 
 The server is this module's own so that the scan of closed cases sees only these cases (the
 session's server holds every other test's closed cases, which a zero delay would purge).
@@ -14,17 +16,26 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client, ScheduleActionStartWorkflow
 from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import accounts, audit_log, case_closures
+from core.elus import ElusClient
 from core.retention import PURGE_ACTION, ensure_schedule
 from core.settings import Settings
 from core.storage import DocumentStorage
 from core.temporal import connect_when_ready
 from domain.contracts import WithdrawInput
+from domain.elus import (
+    ElusAction,
+    ElusActor,
+    ElusStage,
+    Procedure,
+    RecordReturnInput,
+    WithdrawStateProtectionInput,
+)
 from domain.ids import case_workflow_id
 from domain.retention import (
     RETENTION_ACTOR_ID,
@@ -34,15 +45,24 @@ from domain.retention import (
     RetentionPurgeInput,
     RetentionPurgeResult,
 )
-from domain.stages import Action, Stage
+from domain.stages import Action, Role, Stage
 from embedded.temporal_server import running_dev_server
+from tests.elus_helpers import (
+    PREFECTURE_60,
+    loan_decision,
+    official,
+    reference,
+    state_protection_request,
+)
 from tests.helpers import (
     TestCaseClient,
     assert_eventually,
     candidate,
     evaluation_request,
     new_case_input,
+    paris_today,
     running_worker,
+    utcnow,
 )
 from tests.retention_records import count_rows, seed_case_records
 from worker.run import run_worker
@@ -267,3 +287,152 @@ async def test_a_starting_worker_creates_the_schedule(
         stop.set()
         await worker
     await client.get_schedule_handle(RETENTION_SCHEDULE_ID).delete()
+
+
+@pytest.fixture
+async def purge_elus(
+    client: Client,
+    settings: Settings,
+    own_server: str,
+    db_engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+) -> AsyncIterator[ElusClient]:
+    """A worker whose returned loans and withdrawn State-protection requests are due at once."""
+    async with running_worker(
+        client,
+        settings,
+        db_engine,
+        storage,
+        task_queue,
+        temporal_address=own_server,
+        retention_days_ab_returned=0,
+        retention_days_cp_withdrawn=0,
+    ):
+        yield ElusClient(client, task_queue)
+
+
+async def _add_account(engine: AsyncEngine, account_id: str, role: Role) -> None:
+    async with engine.begin() as connection:
+        await connection.execute(
+            insert(accounts).values(
+                account_id=account_id,
+                email=f"{account_id}@example.test",
+                display_name="Dominique Leroy",
+                role=role.value,
+                created_at=utcnow(),
+            )
+        )
+
+
+async def _start_loan(elus: ElusClient, account_id: str) -> str:
+    decision = loan_decision().model_copy(
+        update={"official": official(account_id), "loan_id": reference()}
+    )
+    return await elus.start(
+        Procedure.ALERT_BUTTON,
+        decision.loan_id,
+        decision,
+        stage=ElusStage.AB_DECIDED,
+        departement="60",
+        requester=account_id,
+    )
+
+
+async def test_closed_elus_procedures_past_their_delay_are_purged_with_their_lone_accounts(
+    purge_elus: ElusClient,
+    client: Client,
+    db_engine: AsyncEngine,
+    storage: DocumentStorage,
+    task_queue: str,
+) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    lone, busy, candidate_id = f"elu{suffix}a", f"elu{suffix}b", f"cand{suffix}"
+    for account_id in (lone, busy):
+        await _add_account(db_engine, account_id, Role.ELU)
+    returned_lone = await _start_loan(purge_elus, lone)
+    returned_busy = await _start_loan(purge_elus, busy)
+    still_lent = await _start_loan(purge_elus, busy)
+    request = state_protection_request(candidate_id)
+    withdrawn = await purge_elus.start(
+        Procedure.CANDIDATE_PROTECTION,
+        request.request_id,
+        request,
+        stage=ElusStage.CP_REQUESTED,
+        departement="60",
+        requester=candidate_id,
+    )
+    # The candidate's account, a document and an email of the request (as for a case).
+    object_key = await seed_case_records(db_engine, storage, withdrawn, candidate_id)
+    for loan in (returned_lone, returned_busy):
+        await purge_elus.act(
+            loan,
+            ElusAction.RECORD_RETURN,
+            RecordReturnInput(actor=PREFECTURE_60, returned_on=paris_today()),
+        )
+    await purge_elus.act(
+        withdrawn,
+        ElusAction.WITHDRAW_STATE_PROTECTION_REQUEST,
+        WithdrawStateProtectionInput(actor=ElusActor(role=Role.CANDIDATE, id=candidate_id)),
+    )
+    closed = {returned_lone, returned_busy, withdrawn}
+    for procedure_id in closed:
+        await purge_elus.handle(procedure_id).result()
+
+    async def purged() -> RetentionPurgeResult:
+        result = await _run_purge(client, task_queue)
+        assert closed <= set(result.purged)
+        return result
+
+    result = await assert_eventually(purged)
+    assert result.failed == []
+    assert still_lent not in result.purged
+
+    for procedure_id in closed:
+        assert await count_rows(db_engine, procedure_id) == {
+            "documents": 0,
+            "case_messages": 0,
+            "invoice_claims": 0,
+            "email_outbox": 0,
+        }
+    assert not await storage.store.exists(object_key)
+    async with db_engine.connect() as connection:
+        remaining = set(
+            (
+                await connection.execute(
+                    select(accounts.c.account_id).where(
+                        accounts.c.account_id.in_([lone, busy, candidate_id])
+                    )
+                )
+            ).scalars()
+        )
+        closures = {
+            row.case_id: row
+            for row in (
+                await connection.execute(
+                    select(case_closures).where(case_closures.c.case_id.in_(closed))
+                )
+            ).all()
+        }
+        audit = (
+            await connection.execute(
+                select(audit_log.c.case_id, audit_log.c.actor_id).where(
+                    audit_log.c.case_id.in_(closed), audit_log.c.action == PURGE_ACTION
+                )
+            )
+        ).all()
+    # The official with a loan still running keeps their account; the others' go.
+    assert remaining == {busy}
+    assert {row.outcome for row in closures.values()} == {
+        ClosureOutcome.ALERT_BUTTON_RETURNED.value,
+        ClosureOutcome.STATE_PROTECTION_WITHDRAWN.value,
+    }
+    assert all(row.purged_at is not None and row.requester_id is None for row in closures.values())
+    assert sorted(audit) == sorted((procedure_id, RETENTION_ACTOR_ID) for procedure_id in closed)
+    for procedure_id in closed:
+        await assert_eventually(
+            lambda procedure_id=procedure_id: _gone(client, procedure_id),  # type: ignore[misc]
+            timeout=60,
+            interval=0.5,
+        )
+    assert (await purge_elus.state(still_lent)).stage == ElusStage.AB_DECIDED

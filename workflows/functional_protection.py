@@ -12,7 +12,8 @@ months: ``domain.elus.convening_deadline``, shown, not enforced, as a late sessi
 Versioning: the two convening Updates were added after histories were recorded. They change the
 stage of nothing and schedule no command (an entry in the state's history, no email, no timer), and
 old runs never receive them, so older histories replay unchanged without a ``patched`` marker
-(``tests/workflows/test_replay.py`` replays the ``v4-elus_*`` histories).
+(``tests/workflows/test_replay.py`` replays the ``v5-elus_*`` histories, recorded under the
+label the case's histories had then).
 """
 
 from __future__ import annotations

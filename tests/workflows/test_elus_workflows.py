@@ -67,7 +67,9 @@ def subjects(mail_server: MailServer, address: str) -> list[str]:
 async def test_protection_in_time_begins_at_the_end_of_the_delay_then_becomes_final(
     elus: ElusClient, mail_server: MailServer
 ) -> None:
-    request = protection_request(starts_in=4 * SECONDS, window=3 * SECONDS)
+    # Protection begins 10 s after filing: the refusals and both obligations are recorded before
+    # it, even on a loaded machine.
+    request = protection_request(starts_in=10 * SECONDS, window=3 * SECONDS)
     workflow_id = await elus.start(
         Procedure.FUNCTIONAL_PROTECTION,
         request.request_id,

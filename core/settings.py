@@ -92,12 +92,12 @@ class Settings(BaseSettings):
     """On SIGTERM, how long the worker lets activities under way finish (an email in the middle
     of SMTP, a seal) before cancelling them; keep it below the stop timeout of the supervisor
     (``stop_grace_period`` in the compose file)."""
-    worker_max_cached_workflows: int = Field(default=250, ge=0)
+    worker_max_cached_workflows: int = Field(default=200, ge=0)
     """Cases the worker keeps in memory between their workflow tasks (Temporal's sticky cache).
     A cached case answers its next task without replaying its history; an evicted one is
     replayed at its next task. The worker's memory follows it: about 160 MiB plus 0.44 MiB per
-    cached case (``bench/RESULTS.md``): with 250, 285-290 MiB for 600 to 1,200 open cases (the
-    SDK's default, 1,000, took 600 MiB)."""
+    cached case (``bench/RESULTS.md``): with 200, 288 MiB for 400 open cases (the SDK's default,
+    1,000, took 600 MiB)."""
     worker_max_concurrent_workflow_tasks: int = Field(default=20, ge=2)
     """Workflow tasks one worker runs at once (at least 2 while the cache is on). They are CPU
     work under one interpreter lock: more adds memory, not throughput (the SDK's default is

@@ -45,7 +45,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from api import audit
 from api.retention_admin import add_retention_commands
 from api.staff import STAFF_ROLES, add_election, check_email, create_staff, set_prefecture
-from api.web.session import SESSION_COOKIE
 from core.accounts import AccountRecord, Accounts
 from core.codec_sessions import CodecSessions
 from core.db import create_engine, elections, migrate
@@ -372,9 +371,9 @@ async def _seed_demo_elus(accounts: Accounts, engine: AsyncEngine, url: str) -> 
         *_account_lines(staff),
         f"  collectivité   : {collectivite.collectivite_id}",
         f"  jeton          : {token}",
-        "Ce rôle n'a pas encore de connexion aux pages par le fournisseur d'identité : le jeton "
-        "sert à l'API (en-tête « Authorization: Bearer <jeton> ») et, pour les pages, comme "
-        f"valeur du cookie « {SESSION_COOKIE} » (outils de développement du navigateur).",
+        "L'agent se connecte aux pages par le fournisseur d'identité, comme les agents de "
+        f"l'État ({url}/auth/staff/sign-in) ; le jeton sert à l'API (en-tête "
+        "« Authorization: Bearer <jeton> »).",
         "",
         f"Compte élu — {official.email} ({'créé' if official_created else 'existant'})",
         f"  identifiant    : {official.account_id}",

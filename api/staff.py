@@ -23,6 +23,11 @@ from domain.text import clean_line
 
 STAFF_ROLES = frozenset({Role.PREFECTURE, Role.CNCCFP, Role.ADMIN, Role.OPERATOR})
 
+IDENTITY_PROVIDER_ROLES = STAFF_ROLES | {Role.COLLECTIVITE}
+"""Accounts that sign in through the identity provider (``/auth/staff/sign-in``): the State's
+agents and the collectivités' (ProConnect serves both); never candidates, third parties or
+officials, who sign in from emailed links."""
+
 
 async def create_staff(
     accounts: Accounts,

@@ -28,7 +28,7 @@ from api.deps import ServicesDep
 from api.errors import status_for
 from api.pages import message_page, page
 from api.ratelimit import Bucket, RateLimited, limiter_of
-from api.staff import STAFF_ROLES
+from api.staff import IDENTITY_PROVIDER_ROLES
 from api.web import routes_public
 from api.web.session import set_session_cookie
 from core.settings import Settings
@@ -157,7 +157,7 @@ async def staff_callback(
         account = await accounts.find_by_email(identity.email)
         if account is not None:
             actor = Actor(role=account.role, id=account.account_id)
-        if account is None or account.disabled or account.role not in STAFF_ROLES:
+        if account is None or account.disabled or account.role not in IDENTITY_PROVIDER_ROLES:
             # One answer for the three: the page tells nobody which addresses have accounts.
             raise oidc.OidcError(ErrorCode.OIDC_ACCOUNT_UNKNOWN, "no enabled staff account")
         token = await accounts.open_session(

@@ -227,6 +227,21 @@ async def test_every_staff_role_may_sign_in(api: ApiStack, staff_api: str) -> No
         assert response.status_code == 303, (role, response.text)
 
 
+async def test_a_collectivite_agent_signs_in_to_the_elus_pages(
+    api: ApiStack, staff_api: str
+) -> None:
+    email = f"agent-{uuid.uuid4().hex[:10]}@mairie.example.test"
+    await Accounts(api.engine, api.settings).create(
+        email=email, display_name="Agent de mairie", role=Role.COLLECTIVITE
+    )
+    async with browser() as http:
+        response = await http.get(await authorize(http, staff_api, email))
+        assert response.status_code == 303, response.text
+        assert response.headers["location"] == "/espace-elus"
+        home = await http.get(f"{staff_api}/espace-elus")
+        assert home.status_code == 200, home.text
+
+
 async def test_unknown_candidate_and_disabled_addresses_get_one_refusal(
     api: ApiStack, staff_api: str
 ) -> None:
@@ -236,9 +251,12 @@ async def test_unknown_candidate_and_disabled_addresses_get_one_refusal(
     candidate_id = (
         await accounts.create(email=candidate, display_name="Camille", role=Role.CANDIDATE)
     ).account_id
+    # An official signs in from emailed links only, like a candidate.
+    official = f"elu-{uuid.uuid4().hex[:8]}@example.test"
+    await accounts.create(email=official, display_name="Dominique", role=Role.ELU)
     disabled, disabled_id = await new_staff(api, Role.ADMIN)
     await accounts.disable(disabled_id)
-    for email in (unknown, candidate, disabled):
+    for email in (unknown, candidate, official, disabled):
         response = await sign_in(staff_api, email)
         assert_refused(response, ErrorCode.OIDC_ACCOUNT_UNKNOWN, 403)
     async with api.engine.connect() as connection:

@@ -31,7 +31,6 @@ from activities.email.sender import (
     EmailActivities,
     EmailErrorType,
     OutboxStatus,
-    _DeliveryError,
     _session_deadline,
     message_id_for,
 )
@@ -157,21 +156,5 @@ class ElusEmailActivities(EmailActivities):
             date=first_attempt_at,
         )
 
-        async def accepted() -> None:
-            await self._mark_sent(key)
-
-        try:
-            await self._deliver(message, input.to, accepted, deadline)
-        except _DeliveryError as failure:
-            status = (
-                OutboxStatus.PERMANENT_FAILURE
-                if failure.error.non_retryable
-                else OutboxStatus.TEMPORARY_FAILURE
-            )
-            log.warning(
-                "email %s (%s) not sent, attempt %d: %s", key, template, attempt, failure.summary
-            )
-            await self._record_failure(key, status, failure.summary)
-            raise failure.error from None
-        log.info("email %s (%s) sent, attempt %d", key, template, attempt)
+        await self._deliver_recorded(message, input.to, key, template, attempt, deadline)
         return SendEmailResult(message_id=message_id)

@@ -231,11 +231,26 @@ class EmailActivities:
         message = self._build_message(input, rendered, message_id, first_attempt_at)
         await self._attach(message, input)
 
+        await self._deliver_recorded(message, input.to, key, template, attempt, deadline)
+        return SendEmailResult(message_id=message_id)
+
+    async def _deliver_recorded(
+        self,
+        message: EmailMessage,
+        to: str,
+        key: str,
+        template: str,
+        attempt: int,
+        deadline: float | None,
+    ) -> None:
+        """Deliver ``message`` and record the outcome in the outbox: sent the moment the relay
+        accepts it; otherwise a temporary or permanent failure, raised again for Temporal."""
+
         async def accepted() -> None:
             await self._mark_sent(key)
 
         try:
-            await self._deliver(message, input.to, accepted, deadline)
+            await self._deliver(message, to, accepted, deadline)
         except _DeliveryError as failure:
             status = (
                 OutboxStatus.PERMANENT_FAILURE
@@ -247,9 +262,7 @@ class EmailActivities:
             )
             await self._record_failure(key, status, failure.summary)
             raise failure.error from None
-
         log.info("email %s (%s) sent, attempt %d", key, template, attempt)
-        return SendEmailResult(message_id=message_id)
 
     # --- Outbox ---------------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tarfile
 from collections.abc import Iterator
+from email.message import EmailMessage
 from io import BytesIO
 from pathlib import Path
 
@@ -205,7 +206,26 @@ async def test_a_deploy_over_running_cases(
         await assert_eventually(awaiting, timeout=60)
 
     def once(address: str) -> list[str]:
-        return templates_of(mail_server.store.for_recipient(address))
+        """The templates received, one per Message-ID, after checking that every extra copy is
+        the same message byte for byte.
+
+        The released worker cancels its activities the moment it gets SIGTERM (it predates
+        ``SECUPOL_WORKER_SHUTDOWN_GRACE_S``) and marks an email sent only after QUIT: an email
+        whose SMTP session the drain cut after the relay's 250 is sent again by the new worker,
+        under the same Message-ID, with the same bytes (docs/operations.md, "An email arrived
+        twice"). Seen once in four full runs under load. Workers from this version on finish
+        the sends under way (``tests/worker/test_shutdown.py``); an email with a second
+        Message-ID, or a copy that differs, still fails here.
+        """
+        received = mail_server.store.for_recipient(address)
+        by_id: dict[str, set[bytes]] = {}
+        for message in received:
+            by_id.setdefault(str(message["Message-ID"]), set()).add(message.as_bytes())
+        assert all(len(copies) == 1 for copies in by_id.values()), "a copy differs"
+        first: dict[str, EmailMessage] = {}
+        for message in received:
+            first.setdefault(str(message["Message-ID"]), message)
+        return templates_of(list(first.values()))
 
     paid = once(deposited.candidate.email)
     assert paid == [

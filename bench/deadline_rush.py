@@ -8,12 +8,14 @@ fall due together. This bench builds that moment on one machine:
    the gateway as ``bench.api_actions`` does. Every case has the same deposit deadline and the
    same reminders, put inside the window: the deadline at ``--deadline-at`` of the window (0.9),
    the three reminders at 20 %, 45 % and 70 % of it (the compressed D-14, D-3 and D-1), the
-   receipt grace at 5 % of it; ``--spread`` delays each case's reminders by an offset of its own
-   within that share of the window (the policy's ``reminder_spread``; 0 by default, every case's
-   in the same second). Because the deadline is fixed when a case opens, it is set from
-   ``--setup-rate`` (cases per second); the bench waits for the window if the setup was quicker;
-   if it was slower, the window starts late and the deadline falls that much earlier in it
-   (``setup_overrun_s``); past 80 % of the time to the deadline the bench stops.
+   receipt grace at 5 % of it (``--grace`` sets it in seconds: a short window needs a grace
+   longer than the time a deposit takes to reach its case); ``--spread`` delays each case's
+   reminders by an offset of its own within that share of the window (the policy's
+   ``reminder_spread``; 0 by default, every case's in the same second). Because the deadline is
+   fixed when a case opens, it is set from ``--setup-rate`` (cases per second); the bench waits
+   for the window if the setup was quicker; if it was slower, the window starts late and the
+   deadline falls that much earlier in it (``setup_overrun_s``); past 80 % of the time to the
+   deadline the bench stops.
 2. The window (``--window`` seconds): one deposit per case (``POST /cases/{id}/submission``
    with the candidate's token), the cases in random order, at the times of a Poisson process
    that brings ``--deposits`` in the window (uniform times, sorted), each sent at its time
@@ -111,7 +113,12 @@ class Plan:
 
     @classmethod
     def make(
-        cls, window_s: float, deadline_share: float, setup_s: float, spread_share: float = 0.0
+        cls,
+        window_s: float,
+        deadline_share: float,
+        setup_s: float,
+        spread_share: float = 0.0,
+        grace_s: float | None = None,
     ) -> Plan:
         now_wall = dt.datetime.now(dt.UTC)
         window_start = time.monotonic() + setup_s
@@ -120,7 +127,9 @@ class Plan:
             reminder_offsets=[
                 dt.timedelta(seconds=(deadline_share - share) * window_s) for share in REMINDERS_AT
             ],
-            receipt_grace=dt.timedelta(seconds=GRACE_SHARE * window_s),
+            receipt_grace=dt.timedelta(
+                seconds=GRACE_SHARE * window_s if grace_s is None else grace_s
+            ),
             reminder_spread=dt.timedelta(seconds=spread_share * window_s),
         )
         return cls(window_start, window_s, deadline_share * window_s, deadline, policy)
@@ -287,7 +296,9 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             Path(tmp), api=True, overrides=overrides, postgres=arguments.postgres
         ) as stack:
             setup_budget = count / arguments.setup_rate + 5
-            plan = Plan.make(window, arguments.deadline_at, setup_budget, arguments.spread)
+            plan = Plan.make(
+                window, arguments.deadline_at, setup_budget, arguments.spread, arguments.grace
+            )
             setup_started = time.monotonic()
             cases = await prepare(stack, count, arguments.lines, arguments.setup_concurrency, plan)
             setup_s = time.monotonic() - setup_started
@@ -431,6 +442,7 @@ def report(
         "window_s": arguments.window,
         "lines_per_case": arguments.lines,
         "deadline_at_s": round(plan.deadline_at, 1),
+        "grace_s": plan.policy.receipt_grace.total_seconds(),
         "reminder_spread_s": round(arguments.spread * arguments.window, 1),
         "accepted": len(accepted),
         "refused": len(refused),
@@ -496,7 +508,7 @@ def report(
     }
     print(
         f"{len(deposits)} deposits over {arguments.window:g} s (deadline at "
-        f"{plan.deadline_at:.0f} s, grace {GRACE_SHARE * arguments.window:.0f} s), "
+        f"{plan.deadline_at:.0f} s, grace {plan.policy.receipt_grace.total_seconds():.0f} s), "
         f"{arguments.lines} lines per case; setup {setup_s:.0f} s; load {load_before} -> "
         f"{load_after}"
     )
@@ -566,6 +578,13 @@ if __name__ == "__main__":
         default=0.0,
         help="each case's reminders later by an offset of its own, within this share of the "
         "window (the policy's reminder_spread; 0: every case's in the same second)",
+    )
+    parser.add_argument(
+        "--grace",
+        type=float,
+        default=None,
+        help="the receipt grace in seconds: the time bar waits that long after the deadline "
+        "(default: 5 %% of the window)",
     )
     parser.add_argument("--sample-every", type=float, default=None, help="default: window / 60")
     parser.add_argument("--drain-timeout", type=float, default=300.0)

@@ -181,6 +181,9 @@ def view(actor: ElusActor, state: ProcedureState) -> ProcedurePublic:
                 if convening.session_on is not None and deadline is not None
                 else None
             ),
+            convening_reminded_on=(
+                _paris_day(convening.reminded_at) if convening.reminded_at else None
+            ),
             deliberation_kind=deliberation.kind if deliberation else None,
             deliberation_on=deliberation.deliberation_on if deliberation else None,
             deliberation_reason=deliberation.reason if deliberation else None,

@@ -252,6 +252,11 @@ class ProcedurePublic(Public):
     council_session_late: bool | None = Field(
         default=None, description="La séance est fixée après la fin des quatre mois."
     )
+    convening_reminded_on: Day | None = Field(
+        default=None,
+        description="Jour où la collectivité a été relancée, faute de convocation enregistrée, "
+        "avant la fin des quatre mois.",
+    )
     deliberation_kind: str | None = Field(default=None, description="Retrait ou abrogation.")
     deliberation_on: Day | None = Field(default=None, description="Date de la délibération.")
     deliberation_reason: str | None = Field(default=None, description="Motifs de la délibération.")

@@ -433,6 +433,9 @@ class ElusEmailTemplate(StrEnum):
     FP_PROTECTION_BEGINS = "fp_protection_begins"
     FP_WITHDRAWN = "fp_withdrawn"
     FP_FINAL = "fp_final"
+    FP_CONVENING_REMINDER = "fp_convening_reminder"
+    """To the collectivité: members asked for the council to be convened, no convocation is
+    recorded, and the last day it may sit is near."""
     AB_DECIDED = "ab_decided"
     AB_HANDED_OVER = "ab_handed_over"
     AB_RENEWAL_REMINDER = "ab_renewal_reminder"
@@ -479,6 +482,7 @@ class ElusEmailFacts(Contract):
     returned_on: dt.date | None = None
     days_left: int | None = None
     reminder_number: int | None = None
+    convening_requested_on: dt.date | None = None
     granted: bool | None = None
     election_label: str | None = None
 
@@ -536,6 +540,10 @@ class ProtectionPolicy(Contract):
     email_give_up_after: dt.timedelta = dt.timedelta(days=3)
     withdrawal_window: dt.timedelta | None = None
     """None: four calendar months from the start (the law). Tests set seconds."""
+    convening_reminder_before: dt.timedelta = dt.timedelta(days=15)
+    """How long before the last day the council may sit the collectivité is reminded of a
+    members' request to convene it that has no convocation yet (at once if the request comes
+    later than that)."""
 
 
 class FileProtectionRequestInput(ElusActionInput):
@@ -599,6 +607,10 @@ class CouncilConvening(Contract):
     convened_on: dt.date | None = None
     session_on: dt.date | None = None
     convocation_recorded_by: str | None = None
+    reminder_owed: bool = False
+    """Whether the collectivité is reminded before the convening deadline while no convocation
+    is recorded (requests recorded since the reminder exists; ``convening_reminder_due``)."""
+    reminded_at: dt.datetime | None = None
 
 
 class Deliberation(Contract):
@@ -631,21 +643,48 @@ class ProtectionState(Contract):
     version: int = 0
 
 
+def withdrawal_window_ends_at(state: ProtectionState) -> dt.datetime | None:
+    """When the four months in which the council may withdraw end: the workflow's once the
+    protection began, the one it will open while it is scheduled; None while the start of the
+    protection is not known."""
+    if state.window_ends_at is not None:
+        return state.window_ends_at
+    if state.starts_on is None:
+        return None
+    if state.starts_at is not None and state.request.policy.withdrawal_window is not None:
+        return state.starts_at + state.request.policy.withdrawal_window
+    return withdrawal_window_end(state.starts_on)
+
+
 def convening_deadline(state: ProtectionState) -> dt.date | None:
     """The last day the council convened at its members' request may sit: the last day of the
     four months in which it may withdraw (the law: "within that delay"); None while the start of
     the protection is not known."""
-    window_ends_at = state.window_ends_at
-    if window_ends_at is None and state.starts_on is not None:
-        # Scheduled, not begun: the window the workflow will open (the law's four months).
-        window_ends_at = (
-            state.starts_at + state.request.policy.withdrawal_window
-            if state.starts_at is not None and state.request.policy.withdrawal_window is not None
-            else withdrawal_window_end(state.starts_on)
-        )
+    window_ends_at = withdrawal_window_ends_at(state)
     if window_ends_at is None:
         return None
     return (window_ends_at - dt.timedelta(seconds=1)).astimezone(PARIS).date()
+
+
+def convening_reminder_due(state: ProtectionState) -> dt.datetime | None:
+    """When the collectivité is reminded of its members' request to convene the council:
+    ``policy.convening_reminder_before`` the end of the four months (at once for a request
+    recorded later than that); None when no reminder is owed (no request, a convocation
+    recorded, already reminded, a request from before the reminder existed) or the protection
+    is no longer open to withdrawal."""
+    convening = state.convening
+    if (
+        state.stage not in (ElusStage.FP_SCHEDULED, ElusStage.FP_PROTECTED)
+        or not convening.reminder_owed
+        or convening.requested_on is None
+        or convening.convened_on is not None
+        or convening.reminded_at is not None
+    ):
+        return None
+    window_ends_at = withdrawal_window_ends_at(state)
+    if window_ends_at is None:
+        return None
+    return window_ends_at - state.request.policy.convening_reminder_before
 
 
 # Alert button ------------------------------------------------------------------------------------
@@ -773,13 +812,19 @@ ELUS_EMAIL_PERMANENT_ERRORS = ["EmailTemplateError", "EmailRecipientRefused"]
 
 
 def protection_next_due(state: ProtectionState) -> dt.datetime | None:
-    """When a functional-protection request next changes by itself: its start, then the end of
-    the withdrawal window; None in any other stage."""
+    """When a functional-protection request next needs its workflow: its start, then the end of
+    the withdrawal window, or the convening reminder if that comes first; None in any other
+    stage."""
     if state.stage == ElusStage.FP_SCHEDULED:
-        return state.starts_at
-    if state.stage == ElusStage.FP_PROTECTED:
-        return state.window_ends_at
-    return None
+        due = state.starts_at
+    elif state.stage == ElusStage.FP_PROTECTED:
+        due = state.window_ends_at
+    else:
+        return None
+    reminder = convening_reminder_due(state)
+    if reminder is None:
+        return due
+    return reminder if due is None else min(due, reminder)
 
 
 def renewal_reminder_at(state: LoanState, period: LoanPeriod) -> dt.datetime:

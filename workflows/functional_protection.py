@@ -13,7 +13,10 @@ Versioning: the two convening Updates were added after histories were recorded. 
 stage of nothing and schedule no command (an entry in the state's history, no email, no timer), and
 old runs never receive them, so older histories replay unchanged without a ``patched`` marker
 (``tests/workflows/test_replay.py`` replays the ``v5-elus_*`` histories, recorded under the
-label the case's histories had then).
+label the case's histories had then). The reminder of a convening request without convocation
+(``domain.elus.convening_reminder_due``) does schedule a timer and an email: a request recorded
+under ``PATCH_CONVENING_REMINDER`` owes it, one recorded before (a replayed history without the
+marker) does not.
 """
 
 from __future__ import annotations
@@ -45,12 +48,18 @@ with workflow.unsafe.imports_passed_through():
         RecordCouncilConvenedInput,
         RecordDeliberationInput,
         RecordObligationInput,
+        convening_deadline,
+        convening_reminder_due,
         procedure_workflow_id,
         protection_next_due,
     )
     from domain.errors import DomainError, ErrorCode
     from domain.protection import start_of_day, start_once_done, withdrawal_window_end
     from domain.stages import Role
+
+
+PATCH_CONVENING_REMINDER = "fp-convening-reminder-v1"
+"""A convening request recorded from this version on owes the collectivité a reminder."""
 
 
 @workflow.defn(name=WORKFLOW_TYPES[Procedure.FUNCTIONAL_PROTECTION])
@@ -93,6 +102,15 @@ class FunctionalProtectionWorkflow(ElusWorkflowBase):
 
     def _fire_due(self, now: dt.datetime) -> None:
         state = self._state
+        reminder_at = convening_reminder_due(state)
+        if reminder_at is not None and now >= reminder_at:
+            state.convening.reminded_at = now
+            self._notify(
+                ElusEmailTemplate.FP_CONVENING_REMINDER,
+                ElusRecipient.COLLECTIVITE,
+                convening_requested_on=state.convening.requested_on,
+                window_ends_on=convening_deadline(state),
+            )
         if (
             state.stage == ElusStage.FP_SCHEDULED
             and state.starts_at is not None
@@ -229,6 +247,7 @@ class FunctionalProtectionWorkflow(ElusWorkflowBase):
         convening = self._state.convening
         convening.requested_on = input.requested_on
         convening.request_recorded_by = input.actor.id
+        convening.reminder_owed = workflow.patched(PATCH_CONVENING_REMINDER)
         self._transition(ElusAction.RECORD_CONVENING_REQUEST, input.actor.role, input.actor.id)
         return self._result()
 

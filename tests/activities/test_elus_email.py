@@ -29,6 +29,7 @@ FACTS = ElusEmailFacts(
     returned_on=dt.date(2026, 9, 1),
     days_left=14,
     reminder_number=2,
+    convening_requested_on=dt.date(2026, 6, 10),
     granted=False,
     election_label="Élections municipales 2026",
 )

@@ -29,11 +29,13 @@ from domain.elus import (
     check_elus_role,
     check_elus_stage,
     convening_deadline,
+    convening_reminder_due,
     elus_actions_for,
     loan_next_due,
     overdue_reminders_owed,
     procedure_of,
     procedure_workflow_id,
+    protection_next_due,
     renewal_reminder_at,
     state_protection_next_due,
     state_protection_reminders_owed,
@@ -195,3 +197,77 @@ def test_the_convening_deadline_is_the_last_day_of_the_four_months() -> None:
     assert convening_deadline(state) == dt.date(2026, 5, 30)
     state.window_ends_at = withdrawal_window_end(state.starts_on)
     assert convening_deadline(state) == dt.date(2026, 5, 30)
+
+
+def test_a_convening_request_without_convocation_is_reminded_before_the_deadline() -> None:
+    state = ProtectionState(
+        procedure_id="protection-r2",
+        request=FileProtectionRequestInput(
+            actor=ElusActor(role=Role.ELU, id="elu-1"),
+            request_id="r2",
+            official=Person(name="Dominique Leroy", email="elu@example.test"),
+            mandate="Maire",
+            collectivite=CollectiviteInfo(
+                collectivite_id="commune-60057",
+                name="Commune de Beauvais",
+                departement="60",
+                email="protection@beauvais.example.test",
+            ),
+            prefecture_email="pref@example.test",
+            facts="Menaces.",
+            received_on=dt.date(2026, 1, 23),
+            delay_ends_on=dt.date(2026, 1, 28),
+            delay_ends_at=start_of_day(dt.date(2026, 1, 29)),
+        ),
+        stage=ElusStage.FP_PROTECTED,
+        filed_at=dt.datetime(2026, 1, 23, 9, tzinfo=dt.UTC),
+        starts_on=dt.date(2026, 1, 29),
+        starts_at=start_of_day(dt.date(2026, 1, 29)),
+    )
+    state.window_ends_at = withdrawal_window_end(dt.date(2026, 1, 29))
+    window_end = state.window_ends_at
+    assert convening_reminder_due(state) is None  # no request
+    state.convening.requested_on = dt.date(2026, 3, 2)
+    # A request recorded before the reminder existed (a replayed history) owes none.
+    assert convening_reminder_due(state) is None
+    assert protection_next_due(state) == window_end
+    state.convening.reminder_owed = True
+    reminder = window_end - dt.timedelta(days=15)
+    assert convening_reminder_due(state) == reminder
+    assert protection_next_due(state) == reminder
+    # Scheduled, not begun yet: the same deadline, from the window the workflow will open.
+    scheduled = state.model_copy(
+        update={"stage": ElusStage.FP_SCHEDULED, "window_ends_at": None}, deep=True
+    )
+    assert convening_reminder_due(scheduled) == reminder
+    assert protection_next_due(scheduled) == scheduled.starts_at
+    # A convocation recorded, a reminder sent, or the protection final: nothing more.
+    for done in (
+        state.model_copy(
+            deep=True,
+            update={
+                "convening": state.convening.model_copy(
+                    update={"convened_on": dt.date(2026, 3, 9), "session_on": dt.date(2026, 3, 20)}
+                )
+            },
+        ),
+        state.model_copy(
+            deep=True,
+            update={"convening": state.convening.model_copy(update={"reminded_at": reminder})},
+        ),
+        state.model_copy(deep=True, update={"stage": ElusStage.FP_FINAL}),
+        state.model_copy(deep=True, update={"stage": ElusStage.FP_WITHDRAWN}),
+    ):
+        assert convening_reminder_due(done) is None
+    assert (
+        protection_next_due(
+            state.model_copy(
+                deep=True,
+                update={"convening": state.convening.model_copy(update={"reminded_at": reminder})},
+            )
+        )
+        == window_end
+    )
+    # Fifteen days are the policy's default: a shorter delay moves the reminder later.
+    state.request.policy.convening_reminder_before = dt.timedelta(days=3)
+    assert convening_reminder_due(state) == window_end - dt.timedelta(days=3)

@@ -3,7 +3,7 @@
 Each path is a recorded history (``make histories``): the functional protection made final and
 the one withdrawn, an alert-button loan through its overdue escalation and renewal to the return,
 a candidate's State-protection request refused (and another withdrawn), and the members' request
-to convene the council with its convocation.
+to convene the council with its convocation, and the reminder of a request left without one.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import pytest
 from temporalio.client import Client, WorkflowHistory
 
+from api.elus_gateway import view
 from core.cases import CaseActionRefused
 from core.elus import ElusClient
+from domain.calendar import PARIS, french_date
 from domain.elus import (
     ELUS_RULES,
     WORKFLOW_TYPES,
@@ -263,6 +265,61 @@ async def test_members_request_to_convene_the_council_and_its_convocation_are_re
     )
     assert withdrawn.stage == ElusStage.FP_WITHDRAWN
     await elus.handle(workflow_id).result()
+
+
+@pytest.mark.record_history("elus_protection_convening_reminder")
+async def test_a_convening_request_without_convocation_reminds_the_collectivite_once(
+    elus: ElusClient, mail_server: MailServer
+) -> None:
+    # Protection begins 10 s after filing, the window lasts 12 s, and the reminder falls 8 s
+    # before its end: 14 s after filing, while the request to convene has no convocation.
+    request = protection_request(starts_in=10 * SECONDS, window=12 * SECONDS)
+    request.policy.convening_reminder_before = 8 * SECONDS
+    workflow_id = await elus.start(
+        Procedure.FUNCTIONAL_PROTECTION,
+        request.request_id,
+        request,
+        stage=ElusStage.FP_RECEIVED,
+        departement="60",
+    )
+    today = paris_today()
+    done = RecordObligationInput(actor=COLLECTIVITE_STAFF, done_on=today)
+    await elus.act(workflow_id, ElusAction.RECORD_TRANSMISSION, done)
+    await elus.act(workflow_id, ElusAction.RECORD_COUNCIL_INFORMATION, done)
+    asked = RecordConveningRequestInput(actor=COLLECTIVITE_STAFF, requested_on=today)
+    recorded = await elus.act(workflow_id, ElusAction.RECORD_CONVENING_REQUEST, asked)
+    assert recorded.stage == ElusStage.FP_SCHEDULED
+    assert not _has_now(mail_server, COLLECTIVITE.email, "Convocation du conseil")
+
+    await assert_eventually(
+        lambda: _has(mail_server, COLLECTIVITE.email, "Convocation du conseil"), timeout=30
+    )
+    body = _body(mail_server, COLLECTIVITE.email, "Convocation du conseil")
+    assert "Aucune convocation n'est enregistrée" in body
+    state = await elus.state(workflow_id)
+    assert isinstance(state, ProtectionState)
+    deadline = convening_deadline(state)
+    assert deadline is not None and french_date(deadline) in body
+    assert state.convening.reminded_at is not None
+    # The collectivité's page says when it was reminded (the Paris day).
+    shown = view(COLLECTIVITE_STAFF, state)
+    assert shown.convening_reminded_on == state.convening.reminded_at.astimezone(PARIS).date()
+    # The convocation recorded after the reminder changes nothing more; the protection ends
+    # final, and the collectivité had that one reminder.
+    await elus.act(
+        workflow_id,
+        ElusAction.RECORD_COUNCIL_CONVENED,
+        RecordCouncilConvenedInput(
+            actor=COLLECTIVITE_STAFF, convened_on=today, session_on=today + 3 * DAY
+        ),
+    )
+    await elus.handle(workflow_id).result()
+    final = await elus.state(workflow_id)
+    assert final.stage == ElusStage.FP_FINAL
+    reminders = [
+        s for s in subjects(mail_server, COLLECTIVITE.email) if "Convocation du conseil" in s
+    ]
+    assert len(reminders) == 1
 
 
 @pytest.mark.record_history("elus_alert_button")

@@ -388,7 +388,10 @@ class ElusGateway:
                 delay_ends_at=start_of_day(last + dt.timedelta(days=1)),
                 extend_to_working_day=settings.protection_extend_to_working_day,
                 policy=ProtectionPolicy(
-                    email_give_up_after=dt.timedelta(days=settings.email_give_up_days)
+                    email_give_up_after=dt.timedelta(days=settings.email_give_up_days),
+                    convening_reminder_before=dt.timedelta(
+                        days=settings.protection_convening_reminder_days
+                    ),
                 ),
             )
         )

@@ -312,6 +312,10 @@ class Settings(BaseSettings):
     """Functional protection: a fifth jour franc on a Saturday, a Sunday or a public holiday (of
     France, or of the collectivité's overseas territory) moves the end of the delay to the next
     working day. Off by default: our reading of the CGCT does not extend it."""
+    protection_convening_reminder_days: int = Field(default=15, ge=0)
+    """Functional protection: members asked for the council to be convened and no convocation is
+    recorded this many days before the last day it may sit (the end of the four months): the
+    collectivité is reminded once (at once for a request recorded later)."""
     alert_button_loan_months: int = 3
     """Length of an alert-button loan period (the prefect's decision: three months, renewable)."""
     alert_button_reminder_days: int = 14

@@ -145,6 +145,8 @@ async def api_stack(
             "max_document_bytes": 256 * 1024,
             "max_case_bytes": 1024 * 1024,
             "api_request_timeout_s": 30.0,
+            # Not the default: a test reads it back from a request's policy.
+            "protection_convening_reminder_days": 12,
         }
     )
     engine = create_engine(local)

@@ -18,7 +18,8 @@ from fastapi.routing import APIRoute
 
 from api.deps import Allow
 from api.routes import elus as elus_routes
-from domain.elus import ELUS_RULES, ElusAction, ElusStage
+from core.elus import ElusClient
+from domain.elus import ELUS_RULES, ElusAction, ElusStage, ProtectionState
 from domain.protection import add_months
 from domain.stages import Role
 from tests.api.conftest import ApiStack
@@ -148,6 +149,10 @@ async def test_functional_protection_filed_by_staff_long_ago_is_protected_then_f
     )
     procedure_id = filed["procedure_id"]
     assert filed["delay_ends_on"] == (received + 5 * DAY).isoformat()
+    # The settings' delays are the request's policy (the convening reminder's among them).
+    state = await ElusClient(api.cases.client, api.cases.task_queue).state(procedure_id)
+    assert isinstance(state, ProtectionState)
+    assert state.request.policy.convening_reminder_before == dt.timedelta(days=12)
     # Out of scope: someone else's collectivité does not see it; a future day is refused.
     await _get(api, world.tokens["other_coll"], f"/elus/procedures/{procedure_id}", 404)
     future = {"done_on": (paris_today() + DAY).isoformat()}

@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api bench-rush bench-idle config-docs histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api bench-rush bench-idle bench-replay config-docs histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -84,6 +84,10 @@ bench-rush: $(STAMP)
 ## Open cases waiting on their timers: the worker's memory (IDLE_CASES=20000).
 bench-idle: $(STAMP)
 	$(BIN)/python -m bench.idle_cases --cases $${IDLE_CASES:-20000}
+
+## What a case out of the worker's cache costs: one replay of its history, per workflow runner.
+bench-replay: $(STAMP)
+	$(BIN)/python -m bench.replay_cost --runs $${RUNS:-30}
 
 ## Record replay histories of the current workflow code: make histories LABEL=v3 (keep the old ones).
 histories: $(STAMP)

@@ -166,8 +166,8 @@ def test_protection_and_state_protection_due_times() -> None:
     assert state_protection_next_due(state) is None
 
 
-def test_the_convening_deadline_is_the_last_day_of_the_four_months() -> None:
-    received_on = dt.date(2026, 1, 23)
+def _protection_received_on_23_january() -> ProtectionState:
+    """A request received on Friday 23 January 2026, before either obligation was done."""
     request = FileProtectionRequestInput(
         actor=ElusActor(role=Role.ELU, id="elu-1"),
         request_id="r1",
@@ -181,15 +181,19 @@ def test_the_convening_deadline_is_the_last_day_of_the_four_months() -> None:
         ),
         prefecture_email="pref@example.test",
         facts="Menaces.",
-        received_on=received_on,
+        received_on=dt.date(2026, 1, 23),
         delay_ends_on=dt.date(2026, 1, 28),
         delay_ends_at=start_of_day(dt.date(2026, 1, 29)),
     )
-    state = ProtectionState(
+    return ProtectionState(
         procedure_id="protection-r1",
         request=request,
         filed_at=dt.datetime(2026, 1, 23, 9, tzinfo=dt.UTC),
     )
+
+
+def test_the_convening_deadline_is_the_last_day_of_the_four_months() -> None:
+    state = _protection_received_on_23_january()
     assert convening_deadline(state) is None
     # Scheduled: the window is not open yet, its end already known.
     state.starts_on = dt.date(2026, 1, 31)
@@ -200,30 +204,10 @@ def test_the_convening_deadline_is_the_last_day_of_the_four_months() -> None:
 
 
 def test_a_convening_request_without_convocation_is_reminded_before_the_deadline() -> None:
-    state = ProtectionState(
-        procedure_id="protection-r2",
-        request=FileProtectionRequestInput(
-            actor=ElusActor(role=Role.ELU, id="elu-1"),
-            request_id="r2",
-            official=Person(name="Dominique Leroy", email="elu@example.test"),
-            mandate="Maire",
-            collectivite=CollectiviteInfo(
-                collectivite_id="commune-60057",
-                name="Commune de Beauvais",
-                departement="60",
-                email="protection@beauvais.example.test",
-            ),
-            prefecture_email="pref@example.test",
-            facts="Menaces.",
-            received_on=dt.date(2026, 1, 23),
-            delay_ends_on=dt.date(2026, 1, 28),
-            delay_ends_at=start_of_day(dt.date(2026, 1, 29)),
-        ),
-        stage=ElusStage.FP_PROTECTED,
-        filed_at=dt.datetime(2026, 1, 23, 9, tzinfo=dt.UTC),
-        starts_on=dt.date(2026, 1, 29),
-        starts_at=start_of_day(dt.date(2026, 1, 29)),
-    )
+    state = _protection_received_on_23_january()
+    state.stage = ElusStage.FP_PROTECTED
+    state.starts_on = dt.date(2026, 1, 29)
+    state.starts_at = start_of_day(state.starts_on)
     state.window_ends_at = withdrawal_window_end(dt.date(2026, 1, 29))
     window_end = state.window_ends_at
     assert convening_reminder_due(state) is None  # no request

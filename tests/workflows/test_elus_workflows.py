@@ -22,6 +22,7 @@ from domain.elus import (
     ElusAction,
     ElusActor,
     ElusStage,
+    FileProtectionRequestInput,
     Procedure,
     ProtectionState,
     RecordConveningRequestInput,
@@ -63,6 +64,17 @@ def elus(cases: TestCaseClient, client: Client) -> ElusClient:
 
 def subjects(mail_server: MailServer, address: str) -> list[str]:
     return [str(message["Subject"]) for message in mail_server.store.for_recipient(address)]
+
+
+async def _file(elus: ElusClient, request: FileProtectionRequestInput) -> str:
+    """Start a functional-protection procedure as filed with the collectivité of the 60."""
+    return await elus.start(
+        Procedure.FUNCTIONAL_PROTECTION,
+        request.request_id,
+        request,
+        stage=ElusStage.FP_RECEIVED,
+        departement="60",
+    )
 
 
 @pytest.mark.record_history("elus_protection_final")
@@ -157,13 +169,7 @@ async def test_protection_done_late_begins_at_once_and_is_withdrawn_by_deliberat
 ) -> None:
     # Received eight days ago: both obligations done today, late; the window stays open.
     request = protection_request(received_days_ago=8, window=None)
-    workflow_id = await elus.start(
-        Procedure.FUNCTIONAL_PROTECTION,
-        request.request_id,
-        request,
-        stage=ElusStage.FP_RECEIVED,
-        departement="60",
-    )
+    workflow_id = await _file(elus, request)
     today = paris_today()
     done = RecordObligationInput(actor=COLLECTIVITE_STAFF, done_on=today)
     await elus.act(workflow_id, ElusAction.RECORD_COUNCIL_INFORMATION, done)
@@ -201,13 +207,7 @@ async def test_members_request_to_convene_the_council_and_its_convocation_are_re
     elus: ElusClient,
 ) -> None:
     request = protection_request(received_days_ago=8, window=None)
-    workflow_id = await elus.start(
-        Procedure.FUNCTIONAL_PROTECTION,
-        request.request_id,
-        request,
-        stage=ElusStage.FP_RECEIVED,
-        departement="60",
-    )
+    workflow_id = await _file(elus, request)
     today = paris_today()
     asked = RecordConveningRequestInput(actor=COLLECTIVITE_STAFF, requested_on=today)
     # Nothing to convene about before the protection is known.
@@ -275,13 +275,7 @@ async def test_a_convening_request_without_convocation_reminds_the_collectivite_
     # before its end: 14 s after filing, while the request to convene has no convocation.
     request = protection_request(starts_in=10 * SECONDS, window=12 * SECONDS)
     request.policy.convening_reminder_before = 8 * SECONDS
-    workflow_id = await elus.start(
-        Procedure.FUNCTIONAL_PROTECTION,
-        request.request_id,
-        request,
-        stage=ElusStage.FP_RECEIVED,
-        departement="60",
-    )
+    workflow_id = await _file(elus, request)
     today = paris_today()
     done = RecordObligationInput(actor=COLLECTIVITE_STAFF, done_on=today)
     await elus.act(workflow_id, ElusAction.RECORD_TRANSMISSION, done)

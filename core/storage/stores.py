@@ -16,7 +16,6 @@ import asyncio
 import logging
 import os
 import re
-import threading
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterable
 from contextlib import AsyncExitStack
@@ -115,43 +114,6 @@ class _PartialFile:
         self._path.unlink(missing_ok=True)
 
 
-class _Opening:
-    """A file opened in a thread for a reader that may give up before it is open.
-
-    The reader abandons it when cancelled: the thread then closes the file itself if it had not
-    opened it yet, and a file already opened is closed when its result reaches the event loop.
-    Without the flag, a file opened after the reader left would stay open until that result is
-    delivered, which a busy loop may take a long time to do.
-    """
-
-    def __init__(self, path: Path):
-        self._path = path
-        self._lock = threading.Lock()
-        self._abandoned = False
-
-    def open(self) -> BinaryIO | None:
-        """Open the file, or return None (file closed) if the reader left meanwhile."""
-        file = self._path.open("rb")
-        with self._lock:
-            if not self._abandoned:
-                return file
-        file.close()
-        return None
-
-    def abandon(self, opened: asyncio.Future[BinaryIO | None]) -> None:
-        """The reader leaves: close the file now or as soon as it is open."""
-        with self._lock:
-            self._abandoned = True
-        opened.add_done_callback(_close_opened)
-
-
-def _close_opened(opening: asyncio.Future[BinaryIO | None]) -> None:
-    if not opening.cancelled() and opening.exception() is None:
-        file = opening.result()
-        if file is not None:
-            file.close()
-
-
 def _list_files(root: Path, prefix: str) -> list[str]:
     found: list[str] = []
     for directory, _subdirectories, files in os.walk(root):
@@ -195,18 +157,14 @@ class LocalDiskStore:
 
     async def get(self, key: str) -> AsyncGenerator[bytes, None]:
         """Stream the file in blocks of 1 MiB."""
-        opening = _Opening(self._path(key))
-        opened = asyncio.ensure_future(asyncio.to_thread(opening.open))
         try:
-            file = await asyncio.shield(opened)
+            # Opened on the event loop, not in a thread: opening a local file takes microseconds,
+            # and a reader cancelled while a thread opens the file (a worker shutting down cancels
+            # the activities under way) could leave it open until the thread's result reached a
+            # busy loop. Reads, which may take long, go to threads, and ``finally`` closes.
+            file = self._path(key).open("rb")
         except FileNotFoundError:
             raise ObjectNotFound("no object under this key") from None
-        except asyncio.CancelledError:
-            # The thread opens the file whatever happens to us (a worker shutting down cancels
-            # activities): it is closed, not left to the GC.
-            opening.abandon(opened)
-            raise
-        assert file is not None  # only an abandoned opening gives None
         try:
             while block := await asyncio.to_thread(file.read, _IO_BLOCK):
                 yield block

@@ -30,7 +30,10 @@ this load generator. Reported: deposits accepted, refused (by HTTP status and co
 read back from the mailbox: missing, duplicated), reminder and time-bar emails, the deposit
 request's p50/p95/p99, the workflow and activity task backlog every ``--sample-every`` seconds
 (task queue describe), and the CPU seconds of the server, the worker and the API in the window
-and the drain. The last line is a JSON object.
+and the drain, the server's persistence calls (mean latency, the costliest operations) and the
+worker's task latencies (waiting in the queue, running). ``--server-journal rollback`` starts the
+dev server with SQLite's default journal instead of the stack's write-ahead log, and
+``--server-config KEY=VALUE`` sets its dynamic config, to compare. The last line is a JSON object.
 
     python -m bench.deadline_rush --deposits 5000 --window 600
 """
@@ -56,13 +59,14 @@ from typing import Any
 import httpx
 
 from bench.api_actions import BenchCase, line_fields, prepare_case, seed
-from bench.stack import BenchStack, load_average, percentile, run
+from bench.stack import BenchStack, load_average, metric_by_label, percentile, run
 from core.accounts import Accounts
 from core.cases import STAGE_KEY
 from core.settings import Settings
 from domain.contracts import CURRENT_PROCEDURE_VERSION, AddExpenseLineInput, CasePolicy
 from domain.expenses import ExpenseLineDraft
 from domain.stages import Action, Stage
+from embedded.temporal_server import SQLITE_PRAGMAS
 
 REMINDERS_AT = (0.20, 0.45, 0.70)
 """When the three deposit reminders fall due, as shares of the window."""
@@ -71,6 +75,9 @@ GRACE_SHARE = 0.05
 ACK_TEMPLATE = "deposit_acknowledged"
 REMINDER_TEMPLATE = "deposit_reminder"
 TIME_BAR_TEMPLATE = "time_barred"
+SERVER_JOURNALS = {"wal": SQLITE_PRAGMAS, "rollback": ("journal_mode=delete", "synchronous=full")}
+"""``--server-journal``: the dev server's SQLite file as the stack keeps it (a write-ahead log),
+or with SQLite's default rollback journal (before ``SQLITE_PRAGMAS``), both synced at commit."""
 LEGAL_REFUSALS = {"deposit_deadline_passed", "case_closed", "wrong_stage"}
 """Codes a deposit sent after the deadline may get: the law's answer, not the system failing.
 The same codes for a deposit sent before the deadline are errors."""
@@ -224,6 +231,68 @@ async def sample_until(
     return samples
 
 
+LATENCIES = {
+    "persistence": ("server", "persistence_latency", "operation"),
+    "workflow_task": ("worker", "temporal_workflow_task_schedule_to_start_latency", ""),
+    "workflow_task_execution": ("worker", "temporal_workflow_task_execution_latency", ""),
+    "activity_task": ("worker", "temporal_activity_schedule_to_start_latency", ""),
+}
+"""Histograms read before the window and after the drain: where a task's time goes. The
+server's persistence (its database calls, in seconds, per operation); the worker's workflow
+and activity tasks waiting in the queue (schedule to start) and run (milliseconds)."""
+
+
+async def latency_snapshot(stack: BenchStack) -> dict[str, dict[str, tuple[float, float]]]:
+    """Per histogram of ``LATENCIES``, per label value: (sum, count), cumulative."""
+    pages = {"server": await stack.server_page(), "worker": await stack.worker_page()}
+    snapshot = {}
+    for key, (source, name, label) in LATENCIES.items():
+        sums = metric_by_label(pages[source], f"{name}_sum", label or "_")
+        counts = metric_by_label(pages[source], f"{name}_count", label or "_")
+        snapshot[key] = {value: (sums[value], counts.get(value, 0.0)) for value in sums}
+    return snapshot
+
+
+def latency_figures(
+    before: dict[str, dict[str, tuple[float, float]]],
+    after: dict[str, dict[str, tuple[float, float]]],
+) -> dict[str, Any]:
+    """Means over the window and the drain, in ms; the server's costliest persistence calls."""
+
+    def delta(key: str) -> dict[str, tuple[float, float]]:
+        return {
+            value: (
+                total - before[key].get(value, (0.0, 0.0))[0],
+                count - before[key].get(value, (0.0, 0.0))[1],
+            )
+            for value, (total, count) in after[key].items()
+        }
+
+    def mean(pairs: list[tuple[float, float]], scale: float) -> float | None:
+        total = sum(p[0] for p in pairs)
+        count = sum(p[1] for p in pairs)
+        return round(total / count * scale, 1) if count else None
+
+    persistence = delta("persistence")
+    costliest = sorted(persistence.items(), key=lambda item: -item[1][0])[:6]
+    return {
+        "persistence_ms_mean": mean(list(persistence.values()), 1000),
+        "persistence_busy_s": round(sum(p[0] for p in persistence.values()), 1),
+        "persistence_costliest": [
+            [
+                operation,
+                int(count),
+                round(total / count * 1000, 2) if count else None,
+                round(total, 1),
+            ]
+            for operation, (total, count) in costliest
+        ],
+        "workflow_task_wait_ms_mean": mean(list(delta("workflow_task").values()), 1),
+        "workflow_task_run_ms_mean": mean(list(delta("workflow_task_execution").values()), 1),
+        "activity_task_wait_ms_mean": mean(list(delta("activity_task").values()), 1),
+    }
+
+
 def count_emails(stack: BenchStack, addresses: dict[str, str]) -> dict[str, Counter[str]]:
     """Per template, the messages received per case (by distinct Message-ID), and copies.
 
@@ -293,7 +362,12 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             overrides[f"worker_{name}"] = value
     with tempfile.TemporaryDirectory(prefix="secupol-rush-") as tmp:
         async with BenchStack(
-            Path(tmp), api=True, overrides=overrides, postgres=arguments.postgres
+            Path(tmp),
+            api=True,
+            overrides=overrides,
+            postgres=arguments.postgres,
+            server_pragmas=SERVER_JOURNALS[arguments.server_journal],
+            server_config=arguments.server_config,
         ) as stack:
             setup_budget = count / arguments.setup_rate + 5
             plan = Plan.make(
@@ -331,6 +405,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             origin = plan.window_start
             load_before = load_average()
             persistence_before = await stack.server_metric("persistence_requests")
+            latencies_before = await latency_snapshot(stack)
             usage_before = stack.usage()
             await asyncio.sleep(max(0.0, plan.window_start - time.monotonic()))
             stop = asyncio.Event()
@@ -351,6 +426,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             samples = await sampler
             usage_total = stack.usage().since(usage_before)
             persistence = await stack.server_metric("persistence_requests") - persistence_before
+            timings = latency_figures(latencies_before, await latency_snapshot(stack))
             load_after = load_average()
     return report(
         arguments,
@@ -364,6 +440,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
         usage_window,
         usage_total,
         persistence,
+        timings,
         load_before,
         load_after,
         plan,
@@ -403,6 +480,7 @@ def report(
     usage_window: Any,
     usage_total: Any,
     persistence: float,
+    timings: dict[str, Any],
     load_before: str,
     load_after: str,
     plan: Plan,
@@ -491,6 +569,9 @@ def report(
         "server_cpu_s_window": usage_window.server_cpu_s,
         "worker_cpu_s_window": usage_window.worker_cpu_s,
         "persistence_requests_per_deposit": round(persistence / max(1, len(deposits)), 1),
+        "server_journal": arguments.server_journal,
+        "server_config": arguments.server_config,
+        **timings,
         "load_before": load_before,
         "load_after": load_after,
         "backlog": [
@@ -548,6 +629,14 @@ def report(
         f"{usage_total.worker_cpu_s}, api {usage_total.api_cpu_s}; server persistence "
         f"requests per deposit {figures['persistence_requests_per_deposit']}"
     )
+    print(
+        f"  server persistence: {timings['persistence_busy_s']} s busy, mean "
+        f"{timings['persistence_ms_mean']} ms ({arguments.server_journal} journal); costliest "
+        f"{timings['persistence_costliest'][:3]}; workflow tasks waited "
+        f"{timings['workflow_task_wait_ms_mean']} ms, ran "
+        f"{timings['workflow_task_run_ms_mean']} ms; activities waited "
+        f"{timings['activity_task_wait_ms_mean']} ms (means)"
+    )
     for deposit in errors[:5]:
         print(
             f"  error: {deposit.case.case_id} sent at {deposit.sent_s:.1f} s: "
@@ -585,6 +674,20 @@ if __name__ == "__main__":
         default=None,
         help="the receipt grace in seconds: the time bar waits that long after the deadline "
         "(default: 5 %% of the window)",
+    )
+    parser.add_argument(
+        "--server-journal",
+        choices=sorted(SERVER_JOURNALS),
+        default="wal",
+        help="how the dev server keeps its SQLite file (default: as the stack does, wal)",
+    )
+    parser.add_argument(
+        "--server-config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a dynamic config value of the dev server (repeat it), e.g. "
+        "matching.numTaskqueueReadPartitions=1",
     )
     parser.add_argument("--sample-every", type=float, default=None, help="default: window / 60")
     parser.add_argument("--drain-timeout", type=float, default=300.0)

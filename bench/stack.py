@@ -49,7 +49,7 @@ from core.temporal import connect_when_ready
 from domain.contracts import CaseState, OpenCaseInput, RequestEvaluationInput
 from domain.stages import Action
 from embedded.mailbox import MailStore
-from embedded.temporal_server import free_port
+from embedded.temporal_server import SQLITE_PRAGMAS, free_port
 from tests.faults.stack import ROOT, DevServer, WorkerProcess, process_env
 
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -234,6 +234,10 @@ class BenchStack:
     """A PostgreSQL server URL (``postgresql://user@host:port``): the app database is a fresh
     database there, dropped at the end, instead of a SQLite file (which three processes writing
     at once on a loaded machine can hold locked longer than its busy timeout)."""
+    server_pragmas: Sequence[str] = SQLITE_PRAGMAS
+    """How the dev server keeps its SQLite file (``embedded.temporal_server.SQLITE_PRAGMAS``)."""
+    server_config: Sequence[str] = ()
+    """Dynamic configuration of the dev server, ``KEY=VALUE`` (JSON values), for experiments."""
     server: DevServer = field(init=False)
     metrics_port: int = field(init=False)
     settings: Settings = field(init=False)
@@ -251,7 +255,15 @@ class BenchStack:
         if self.postgres:
             self.overrides["database_url"] = await create_database(self.postgres)
         self.metrics_port = free_port()
-        self.server = DevServer(self.workdir, extra_args=["--metrics-port", str(self.metrics_port)])
+        self.server = DevServer(
+            self.workdir,
+            extra_args=[
+                "--metrics-port",
+                str(self.metrics_port),
+                *(arg for pair in self.server_config for arg in ("--dynamic-config-value", pair)),
+            ],
+            sqlite_pragmas=self.server_pragmas,
+        )
         api_port = free_port()
         values: dict[str, Any] = {
             "environment": Environment.TEST,
@@ -377,9 +389,17 @@ class BenchStack:
 
     async def server_metric(self, name: str) -> float:
         """The sum of a counter or gauge over all its labels, from the server's ``/metrics``."""
+        return metric_sum(await self.server_page(), name)
+
+    async def server_page(self) -> str:
+        """The server's Prometheus page."""
         async with httpx.AsyncClient(timeout=10) as http:
-            text = (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
-        return metric_sum(text, name)
+            return (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
+
+    async def worker_page(self) -> str:
+        """The worker's Prometheus page (the SDK's metrics, durations in milliseconds)."""
+        async with httpx.AsyncClient(timeout=10) as http:
+            return (await http.get(f"http://{self.settings.worker_metrics_address}/metrics")).text
 
     async def worker_gauges(self) -> dict[str, int]:
         """The worker's task slots in use, cached cases and forced evictions (``WORKER_GAUGES``)."""
@@ -430,6 +450,18 @@ async def drop_database(server_url: str, database_url: str) -> None:
         await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await connection.close()
+
+
+def metric_by_label(text: str, name: str, label: str) -> dict[str, float]:
+    """The samples named ``name`` (or ``name_total``) summed per value of ``label``."""
+    lines = [line for line in text.splitlines() if line.startswith(name)]
+    totals: dict[str, float] = {}
+    for family in text_string_to_metric_families("\n".join(lines) + "\n"):
+        for sample in family.samples:
+            if sample.name in {name, f"{name}_total"}:
+                key = sample.labels.get(label, "")
+                totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
 
 
 def metric_sum(text: str, name: str, **labels: str) -> float:

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from core.settings import Environment, Settings
 from embedded.mailbox import MailStore
-from embedded.temporal_server import dev_server_command, free_port
+from embedded.temporal_server import SQLITE_PRAGMAS, dev_server_command, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,9 +39,14 @@ class DevServer:
     """A headless dev server on ``port`` keeping its state in ``db_file``."""
 
     def __init__(
-        self, workdir: Path, port: int | None = None, extra_args: list[str] | None = None
+        self,
+        workdir: Path,
+        port: int | None = None,
+        extra_args: list[str] | None = None,
+        sqlite_pragmas: Sequence[str] = SQLITE_PRAGMAS,
     ) -> None:
         self.workdir = workdir
+        self.sqlite_pragmas = sqlite_pragmas
         self.port = port or free_port()
         self.db_file = workdir / "temporal.sqlite"
         self.extra_args = extra_args or []
@@ -65,6 +70,7 @@ class DevServer:
                 ui_port=None,
                 db_file=self.db_file,
                 extra_args=self.extra_args,
+                sqlite_pragmas=self.sqlite_pragmas,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -33,6 +33,7 @@ from typing import Any, Self
 import asyncpg
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import TaskQueueType
@@ -454,25 +455,29 @@ async def drop_database(server_url: str, database_url: str) -> None:
 
 def metric_by_label(text: str, name: str, label: str) -> dict[str, float]:
     """The samples named ``name`` (or ``name_total``) summed per value of ``label``."""
-    lines = [line for line in text.splitlines() if line.startswith(name)]
     totals: dict[str, float] = {}
+    for sample in _samples(text, name):
+        key = sample.labels.get(label, "")
+        totals[key] = totals.get(key, 0.0) + sample.value
+    return totals
+
+
+def _samples(text: str, name: str) -> Iterator[Sample]:
+    """The samples named ``name`` (or ``name_total``) on a Prometheus page."""
+    # The server's page is large: only the lines of this metric are parsed.
+    lines = [line for line in text.splitlines() if line.startswith(name)]
     for family in text_string_to_metric_families("\n".join(lines) + "\n"):
         for sample in family.samples:
             if sample.name in {name, f"{name}_total"}:
-                key = sample.labels.get(label, "")
-                totals[key] = totals.get(key, 0.0) + sample.value
-    return totals
+                yield sample
 
 
 def metric_sum(text: str, name: str, **labels: str) -> float:
     """Sum of the samples named ``name`` (or ``name_total``) matching ``labels``."""
-    # The server's page is large: only the lines of this metric are parsed.
-    lines = [line for line in text.splitlines() if line.startswith(name)]
-    total = 0.0
-    for family in text_string_to_metric_families("\n".join(lines) + "\n"):
-        for sample in family.samples:
-            if sample.name not in {name, f"{name}_total"}:
-                continue
-            if all(sample.labels.get(key) == value for key, value in labels.items()):
-                total += sample.value
-    return total
+    return float(
+        sum(
+            sample.value
+            for sample in _samples(text, name)
+            if all(sample.labels.get(key) == value for key, value in labels.items())
+        )
+    )

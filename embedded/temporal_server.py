@@ -132,13 +132,14 @@ def running_dev_server(
     db_file: Path | None = None,
     namespace: str = "default",
     search_attributes: dict[str, str] | None = None,
+    sqlite_pragmas: Sequence[str] = SQLITE_PRAGMAS,
 ) -> Iterator[str]:
     """A headless dev server on a free loopback port, for tests, benchmarks and upgrades.
 
     Yields its address once the process is started (connect with ``connect_when_ready``); its
     SQLite file (a new one in ``workdir`` unless ``db_file`` is given) and its log stay in
-    ``workdir``. The server is stopped on exit. ``namespace`` and ``search_attributes`` are
-    those of ``dev_server_command``.
+    ``workdir``. The server is stopped on exit. ``namespace``, ``search_attributes`` and
+    ``sqlite_pragmas`` are those of ``dev_server_command``.
     """
     port = free_port()
     with (workdir / f"temporal-{port}.log").open("w") as log:
@@ -151,6 +152,7 @@ def running_dev_server(
                 namespace=namespace,
                 extra_args=extra_args,
                 search_attributes=search_attributes,
+                sqlite_pragmas=sqlite_pragmas,
             ),
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -11,14 +12,18 @@ from pathlib import Path
 
 from google.protobuf.duration_pb2 import Duration
 from sqlalchemy.ext.asyncio import AsyncEngine
-from temporalio.api.workflowservice.v1 import RegisterNamespaceRequest
+from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
 
 from core.settings import Settings
 from core.temporal import connect_when_ready
 from domain.visibility import SEARCH_ATTRIBUTE_TYPES
 from embedded.mailbox import MailServer
-from embedded.temporal_server import free_port, register_new_search_attributes, running_dev_server
+from embedded.temporal_server import (
+    free_port,
+    register_new_search_attributes,
+    running_dev_server,
+)
 from tests.helpers import assert_eventually
 from worker.preflight import missing_search_attributes, preflight, register_search_attributes
 from worker.run import MissingSearchAttributes, run_worker
@@ -147,3 +152,41 @@ def test_the_embedded_server_registers_attributes_added_since_its_database_was_m
     logs = set(tmp_path.glob("temporal-*.log"))
     assert register_new_search_attributes(settings, db_file) == []
     assert set(tmp_path.glob("temporal-*.log")) == logs
+
+
+def _journal_mode(db_file: Path) -> str:
+    with sqlite3.connect(db_file) as connection:
+        return str(connection.execute("PRAGMA journal_mode").fetchone()[0])
+
+
+def test_a_data_directory_from_the_rollback_journal_keeps_its_state_under_the_write_ahead_log(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """``make up`` on a data directory made before ``SQLITE_PRAGMAS``: the server's file moves to
+    the write-ahead log at its first start, with what it held."""
+    db_file = tmp_path / "temporal.sqlite"
+    namespace = f"ns-{uuid.uuid4().hex[:8]}"
+
+    async def register(address: str) -> None:
+        client = await connect_when_ready(settings.model_copy(update={"temporal_address": address}))
+        await client.workflow_service.register_namespace(
+            RegisterNamespaceRequest(
+                namespace=namespace, workflow_execution_retention_period=Duration(seconds=86400)
+            )
+        )
+
+    async def registered(address: str) -> str:
+        client = await connect_when_ready(settings.model_copy(update={"temporal_address": address}))
+        described = await client.workflow_service.describe_namespace(
+            DescribeNamespaceRequest(namespace=namespace)
+        )
+        return described.namespace_info.name
+
+    rollback = ("journal_mode=delete", "synchronous=full")
+    with running_dev_server(tmp_path, db_file=db_file, sqlite_pragmas=rollback) as address:
+        asyncio.run(register(address))
+    assert _journal_mode(db_file) == "delete"
+
+    with running_dev_server(tmp_path, db_file=db_file) as address:
+        assert asyncio.run(registered(address)) == namespace
+    assert _journal_mode(db_file) == "wal"

@@ -10,7 +10,7 @@ NODE_STAMP := node_modules/.installed-stamp
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api bench-rush bench-idle bench-replay config-docs histories mail demo migration clean
+.PHONY: up test lint fmt typecheck pytest chromium bench faults seed-demo bench-api bench-rush bench-idle bench-replay bench-receipt config-docs histories mail demo migration clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -88,6 +88,10 @@ bench-idle: $(STAMP)
 ## What a case out of the worker's cache costs: one replay of its history, per workflow runner.
 bench-replay: $(STAMP)
 	$(BIN)/python -m bench.replay_cost --runs $${RUNS:-30}
+
+## CPU of one deposit receipt PDF, drawn by the worker at every deposit (DOCUMENTS=6).
+bench-receipt: $(STAMP)
+	$(BIN)/python -m bench.receipt --documents $${DOCUMENTS:-6}
 
 ## Record replay histories of the current workflow code: make histories LABEL=v3 (keep the old ones).
 histories: $(STAMP)

@@ -11,15 +11,19 @@ import uuid
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pypdf import PdfReader
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.documents import DocumentActivities
+from activities.documents.receipt import _TEXT, _fitted, render_receipt
 from core.db import create_engine, migrate
 from core.settings import Environment, Settings
 from core.storage import DocumentStorage, build_storage
-from domain.contracts import SealDossierInput
+from domain.contracts import SealDossierInput, SealedDocument
 from domain.documents import DocumentKind
 from domain.expenses import ExpenseCategory, ExpenseLine
 from domain.money import ThreatLevel
@@ -111,3 +115,50 @@ async def test_seal_refuses_a_document_of_another_case(storage: DocumentStorage)
     assert refused.value.type == "DocumentMissing"
     assert refused.value.non_retryable
     assert await storage.list_for_case(mine) == []
+
+
+WIDE = "rapport_de_la_societe_de_gardiennage_sans_aucune_espace_<&>_2026.pdf"
+
+
+def test_the_receipt_wraps_long_cells_and_keeps_every_character() -> None:
+    """Cells are plain strings broken here: a file name without spaces is cut to fit its column,
+    French digit groups keep a glyph the PDF fonts have, markup characters stay text."""
+    documents = [
+        SealedDocument(
+            document_id=f"d{n}",
+            kind=kind.value,
+            filename=name,
+            sha256=hashlib.sha256(name.encode()).hexdigest(),
+            size=size,
+        )
+        for n, (kind, name, size) in enumerate(
+            [
+                (DocumentKind.CANDIDACY_PROOF, WIDE, 20_971_520),
+                (DocumentKind.INVOICE, "Facture n° 12 de Sécurité & Cie du 3 mars.pdf", 1_234),
+            ]
+        )
+    ]
+    seal = seal_input("case-municipales-2026-cwide", [d.document_id for d in documents])
+    seal = seal.model_copy(update={"candidate_name": "Anne <b>Dupont</b> & Fils"})
+    pdf = render_receipt(seal, documents, "0" * 64)
+    assert render_receipt(seal, documents, "0" * 64) == pdf
+    text = "".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    lines = text.replace("\u00a0", " ").splitlines()  # pypdf reads either space
+    assert "■" not in text and "\ufffd" not in text  # no character without a glyph
+    assert "20 971 520 o" in lines and "1 234 o" in lines  # one line each
+    assert "8 400,00 €" in lines
+    assert "Anne <b>Dupont</b> & Fils" in lines  # text, not markup
+    assert WIDE not in lines and WIDE in "".join(lines)  # cut, and whole once joined
+    assert "Justificatif de déclaration" in lines  # the label wraps at a space
+    flat = "".join(text.split())
+    for document in documents:
+        assert document.sha256 in flat
+        assert document.sha256 not in lines  # 64 Courier characters are wider than the column
+
+
+@given(st.text(alphabet=st.sampled_from("aé W-_\u202f0<&"), max_size=120), st.integers(20, 300))
+def test_a_fitted_cell_loses_nothing_and_no_line_overflows(text: str, width: int) -> None:
+    fitted = _fitted(text, _TEXT, width)
+    assert "".join(fitted.split()) == "".join(text.split())
+    for line in fitted.split("\n"):
+        assert len(line) <= 1 or stringWidth(line, "Helvetica", 8) <= width

@@ -368,6 +368,7 @@ async def main(arguments: argparse.Namespace) -> dict[str, Any]:
             postgres=arguments.postgres,
             server_pragmas=SERVER_JOURNALS[arguments.server_journal],
             server_config=arguments.server_config,
+            worker_split=arguments.worker_split,
         ) as stack:
             setup_budget = count / arguments.setup_rate + 5
             plan = Plan.make(
@@ -570,6 +571,7 @@ def report(
         "worker_cpu_s_window": usage_window.worker_cpu_s,
         "persistence_requests_per_deposit": round(persistence / max(1, len(deposits)), 1),
         "server_journal": arguments.server_journal,
+        "worker_split": arguments.worker_split,
         "server_config": arguments.server_config,
         **timings,
         "load_before": load_before,
@@ -688,6 +690,12 @@ if __name__ == "__main__":
         metavar="KEY=VALUE",
         help="a dynamic config value of the dev server (repeat it), e.g. "
         "matching.numTaskqueueReadPartitions=1",
+    )
+    parser.add_argument(
+        "--worker-split",
+        action="store_true",
+        help="two worker processes, one for workflow tasks and one for activities "
+        "(SECUPOL_WORKER_ROLE), instead of one running both",
     )
     parser.add_argument("--sample-every", type=float, default=None, help="default: window / 60")
     parser.add_argument("--drain-timeout", type=float, default=300.0)

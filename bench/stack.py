@@ -44,7 +44,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.cases import CaseClient
 from core.db import create_engine, migrate
-from core.settings import Environment, Settings
+from core.settings import Environment, Settings, WorkerRole
 from core.storage import DocumentStorage, build_storage
 from core.temporal import connect_when_ready
 from domain.contracts import CaseState, OpenCaseInput, RequestEvaluationInput
@@ -239,11 +239,15 @@ class BenchStack:
     """How the dev server keeps its SQLite file (``embedded.temporal_server.SQLITE_PRAGMAS``)."""
     server_config: Sequence[str] = ()
     """Dynamic configuration of the dev server, ``KEY=VALUE`` (JSON values), for experiments."""
+    worker_split: bool = False
+    """Two worker processes instead of one: the cases' workflow tasks in one, their activities in
+    the other (``worker_role``). ``usage`` and the worker's metrics then add up both."""
     server: DevServer = field(init=False)
     metrics_port: int = field(init=False)
     settings: Settings = field(init=False)
     mailbox: ModuleProcess = field(init=False)
     worker: WorkerProcess = field(init=False)
+    activity_worker: WorkerProcess | None = field(init=False, default=None)
     api_process: ModuleProcess | None = field(init=False, default=None)
     client: Client = field(init=False)
     cases: PatientCases = field(init=False)
@@ -291,7 +295,21 @@ class BenchStack:
             self.client = await connect_when_ready(self.settings)
             self.cases = PatientCases(self.client, self.settings.task_queue)
             self.storage = build_storage(self.settings, self.engine)
-            self.worker = WorkerProcess(self.settings, self.workdir)
+            worker_settings = self.settings
+            if self.worker_split:
+                worker_settings = self.settings.model_copy(
+                    update={"worker_role": WorkerRole.WORKFLOWS}
+                )
+                activities = self.settings.model_copy(
+                    update={
+                        "worker_role": WorkerRole.ACTIVITIES,
+                        "worker_metrics_address": f"127.0.0.1:{free_port()}",
+                    }
+                )
+                (self.workdir / "activities").mkdir(exist_ok=True)
+                self.activity_worker = WorkerProcess(activities, self.workdir / "activities")
+                self.activity_worker.start()
+            self.worker = WorkerProcess(worker_settings, self.workdir)
             self.worker.start()
             await self._wait_for_pollers()
             if self.api:
@@ -314,15 +332,16 @@ class BenchStack:
     async def close(self) -> None:
         """Stop every process, each even if stopping another failed."""
         # A failed start leaves the later fields unset.
-        worker: WorkerProcess | None = getattr(self, "worker", None)
+        workers = [getattr(self, "worker", None), self.activity_worker]
         try:
             if self.api_process is not None:
                 self.api_process.stop()
-            if worker is not None and worker.running:
-                try:
-                    worker.terminate()
-                except subprocess.TimeoutExpired:
-                    worker.kill()
+            for worker in workers:
+                if worker is not None and worker.running:
+                    try:
+                        worker.terminate()
+                    except subprocess.TimeoutExpired:
+                        worker.kill()
             await self.engine.dispose()
         finally:
             self.mailbox.stop()
@@ -335,18 +354,27 @@ class BenchStack:
         return self.settings.public_url
 
     async def _wait_for_pollers(self) -> None:
+        kinds = [TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW]
+        if self.activity_worker is not None:
+            kinds.append(TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY)
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
         while time.monotonic() < deadline:
-            if not self.worker.running:
-                raise RuntimeError(f"the worker exited: see {self.workdir / 'worker.log'}")
-            response = await self.client.workflow_service.describe_task_queue(
-                DescribeTaskQueueRequest(
-                    namespace=self.client.namespace,
-                    task_queue=TaskQueue(name=self.settings.task_queue),
-                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
-                )
-            )
-            if response.pollers:
+            for worker in self.workers:
+                if not worker.running:
+                    raise RuntimeError(f"a worker exited: see {worker.workdir / 'worker.log'}")
+            polled = [
+                (
+                    await self.client.workflow_service.describe_task_queue(
+                        DescribeTaskQueueRequest(
+                            namespace=self.client.namespace,
+                            task_queue=TaskQueue(name=self.settings.task_queue),
+                            task_queue_type=kind,
+                        )
+                    )
+                ).pollers
+                for kind in kinds
+            ]
+            if all(polled):
                 return
             await asyncio.sleep(0.2)
         raise RuntimeError("the worker did not poll its task queue in time")
@@ -363,10 +391,15 @@ class BenchStack:
                 await asyncio.sleep(0.2)
         raise RuntimeError(f"the API did not answer: see {self.workdir / 'api.log'}")
 
+    @property
+    def workers(self) -> list[WorkerProcess]:
+        """The worker process, or the workflow and the activity worker (``worker_split``)."""
+        return [self.worker, *([self.activity_worker] if self.activity_worker else [])]
+
     def usage(self) -> Usage:
         return Usage(
             cpu_seconds(self.server.pid),
-            cpu_seconds(self.worker.pid),
+            sum(cpu_seconds(worker.pid) for worker in self.workers),
             cpu_seconds(self.api_process.pid) if self.api_process is not None else None,
         )
 
@@ -398,15 +431,18 @@ class BenchStack:
             return (await http.get(f"http://127.0.0.1:{self.metrics_port}/metrics")).text
 
     async def worker_page(self) -> str:
-        """The worker's Prometheus page (the SDK's metrics, durations in milliseconds)."""
+        """The worker's Prometheus page (the SDK's metrics, durations in milliseconds); with
+        ``worker_split``, both workers' pages one after the other, so that sums add them up."""
+        pages = []
         async with httpx.AsyncClient(timeout=10) as http:
-            return (await http.get(f"http://{self.settings.worker_metrics_address}/metrics")).text
+            for worker in self.workers:
+                address = worker.settings.worker_metrics_address
+                pages.append((await http.get(f"http://{address}/metrics")).text)
+        return "\n".join(pages)
 
     async def worker_gauges(self) -> dict[str, int]:
         """The worker's task slots in use, cached cases and forced evictions (``WORKER_GAUGES``)."""
-        address = self.settings.worker_metrics_address
-        async with httpx.AsyncClient(timeout=10) as http:
-            text = (await http.get(f"http://{address}/metrics")).text
+        text = await self.worker_page()
         return {
             key: int(metric_sum(text, name, **labels))
             for key, (name, labels) in WORKER_GAUGES.items()
@@ -414,10 +450,7 @@ class BenchStack:
 
     async def worker_metric(self, name: str, **labels: str) -> float:
         """The sum of one of the worker's SDK metrics whose labels include ``labels``."""
-        address = self.settings.worker_metrics_address
-        async with httpx.AsyncClient(timeout=10) as http:
-            text = (await http.get(f"http://{address}/metrics")).text
-        return metric_sum(text, name, **labels)
+        return metric_sum(await self.worker_page(), name, **labels)
 
 
 WORKER_GAUGES = {

@@ -31,6 +31,14 @@ class StorageBackend(StrEnum):
     S3 = "s3"
 
 
+class WorkerRole(StrEnum):
+    """Which of the task queue's tasks a worker process polls."""
+
+    ALL = "all"
+    WORKFLOWS = "workflows"
+    ACTIVITIES = "activities"
+
+
 class CnapsRegistryKind(StrEnum):
     FILE = "file"
     HTTP = "http"
@@ -92,6 +100,14 @@ class Settings(BaseSettings):
     """On SIGTERM, how long the worker lets activities under way finish (an email in the middle
     of SMTP, a seal) before cancelling them; keep it below the stop timeout of the supervisor
     (``stop_grace_period`` in the compose file)."""
+    worker_role: WorkerRole = WorkerRole.ALL
+    """Which tasks this worker process runs: ``all`` (the cases' workflow tasks and their
+    activities), ``workflows`` (workflow tasks only: no database, SMTP or document store) or
+    ``activities`` (emails, seals, registry lookups only). Every worker runs ``all`` unless told:
+    once every case is cached, a busy worker's interpreter lock is shared half and half between
+    the two kinds, so a deployment that gives each kind processes of its own, on cores of their
+    own, lets neither wait for the other (docs/operations.md "Sizing a worker"). Run at least one
+    process of each kind on the task queue, or the other kind's tasks wait."""
     worker_max_cached_workflows: int = Field(default=200, ge=0)
     """Cases the worker keeps in memory between their workflow tasks (Temporal's sticky cache).
     A cached case answers its next task without replaying its history; an evicted one is

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 import signal
@@ -18,7 +19,7 @@ from activities import open_activities
 from core.db import create_engine, migrate
 from core.logs import configure_logging
 from core.retention import ensure_schedule
-from core.settings import Settings
+from core.settings import Settings, WorkerRole
 from core.telemetry import runtime_for
 from core.temporal import connect_when_ready
 from worker.preflight import missing_search_attributes
@@ -40,6 +41,13 @@ class MissingSearchAttributes(Exception):
         )
 
 
+_POLLED = {
+    WorkerRole.ALL: "workflow and activity tasks",
+    WorkerRole.WORKFLOWS: "workflow tasks only",
+    WorkerRole.ACTIVITIES: "activity tasks only",
+}
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -47,17 +55,20 @@ def build_worker(
     *,
     workflows: Sequence[type] = WORKFLOWS,
 ) -> Worker:
-    """A worker for every workflow and the given activities on the settings' task queue.
+    """A worker for the given workflows and activities on the settings' task queue, as its
+    ``worker_role`` says: a ``workflows`` worker registers no activity, an ``activities`` worker
+    no workflow, so each polls only its own kind of task.
 
     On shutdown it stops polling, then lets the activities under way run for up to
     ``worker_shutdown_grace_s`` before cancelling them: an email in the middle of its SMTP
     session is finished and marked sent instead of being cut after the relay may have taken it.
     """
+    role = settings.worker_role
     return Worker(
         client,
         task_queue=settings.task_queue,
-        workflows=workflows,
-        activities=activities,
+        workflows=[] if role is WorkerRole.ACTIVITIES else workflows,
+        activities=[] if role is WorkerRole.WORKFLOWS else activities,
         graceful_shutdown_timeout=dt.timedelta(seconds=settings.worker_shutdown_grace_s),
         max_cached_workflows=settings.worker_max_cached_workflows,
         max_concurrent_workflow_tasks=settings.worker_max_concurrent_workflow_tasks,
@@ -71,39 +82,44 @@ async def run_worker(
 ) -> None:
     """Run until ``stop`` is set, then finish the tasks under way and return.
 
+    A ``workflows`` worker (``worker_role``) opens neither the app database nor the activities'
+    dependencies: its tasks only talk to Temporal.
+
     Raises:
         MissingSearchAttributes: the namespace lacks secupol's search attributes.
     """
-    engine = create_engine(settings)
-    await migrate(engine, settings=settings)
-    client = await connect_when_ready(settings, runtime=runtime)
-    missing = await missing_search_attributes(client, settings.temporal_namespace)
-    if missing:
-        await engine.dispose()
-        raise MissingSearchAttributes(settings.temporal_namespace, missing)
-    try:
+    role = settings.worker_role
+    async with contextlib.AsyncExitStack() as resources:
+        engine = None
+        if role is not WorkerRole.WORKFLOWS:
+            engine = create_engine(settings)
+            resources.push_async_callback(engine.dispose)
+            await migrate(engine, settings=settings)
+        client = await connect_when_ready(settings, runtime=runtime)
+        missing = await missing_search_attributes(client, settings.temporal_namespace)
+        if missing:
+            raise MissingSearchAttributes(settings.temporal_namespace, missing)
         try:
             await ensure_schedule(client, settings)
         except RPCError as error:
             # Cases come first: a worker that cannot manage the purge's Schedule (a namespace
             # without the permission) still runs them; the purge waits for a fix.
             log.error("could not create or update the retention schedule: %s", error.status.name)
-        async with (
-            open_activities(settings, engine) as activities,
-            build_worker(client, settings, activities),
-        ):
+        activities: Sequence[Callable[..., Any]] = []
+        if engine is not None:
+            activities = await resources.enter_async_context(open_activities(settings, engine))
+        async with build_worker(client, settings, activities):
             log.info(
-                "worker polling task queue %s at %s",
+                "worker polling task queue %s at %s for %s",
                 settings.task_queue,
                 settings.temporal_address,
+                _POLLED[role],
             )
             await stop.wait()
             log.info(
                 "stopping: finishing the tasks under way (up to %.0f s)",
                 settings.worker_shutdown_grace_s,
             )
-    finally:
-        await engine.dispose()
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ import yaml
 
 from api.observability import ApiMetrics, DecisionCounts
 from core import settings_reference
-from core.settings import Environment, Settings, StorageBackend
+from core.settings import Environment, Settings, StorageBackend, WorkerRole
 from domain.visibility import SEARCH_ATTRIBUTE_TYPES
 from workflows.case import EMAILS_GIVEN_UP_METRIC
 
@@ -36,10 +36,12 @@ TEMPORAL_CLOUD_ENV = ROOT / "deploy" / "temporal-cloud.env.example"
 ALERTS = ROOT / "deploy" / "prometheus" / "alerts.yml"
 RUNBOOK = ROOT / "docs" / "operations.md"
 
-APP_SERVICES = ("migrate", "api", "worker")
+APP_SERVICES = ("migrate", "api", "worker", "activity-worker")
 """The services that run the secupol image, configured by ``SECUPOL_*`` settings."""
 
-COMPOSE_ONLY = frozenset({"SECUPOL_WORKER_REPLICAS", "SECUPOL_IMAGE"})
+COMPOSE_ONLY = frozenset(
+    {"SECUPOL_WORKER_REPLICAS", "SECUPOL_ACTIVITY_WORKER_REPLICAS", "SECUPOL_IMAGE"}
+)
 """``SECUPOL_*`` names that the compose file reads for itself and are no setting."""
 
 _NAME = re.compile(r"SECUPOL_[A-Z0-9_]+")
@@ -151,6 +153,9 @@ def test_compose_production_environment_is_accepted_by_settings(
     assert settings.api_host == "0.0.0.0"
     assert settings.worker_metrics_address == "0.0.0.0:9464"
     assert settings.codec_cors_origins == ["http://localhost:8080"]
+    # The activity workers run activities only; every other process keeps the default.
+    role = WorkerRole.ACTIVITIES if service == "activity-worker" else WorkerRole.ALL
+    assert settings.worker_role is role
 
 
 def test_example_keys_are_usable_and_marked_as_examples() -> None:
@@ -245,7 +250,7 @@ def test_dockerfile_runs_an_existing_module_from_copied_sources() -> None:
             *sources, _destination = line.split()[1:]
             for source in sources:
                 assert (ROOT / source).exists(), f"COPY of a missing path: {source}"
-    for service in ("api", "worker"):
+    for service in ("api", "worker", "activity-worker"):
         command = _compose()["services"][service]["command"]
         assert command[:2] == ["python", "-m"]
         assert importlib.util.find_spec(command[2]) is not None

@@ -10,6 +10,9 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 from temporalio.runtime import Runtime
 from temporalio.service import RPCError
@@ -41,11 +44,45 @@ class MissingSearchAttributes(Exception):
         )
 
 
+ACTIVITY_POLLERS_CHECK_S = 60.0
+"""How often a ``workflows`` worker checks that some worker polls the activities."""
+
 _POLLED = {
     WorkerRole.ALL: "workflow and activity tasks",
     WorkerRole.WORKFLOWS: "workflow tasks only",
     WorkerRole.ACTIVITIES: "activity tasks only",
 }
+
+
+async def _watch_activity_pollers(client: Client, settings: Settings) -> None:
+    """Log an error at each check while no worker polls the task queue's activities: a
+    ``workflows`` worker alone schedules emails and seals that nothing runs (the server forgets
+    a poller some minutes after its last poll, so a stopped activity worker shows late)."""
+    while True:
+        await asyncio.sleep(ACTIVITY_POLLERS_CHECK_S)
+        try:
+            description = await client.workflow_service.describe_task_queue(
+                DescribeTaskQueueRequest(
+                    namespace=client.namespace,
+                    task_queue=TaskQueue(name=settings.task_queue),
+                    task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
+                )
+            )
+        except RPCError as error:
+            log.warning("could not read the pollers of the task queue: %s", error.status.name)
+            continue
+        if not description.pollers:
+            log.error(
+                "no worker polls the activities of task queue %s: the cases' emails, seals and "
+                "registry lookups wait; start a worker with SECUPOL_WORKER_ROLE=activities or all",
+                settings.task_queue,
+            )
+
+
+async def _cancelled(task: asyncio.Task[None]) -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def build_worker(
@@ -108,6 +145,9 @@ async def run_worker(
         activities: Sequence[Callable[..., Any]] = []
         if engine is not None:
             activities = await resources.enter_async_context(open_activities(settings, engine))
+        if role is WorkerRole.WORKFLOWS:
+            watcher = asyncio.create_task(_watch_activity_pollers(client, settings))
+            resources.push_async_callback(_cancelled, watcher)
         async with build_worker(client, settings, activities):
             log.info(
                 "worker polling task queue %s at %s for %s",

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import uuid
 from collections.abc import AsyncIterator
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
 from temporalio.service import RPCError
 
+import worker.run
 from activities import open_activities
 from core.settings import Settings, WorkerRole
 from core.storage import DocumentStorage
@@ -75,7 +78,11 @@ async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
     task_queue: str,
     mail_server: MailServer,
     storage: DocumentStorage,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(worker.run, "ACTIVITY_POLLERS_CHECK_S", 0.3)
+    caplog.set_level(logging.ERROR, logger="secupol.worker")
     base = settings.model_copy(
         update={
             "task_queue": task_queue,
@@ -105,7 +112,14 @@ async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
                 assert [a.activity_type.name for a in pending] == ["send_email"]
 
             await assert_eventually(email_waiting)
-            await asyncio.sleep(1)
+
+            async def told_nobody_runs_activities() -> None:
+                assert any(
+                    "no worker polls the activities" in record.getMessage()
+                    for record in caplog.records
+                )
+
+            await assert_eventually(told_nobody_runs_activities)
             assert mail_server.store.for_recipient(case.prefecture_email) == []
             assert not workflow_worker.done()
 
@@ -116,6 +130,11 @@ async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
                     assert templates_of(to_prefecture) == ["evaluation_requested"]
 
                 await assert_eventually(email_sent, timeout=30)
+                caplog.clear()
+                await asyncio.sleep(1)  # three checks, with an activity worker polling
+                assert not any(
+                    "no worker polls" in record.getMessage() for record in caplog.records
+                )
                 # Then a whole deposit: updates on one process, the seal on the other.
                 space_case, space_id, invoice = await recognised_open_space(cases)
                 me = candidate(space_case)

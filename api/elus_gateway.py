@@ -47,7 +47,7 @@ from core.db import elections, prefectures
 from core.elus import DEPARTEMENT_KEY as _DEPARTEMENT
 from core.elus import STAGE_KEY as _STAGE
 from core.elus import ElusClient, ProcedureState, collectivites_of, get_collectivite
-from domain.calendar import PARIS
+from domain.calendar import PARIS, last_paris_day
 from domain.elus import (
     ELUS_RULES,
     ELUS_STAGE_LABELS,
@@ -128,11 +128,6 @@ def _paris_day(at: dt.datetime) -> dt.date:
     return at.astimezone(PARIS).date()
 
 
-def _last_day(end: dt.datetime) -> dt.date:
-    """The last day of a span that ends at ``end`` (00:00 Paris of the day after, by law)."""
-    return _paris_day(end - dt.timedelta(seconds=1))
-
-
 def view(actor: ElusActor, state: ProcedureState) -> ProcedurePublic:
     """The procedure as ``actor`` may read it."""
     stage = state.stage
@@ -171,7 +166,7 @@ def view(actor: ElusActor, state: ProcedureState) -> ProcedurePublic:
             transmitted_on=state.transmitted_on,
             informed_on=state.informed_on,
             starts_on=state.starts_on,
-            window_last_day=_last_day(state.window_ends_at) if state.window_ends_at else None,
+            window_last_day=last_paris_day(state.window_ends_at) if state.window_ends_at else None,
             convening_requested_on=convening.requested_on,
             council_convened_on=convening.convened_on,
             council_session_on=convening.session_on,
@@ -201,7 +196,7 @@ def view(actor: ElusActor, state: ProcedureState) -> ProcedurePublic:
                 PeriodPublic(
                     number=period.number,
                     starts_on=period.starts_on,
-                    ends_on=_last_day(period.ends_at),
+                    ends_on=last_paris_day(period.ends_at),
                 )
                 for period in state.periods
             ],

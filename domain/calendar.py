@@ -135,3 +135,17 @@ def french_date(value: dt.date) -> str:
 def paris_time(moment: dt.datetime) -> dt.datetime:
     """The same instant in Paris time (for messages read by people)."""
     return moment.astimezone(PARIS)
+
+
+def last_paris_day(end: dt.datetime) -> dt.date:
+    """The last day of a span that ends at ``end``, in Paris: the day of its last second.
+
+    The élus' spans (jours francs, the four months of withdrawal, a loan period) end at 00:00
+    Paris time of the day after their last day, so that day is the one printed and checked.
+
+    Raises:
+        ValueError: ``end`` is naive.
+    """
+    if end.tzinfo is None:
+        raise ValueError("naive datetime")
+    return (end - dt.timedelta(seconds=1)).astimezone(PARIS).date()

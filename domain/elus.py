@@ -27,7 +27,7 @@ from enum import StrEnum
 
 from pydantic import Field
 
-from domain.calendar import PARIS
+from domain.calendar import last_paris_day
 from domain.contracts import (
     Contract,
     Departement,
@@ -663,7 +663,7 @@ def convening_deadline(state: ProtectionState) -> dt.date | None:
     window_ends_at = withdrawal_window_ends_at(state)
     if window_ends_at is None:
         return None
-    return (window_ends_at - dt.timedelta(seconds=1)).astimezone(PARIS).date()
+    return last_paris_day(window_ends_at)
 
 
 def convening_reminder_due(state: ProtectionState) -> dt.datetime | None:

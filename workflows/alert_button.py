@@ -19,7 +19,7 @@ from temporalio import workflow
 from workflows.elus_common import SYSTEM_ACTOR, ElusWorkflowBase, refuse
 
 with workflow.unsafe.imports_passed_through():
-    from domain.calendar import PARIS
+    from domain.calendar import PARIS, last_paris_day
     from domain.elus import (
         WORKFLOW_TYPES,
         DecideAlertButtonInput,
@@ -234,10 +234,6 @@ class AlertButtonLoanWorkflow(ElusWorkflowBase):
             "decided_on": state.decision.decided_on,
             "handed_over_on": state.handed_over_on,
             "period_number": period.number if period else None,
-            "period_ends_on": (
-                (period.ends_at - dt.timedelta(seconds=1)).astimezone(PARIS).date()
-                if period
-                else None
-            ),
+            "period_ends_on": last_paris_day(period.ends_at) if period else None,
             "returned_on": state.returned_on,
         }

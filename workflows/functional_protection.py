@@ -29,7 +29,7 @@ from temporalio import workflow
 from workflows.elus_common import SYSTEM_ACTOR, ElusWorkflowBase, refuse
 
 with workflow.unsafe.imports_passed_through():
-    from domain.calendar import PARIS, french_date
+    from domain.calendar import french_date, last_paris_day
     from domain.elus import (
         WORKFLOW_TYPES,
         Deliberation,
@@ -231,7 +231,7 @@ class FunctionalProtectionWorkflow(ElusWorkflowBase):
             "La date de la délibération",
         )
         if state.window_ends_at is not None:
-            last_day = (state.window_ends_at - dt.timedelta(seconds=1)).astimezone(PARIS).date()
+            last_day = last_paris_day(state.window_ends_at)
             if input.deliberation_on > last_day:
                 refuse(
                     ErrorCode.INVALID_DATE_RANGE,
@@ -345,9 +345,7 @@ class FunctionalProtectionWorkflow(ElusWorkflowBase):
         state = self._state
         request = state.request
         window_last = (
-            (state.window_ends_at - dt.timedelta(seconds=1)).astimezone(PARIS).date()
-            if state.window_ends_at is not None
-            else None
+            last_paris_day(state.window_ends_at) if state.window_ends_at is not None else None
         )
         return {
             "reference": state.procedure_id,

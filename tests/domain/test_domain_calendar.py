@@ -15,6 +15,7 @@ from domain.calendar import (
     eligible_period,
     eligible_period_start,
     end_of_day_paris,
+    last_paris_day,
     paris_time,
 )
 
@@ -252,3 +253,27 @@ def test_decision_due_is_six_months_later_same_day_or_month_end(naive: dt.dateti
 def test_decision_due_of_31_august_is_the_end_of_february() -> None:
     assert decision_due(dt.datetime(2027, 8, 31, 10, tzinfo=PARIS)).date() == dt.date(2028, 2, 29)
     assert decision_due(dt.datetime(2026, 8, 31, 10, tzinfo=PARIS)).date() == dt.date(2027, 2, 28)
+
+
+@pytest.mark.parametrize(
+    ("end", "last"),
+    [
+        # A span ending at 00:00 Paris: its last day is the day before, in winter and summer time,
+        # and across both changes of the clocks.
+        (dt.datetime(2026, 1, 15, 0, 0, tzinfo=PARIS), dt.date(2026, 1, 14)),
+        (dt.datetime(2026, 3, 30, 0, 0, tzinfo=PARIS), dt.date(2026, 3, 29)),
+        (dt.datetime(2026, 10, 26, 0, 0, tzinfo=PARIS), dt.date(2026, 10, 25)),
+        (dt.datetime(2026, 7, 14, 22, 0, tzinfo=dt.UTC), dt.date(2026, 7, 14)),
+        # An end inside a day (a test policy's short span): that day.
+        (dt.datetime(2026, 7, 14, 9, 30, tzinfo=PARIS), dt.date(2026, 7, 14)),
+    ],
+)
+def test_the_last_paris_day_of_a_span_is_the_day_of_its_last_second(
+    end: dt.datetime, last: dt.date
+) -> None:
+    assert last_paris_day(end) == last
+
+
+def test_the_last_paris_day_refuses_a_naive_end() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        last_paris_day(dt.datetime(2026, 1, 15))

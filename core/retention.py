@@ -608,8 +608,9 @@ SCHEDULE_DISABLED_NOTE = "paused: SECUPOL_RETENTION_SCHEDULE_ENABLED=false"
 async def ensure_schedule(client: Client, settings: Settings) -> None:
     """Create the purge's Schedule, or bring it to the settings (idempotent, every worker start).
 
-    With ``retention_schedule_enabled`` false, an existing Schedule is paused (never deleted:
-    its recent runs stay visible) and none is created.
+    With ``retention_schedule_enabled`` false, the Schedule is paused with a note saying why
+    (``SCHEDULE_DISABLED_NOTE``), or created paused: never deleted, so its recent runs stay
+    visible and the operator sees in the Web UI that the purge is off on purpose.
     """
     wanted = purge_schedule(settings)
     try:

@@ -23,7 +23,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from core.db import accounts, audit_log, case_closures
 from core.elus import ElusClient
-from core.retention import PURGE_ACTION, ensure_schedule
+from core.retention import PURGE_ACTION, SCHEDULE_DISABLED_NOTE, ensure_schedule
 from core.settings import Settings
 from core.storage import DocumentStorage
 from core.temporal import connect_when_ready
@@ -254,6 +254,11 @@ async def test_the_schedule_is_created_once_and_runs_the_purge(
     disabled = local.model_copy(update={"retention_schedule_enabled": False})
     await ensure_schedule(client, disabled)
     assert (await handle.describe()).schedule.state.paused
+    await handle.delete()
+    # Disabled from the first start: created paused, saying why.
+    await ensure_schedule(client, disabled)
+    state = (await handle.describe()).schedule.state
+    assert (state.paused, state.note) == (True, SCHEDULE_DISABLED_NOTE)
     await handle.delete()
 
 

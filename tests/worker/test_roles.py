@@ -10,9 +10,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.client import Client
@@ -22,6 +24,7 @@ import worker.run
 from activities import open_activities
 from core.settings import Settings, WorkerRole
 from core.storage import DocumentStorage
+from core.telemetry import runtime_for
 from domain.contracts import AddExpenseLineInput, SubmitInput
 from domain.ids import case_workflow_id
 from domain.retention import RETENTION_SCHEDULE_ID
@@ -62,14 +65,29 @@ async def test_each_role_registers_only_its_kind_of_task(
 
 @contextlib.asynccontextmanager
 async def worker_process(settings: Settings) -> AsyncIterator[asyncio.Task[None]]:
-    """``run_worker`` for ``settings`` until the block ends, then its orderly stop."""
+    """``run_worker`` for ``settings`` until the block ends, then its orderly stop; its SDK
+    metrics on a runtime of its own, as in a process of its own."""
     stop = asyncio.Event()
-    task = asyncio.create_task(run_worker(settings, stop))
+    task = asyncio.create_task(run_worker(settings, stop, runtime=runtime_for(settings)))
     try:
         yield task
     finally:
         stop.set()
         await asyncio.wait_for(task, timeout=60)
+
+
+async def slot_kinds(settings: Settings) -> set[str]:
+    """The ``worker_type`` of the task slots a worker reports on its task queue: what the alert
+    rules read (``SecupolWorkerDown``, ``SecupolActivityWorkerDown``)."""
+    async with httpx.AsyncClient(timeout=10) as http:
+        page = (await http.get(f"http://{settings.worker_metrics_address}/metrics")).text
+    return {
+        match.group(1)
+        for line in page.splitlines()
+        if line.startswith("temporal_worker_task_slots_available{")
+        and f'task_queue="{settings.task_queue}"' in line
+        and (match := re.search(r'worker_type="([A-Za-z]+)"', line))
+    }
 
 
 async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
@@ -93,9 +111,18 @@ async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
     # A workflow worker opens no database: this one's URL leads nowhere.
     nowhere = f"postgresql+asyncpg://nobody@127.0.0.1:{free_port()}/none"
     workflows_only = base.model_copy(
-        update={"worker_role": WorkerRole.WORKFLOWS, "database_url": nowhere}
+        update={
+            "worker_role": WorkerRole.WORKFLOWS,
+            "database_url": nowhere,
+            "worker_metrics_address": f"127.0.0.1:{free_port()}",
+        }
     )
-    activities_only = base.model_copy(update={"worker_role": WorkerRole.ACTIVITIES})
+    activities_only = base.model_copy(
+        update={
+            "worker_role": WorkerRole.ACTIVITIES,
+            "worker_metrics_address": f"127.0.0.1:{free_port()}",
+        }
+    )
     cases = TestCaseClient(client, task_queue, storage)
     case = new_case_input()
     case_id = case_workflow_id(case.election.election_id, case.candidate_id)
@@ -122,6 +149,7 @@ async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
             await assert_eventually(told_nobody_runs_activities)
             assert mail_server.store.for_recipient(case.prefecture_email) == []
             assert not workflow_worker.done()
+            assert "ActivityWorker" not in await slot_kinds(workflows_only)
 
             async with worker_process(activities_only):
 
@@ -130,6 +158,9 @@ async def test_a_case_runs_on_a_workflow_worker_and_an_activity_worker(
                     assert templates_of(to_prefecture) == ["evaluation_requested"]
 
                 await assert_eventually(email_sent, timeout=30)
+                assert "WorkflowWorker" in await slot_kinds(workflows_only)
+                kinds = await slot_kinds(activities_only)
+                assert "ActivityWorker" in kinds and "WorkflowWorker" not in kinds
                 caplog.clear()
                 await asyncio.sleep(1)  # three checks, with an activity worker polling
                 assert not any(

@@ -27,7 +27,7 @@ from temporalio.client import Client
 
 from core.db import create_engine
 from core.migrations import alembic_config
-from core.settings import Settings
+from core.settings import Settings, WorkerRole
 from core.storage import build_store
 from core.temporal import connect
 from domain.visibility import SEARCH_ATTRIBUTE_TYPES
@@ -173,9 +173,16 @@ CHECKS: list[tuple[str, Callable[[Settings], Awaitable[str]]]] = [
 
 
 async def preflight(settings: Settings) -> list[CheckResult]:
-    """Run every check (each bounded by ``CHECK_TIMEOUT_S``); never raises."""
+    """Run every check (each bounded by ``CHECK_TIMEOUT_S``); never raises.
+
+    A ``workflows`` worker (``worker_role``) talks to Temporal only: the other checks are
+    reported as not needed rather than run against services it never opens.
+    """
     results = []
     for name, check in CHECKS:
+        if settings.worker_role is WorkerRole.WORKFLOWS and name != "temporal":
+            results.append(CheckResult(name, True, "not needed by a workflows worker"))
+            continue
         try:
             async with asyncio.timeout(CHECK_TIMEOUT_S):
                 detail = await check(settings)

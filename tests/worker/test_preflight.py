@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
 
-from core.settings import Settings
+from core.settings import Settings, WorkerRole
 from core.temporal import connect_when_ready
 from domain.visibility import SEARCH_ATTRIBUTE_TYPES
 from embedded.mailbox import MailServer
@@ -53,6 +53,31 @@ async def test_each_failure_is_named_with_what_to_do(
     assert not results["smtp"].ok and "unreachable" in results["smtp"].detail
     # A database nobody migrated.
     assert not results["database"].ok and "alembic upgrade head" in results["database"].detail
+
+
+async def test_a_workflows_worker_is_checked_against_temporal_only(
+    client: Client, settings: Settings, tmp_path: Path
+) -> None:
+    # The same broken SMTP and database: a worker that never opens them passes.
+    broken = settings.model_copy(
+        update={
+            "smtp_port": free_port(),
+            "data_dir": tmp_path,
+            "database_url": None,
+            "worker_role": WorkerRole.WORKFLOWS,
+        }
+    )
+    results = await preflight(broken)
+    assert [(result.name, result.ok) for result in results] == [
+        ("temporal", True),
+        ("database", True),
+        ("smtp", True),
+        ("storage", True),
+    ], results
+    assert {result.detail for result in results[1:]} == {"not needed by a workflows worker"}
+    # The Temporal check itself still runs: a server nobody listens on fails it.
+    nowhere = broken.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
+    assert not (await preflight(nowhere))[0].ok
 
 
 async def test_a_namespace_without_search_attributes_stops_the_worker_until_registered(

@@ -330,18 +330,23 @@ async def final_stages(stack: BenchStack, case_ids: list[str]) -> dict[str, str]
 async def drain(
     stack: BenchStack, deposits: list[Deposit], addresses: dict[str, str], timeout: float
 ) -> tuple[float, dict[str, str], dict[str, Counter[str]]]:
-    """Wait for the acknowledgements and the final stages; returns seconds, stages, emails."""
+    """Wait for the final stages, then for the email each case owes: the acknowledgement of a
+    submitted case, the time-bar email of a time-barred one. Returns seconds, stages, emails.
+
+    The emails are read after the stages, in each round: a case that reached its final stage
+    while the stages were read has its email counted in the next round, not missed.
+    """
     started = time.monotonic()
-    accepted = {d.case.case_id for d in deposits if d.status is not None and d.status < 300}
     stages: dict[str, str] = {}
     final = {Stage.SUBMITTED, Stage.TIME_BARRED}
+    owed = {Stage.SUBMITTED: ACK_TEMPLATE, Stage.TIME_BARRED: TIME_BAR_TEMPLATE}
     while True:
-        emails = count_emails(stack, addresses)
-        acks = emails.get(ACK_TEMPLATE, Counter())
         waiting = [d.case.case_id for d in deposits if stages.get(d.case.case_id) not in final]
         stages |= await final_stages(stack, waiting)
-        settled = all(stage in final for stage in stages.values())
-        if (settled and all(acks[c] for c in accepted)) or time.monotonic() - started > timeout:
+        emails = count_emails(stack, addresses)
+        settled = len(stages) == len(deposits) and all(s in final for s in stages.values())
+        sent = all(emails.get(owed[stage], Counter())[case] for case, stage in stages.items())
+        if (settled and sent) or time.monotonic() - started > timeout:
             return time.monotonic() - started, stages, emails
         await asyncio.sleep(10)
 

@@ -327,6 +327,18 @@ async def final_stages(stack: BenchStack, case_ids: list[str]) -> dict[str, str]
     return dict(await asyncio.gather(*(one(case_id) for case_id in case_ids)))
 
 
+OWED = {Stage.SUBMITTED: ACK_TEMPLATE, Stage.TIME_BARRED: TIME_BAR_TEMPLATE}
+"""The email a case owes in each final stage of the rush."""
+
+
+def all_owed_sent(stages: dict[str, str], emails: dict[str, Counter[str]], cases: int) -> bool:
+    """Every one of the ``cases`` is in a final stage and its email is in the mailbox."""
+    return len(stages) == cases and all(
+        stage in OWED and emails.get(OWED[stage], Counter())[case_id]
+        for case_id, stage in stages.items()
+    )
+
+
 async def drain(
     stack: BenchStack, deposits: list[Deposit], addresses: dict[str, str], timeout: float
 ) -> tuple[float, dict[str, str], dict[str, Counter[str]]]:
@@ -338,15 +350,11 @@ async def drain(
     """
     started = time.monotonic()
     stages: dict[str, str] = {}
-    final = {Stage.SUBMITTED, Stage.TIME_BARRED}
-    owed = {Stage.SUBMITTED: ACK_TEMPLATE, Stage.TIME_BARRED: TIME_BAR_TEMPLATE}
     while True:
-        waiting = [d.case.case_id for d in deposits if stages.get(d.case.case_id) not in final]
+        waiting = [d.case.case_id for d in deposits if stages.get(d.case.case_id) not in OWED]
         stages |= await final_stages(stack, waiting)
         emails = count_emails(stack, addresses)
-        settled = len(stages) == len(deposits) and all(s in final for s in stages.values())
-        sent = all(emails.get(owed[stage], Counter())[case] for case, stage in stages.items())
-        if (settled and sent) or time.monotonic() - started > timeout:
+        if time.monotonic() - started > timeout or all_owed_sent(stages, emails, len(deposits)):
             return time.monotonic() - started, stages, emails
         await asyncio.sleep(10)
 

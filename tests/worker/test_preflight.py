@@ -28,18 +28,15 @@ from tests.helpers import assert_eventually
 from worker.preflight import missing_search_attributes, preflight, register_search_attributes
 from worker.run import MissingSearchAttributes, run_worker
 
+EVERY_CHECK_PASSES = [("temporal", True), ("database", True), ("smtp", True), ("storage", True)]
+
 
 async def test_every_check_passes_on_a_sound_stack(
     client: Client, settings: Settings, db_engine: AsyncEngine
 ) -> None:
     # (``client`` waits for the session's server to answer.)
     results = await preflight(settings)
-    assert [(result.name, result.ok) for result in results] == [
-        ("temporal", True),
-        ("database", True),
-        ("smtp", True),
-        ("storage", True),
-    ], results
+    assert [(result.name, result.ok) for result in results] == EVERY_CHECK_PASSES, results
 
 
 async def test_each_failure_is_named_with_what_to_do(
@@ -68,12 +65,7 @@ async def test_a_workflows_worker_is_checked_against_temporal_only(
         }
     )
     results = await preflight(broken)
-    assert [(result.name, result.ok) for result in results] == [
-        ("temporal", True),
-        ("database", True),
-        ("smtp", True),
-        ("storage", True),
-    ], results
+    assert [(result.name, result.ok) for result in results] == EVERY_CHECK_PASSES, results
     assert {result.detail for result in results[1:]} == {"not needed by a workflows worker"}
     # The Temporal check itself still runs: a server nobody listens on fails it.
     nowhere = broken.model_copy(update={"temporal_address": f"127.0.0.1:{free_port()}"})
